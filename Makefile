@@ -1,0 +1,131 @@
+# mattn: one plain Makefile, no recursion; every output goes under build/.
+#   make            build/mattn-ref (and build/mattn-gles once gles/ has a main.c)
+#   make test       the cmocka suites and the command-line checks
+#   make check      the suites under ASan+UBSan, the small ones under valgrind
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS each, plus the committed corpora
+#   make deps       installs every Debian 12 package the build and the tests need (root)
+# Test data is read from $(SHARED) (../shared by default); tests whose file is absent skip.
+
+MAKEFLAGS += -r
+SHARED ?= ../shared
+CC ?= cc
+OPT ?= -O2
+WARN := -Wall -Wextra -Wpedantic -Wpointer-arith -Werror
+CFLAGS_BASE := -std=c11 $(WARN) -g -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -MMD -MP -Ishared
+# ref/ must stay FP64: no float may slip in silently.
+CFLAGS_REF := -Wdouble-promotion -Wfloat-conversion
+LIBS := -lm -lpthread -lpcre2-8 -lcjson
+GL_LIBS := -lEGL -lGLESv2 -lgbm
+
+SRC_SHARED := $(wildcard shared/*.c)
+SRC_REF := $(filter-out ref/main.c,$(wildcard ref/*.c))
+SRC_GLES := $(filter-out gles/main.c,$(wildcard gles/*.c))
+HAVE_GLES := $(wildcard gles/main.c)
+SRC_TESTS := $(wildcard tests/test_*.c)
+SHADERS := $(wildcard shaders/*.comp)
+
+BIN := build/mattn-ref $(if $(HAVE_GLES),build/mattn-gles build/mattn-diff)
+TESTS := $(patsubst tests/%.c,build/tests/%,$(SRC_TESTS))
+
+all: $(BIN)
+.PHONY: all test check fuzz fuzz-smoke deps format clean demo
+
+# ---------------------------------------------------------------------------------------
+# objects: build/<variant>/<path>.o, one variant per flag set
+
+define objs
+$(patsubst %.c,build/$(1)/%.o,$(2))
+endef
+
+build/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(OPT) $(if $(filter ref/%,$<),$(CFLAGS_REF)) $(EXTRA_CFLAGS) -Ibuild/gen -c $< -o $@
+
+build/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	  -fno-sanitize-recover=all $(if $(filter ref/%,$<),$(CFLAGS_REF)) -Ibuild/gen -c $< -o $@
+
+LIB_OBJS_rel := $(call objs,rel,$(SRC_SHARED) $(SRC_REF) $(if $(HAVE_GLES),$(SRC_GLES)))
+LIB_OBJS_asan := $(call objs,asan,$(SRC_SHARED) $(SRC_REF) $(if $(HAVE_GLES),$(SRC_GLES)))
+ALL_LIBS := $(LIBS) $(if $(HAVE_GLES),$(GL_LIBS))
+
+build/mattn-ref: $(call objs,rel,ref/main.c $(SRC_SHARED) $(SRC_REF))
+	$(CC) -o $@ $^ $(LIBS)
+
+build/mattn-gles: $(call objs,rel,gles/main.c $(SRC_SHARED) $(SRC_GLES))
+	$(CC) -o $@ $^ $(LIBS) $(GL_LIBS)
+
+build/mattn-diff: $(call objs,rel,tests/mattn_diff.c tests/check.c) $(LIB_OBJS_rel)
+	$(CC) -o $@ $^ $(ALL_LIBS)
+
+# ---------------------------------------------------------------------------------------
+# tests: one cmocka binary per tests/test_<module>.c, linked with everything but the mains
+
+build/tests/%: $(call objs,rel,tests/%.c tests/check.c) $(LIB_OBJS_rel)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(ALL_LIBS) -lcmocka
+
+build/asan/tests/%: $(call objs,asan,tests/%.c tests/check.c) $(LIB_OBJS_asan)
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(ALL_LIBS) -lcmocka
+
+# Runs every suite (each prints cmocka's summary), then the command-line checks.
+test: $(TESTS) $(BIN)
+	@fail=0; for t in $(TESTS); do \
+	  echo "== $$t"; MATTN_SHARED=$(SHARED) $$t || fail=1; done; \
+	  echo "== tests/cli.sh"; SHARED=$(SHARED) sh tests/cli.sh || fail=1; \
+	  exit $$fail
+
+# Suites whose run under valgrind stays short (valgrind is ~50x slower).
+VALGRIND_TESTS ?= test_gguf test_quant test_sampler
+ASAN_TESTS := $(patsubst tests/%.c,build/asan/tests/%,$(SRC_TESTS))
+check: $(ASAN_TESTS) $(addprefix build/tests/,$(VALGRIND_TESTS))
+	@fail=0; for t in $(ASAN_TESTS); do echo "== asan $$t"; \
+	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  MATTN_SHARED=$(SHARED) $$t || fail=1; done; \
+	for t in $(VALGRIND_TESTS); do [ -f tests/$$t.c ] || continue; echo "== valgrind $$t"; \
+	  MATTN_SHARED=$(SHARED) MATTN_QUICK=1 valgrind -q --error-exitcode=9 --leak-check=full \
+	  --errors-for-leak-kinds=definite,indirect --suppressions=tests/valgrind.supp \
+	  build/tests/$$t || fail=1; done; exit $$fail
+
+# ---------------------------------------------------------------------------------------
+# fuzzing: clang + libFuzzer (the same sources build for AFL++ with -DAFL_MAIN)
+
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=c11 -g -O1 -D_DEFAULT_SOURCE -DFUZZING -Ishared \
+  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+build/fuzz/%: fuzz/%.c $(SRC_SHARED) $(wildcard shared/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(SRC_SHARED) $(LIBS)
+
+# Replays the committed regression corpus, then fuzzes each target for FUZZ_SECONDS
+# starting from a seed corpus made from ../shared files and the test fixtures.
+fuzz: $(FUZZ_BIN)
+	@SHARED=$(SHARED) FUZZ_SECONDS=$(FUZZ_SECONDS) sh fuzz/run.sh $(FUZZ_BIN)
+
+# ---------------------------------------------------------------------------------------
+# housekeeping
+
+# A story from the real 260K-parameter TinyStories model (the README's first command).
+demo: build/mattn-ref
+	build/mattn-ref info -m $(SHARED)/models/stories260K.gguf
+	@if build/mattn-ref run --help >/dev/null 2>&1; then \
+	  build/mattn-ref run -m $(SHARED)/models/stories260K.gguf -p "Once upon a time" -n 200 --seed 42; fi
+
+DEPS_PKGS := gcc make clang libclang-rt-14-dev pkg-config xxd valgrind libegl-dev libgles-dev \
+  libgbm-dev libegl-mesa0 libgl1-mesa-dri libcmocka-dev libcjson-dev libpcre2-dev clang-format
+deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEPS_PKGS)
+
+format:
+	clang-format -i $(wildcard shared/*.[ch] ref/*.[ch] gles/*.[ch] tests/*.[ch] fuzz/*.c)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

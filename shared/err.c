@@ -1,0 +1,28 @@
+// err.c: struct Err helpers (see err.h).
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+int err_set(struct Err* e, int code, const char* fmt, ...) {
+    if (e) {
+        e->code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static const char* const ERR_NAMES[ERR_CODE_COUNT] = {
+    "ERR_OK",     "ERR_IO",     "ERR_MAGIC",    "ERR_VERSION",  "ERR_TRUNCATED", "ERR_FORMAT",
+    "ERR_TYPE",   "ERR_ALIGN",  "ERR_OVERFLOW", "ERR_RANGE",    "ERR_DUPLICATE", "ERR_NOMEM",
+    "ERR_NOT_FOUND", "ERR_UNSUPPORTED", "ERR_SHAPE", "ERR_ARG", "ERR_GL",
+};
+_Static_assert(sizeof(ERR_NAMES) / sizeof(ERR_NAMES[0]) == ERR_CODE_COUNT, "ERR_NAMES size");
+
+const char* err_name(int code) {
+    if (code > 0 || -code >= ERR_CODE_COUNT) return "ERR_?";
+    return ERR_NAMES[-code];
+}

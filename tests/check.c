@@ -1,0 +1,79 @@
+// check.c: test helpers (see check.h).
+#include "check.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+const char* shared_path(char* buf, size_t cap, const char* rel) {
+    const char* dir = getenv("MATTN_SHARED");
+    if (!dir || !*dir) dir = "../shared";
+    snprintf(buf, cap, "%s/%s", dir, rel);
+    struct stat st;
+    if (stat(buf, &st) != 0) {
+        printf("SKIP: %s is absent\n", buf);
+        return NULL;
+    }
+    return buf;
+}
+
+uint8_t* read_file(const char* path, size_t* size) {
+    FILE* f = fopen(path, "rb");
+    if (!f) return NULL;
+    uint8_t* buf = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long n = ftell(f);
+        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+            buf = malloc((size_t)n + 1);
+            if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+                buf[n] = 0;
+                *size = (size_t)n;
+            } else {
+                free(buf);
+                buf = NULL;
+            }
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+double rel_error(const double* got, const double* ref, size_t n) {
+    double maxd = 0, maxr = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs(got[i] - ref[i]);
+        if (d > maxd || isnan(d)) maxd = isnan(d) ? INFINITY : d;
+        if (fabs(ref[i]) > maxr) maxr = fabs(ref[i]);
+    }
+    return maxr > 0 ? maxd / maxr : maxd;
+}
+
+void assert_close_impl(const double* got, const double* want, size_t n, double atol,
+                       double rtol, const char* label, const char* file, int line) {
+    size_t bad = 0, first = n;
+    double maxdiff = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs(got[i] - want[i]);
+        if (d > maxdiff) maxdiff = d;
+        if (!(d <= atol + rtol * fabs(want[i]))) {
+            if (first == n) first = i;
+            bad++;
+        }
+    }
+    if (bad == 0) return;
+    printf("%s:%d: %s: %zu of %zu off (atol %g, rtol %g), first at %zu, maxdiff %.3e\n", file,
+           line, label, bad, n, atol, rtol, first, maxdiff);
+    for (size_t i = first, k = 0; i < n && k < 5; i++, k++)
+        printf("  [%zu] got %.17g want %.17g\n", i, got[i], want[i]);
+    _fail(file, line);
+}
+
+int quick_mode(void) {
+    const char* q = getenv("MATTN_QUICK");
+    return q && *q && *q != '0';
+}

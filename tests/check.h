@@ -1,0 +1,26 @@
+// check.h: helpers shared by the cmocka suites (include after <cmocka.h>'s prerequisites).
+// assert_close compares arrays with |got - want| <= atol + rtol*|want| and reports the first
+// bad index; shared_path finds a ../shared file or tells the caller to skip.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+// Path of a file under the shared data directory ($MATTN_SHARED, else ../shared), written
+// into buf. Returns buf when the file exists, else NULL after printing a skip message.
+const char* shared_path(char* buf, size_t cap, const char* rel);
+
+// Reads a whole file into a malloc'ed buffer (NUL-terminated beyond size). NULL on error.
+uint8_t* read_file(const char* path, size_t* size);
+
+// Relative error as ../shared/README.md defines it: max|got-ref| / max|ref|.
+double rel_error(const double* got, const double* ref, size_t n);
+
+// Prints a report and fails the cmocka test when any element is off.
+void assert_close_impl(const double* got, const double* want, size_t n, double atol,
+                       double rtol, const char* label, const char* file, int line);
+#define assert_close(got, want, n, atol, rtol, label) \
+    assert_close_impl(got, want, n, atol, rtol, label, __FILE__, __LINE__)
+
+// 1 when MATTN_QUICK is set (valgrind runs): suites shrink their loops.
+int quick_mode(void);
