@@ -1,0 +1,32 @@
+// arch.h: the architectures mattn knows, by their GGUF `general.architecture` name.
+// The per-architecture hyperparameters live in model.h (struct Config); this module only
+// names architectures and reads the few keys every tool (info, run) needs.
+#pragma once
+
+#include "err.h"
+#include "gguf.h"
+
+enum Arch {
+    ARCH_LLAMA,           // "llama" (Mistral is stored as llama)
+    ARCH_RWKV7,           // "rwkv7"
+    ARCH_JAMBA,           // "jamba"
+    ARCH_MAMBA,           // "mamba"
+    ARCH_MAMBA2,          // "mamba2"
+    ARCH_RECURRENTGEMMA,  // "recurrentgemma" (mattn's layout, docs/GGUF.md)
+    ARCH_ZAMBA2,          // "zamba2" (mattn's layout, docs/GGUF.md)
+    ARCH_COUNT,
+};
+
+// GGUF name of an architecture ("llama").
+const char* arch_name(enum Arch a);
+
+// Architecture of a parsed file. Returns 0, ERR_NOT_FOUND when general.architecture is
+// absent, or ERR_UNSUPPORTED (message names the architecture) when mattn cannot run it.
+int arch_from_gguf(const struct Gguf* g, enum Arch* out, struct Err* e);
+
+// Reads "{arch}.{suffix}" where arch is the file's general.architecture, e.g.
+// arch_get_int(g, "block_count", &v). Same return codes as gguf_get_int.
+int arch_get_int(const struct Gguf* g, const char* suffix, int64_t* out, struct Err* e);
+int arch_get_float(const struct Gguf* g, const char* suffix, double* out, struct Err* e);
+// Finds "{arch}.{suffix}" (any type), or NULL.
+const struct GgufKv* arch_find_key(const struct Gguf* g, const char* suffix);

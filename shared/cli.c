@@ -1,0 +1,62 @@
+// cli.c: strict option-value parsing (see cli.h).
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+int cli_int(const char* flag, const char* s, int64_t lo, int64_t hi, int64_t* out, struct Err* e) {
+    char* end;
+    errno = 0;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno)
+        return err_set(e, ERR_ARG, "%s: '%s' is not an integer", flag, s ? s : "");
+    if (v < lo || v > hi)
+        return err_set(e, ERR_ARG, "%s: %lld is outside [%lld, %lld]", flag, v, (long long)lo,
+                       (long long)hi);
+    *out = v;
+    return 0;
+}
+
+int cli_double(const char* flag, const char* s, double lo, double hi, double* out, struct Err* e) {
+    char* end;
+    errno = 0;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || !*s || *end || errno || isnan(v))
+        return err_set(e, ERR_ARG, "%s: '%s' is not a number", flag, s ? s : "");
+    if (v < lo || v > hi)
+        return err_set(e, ERR_ARG, "%s: %g is outside [%g, %g]", flag, v, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int cli_u64(const char* flag, const char* s, uint64_t* out, struct Err* e) {
+    char* end;
+    errno = 0;
+    if (!s || !*s || *s == '-')
+        return err_set(e, ERR_ARG, "%s: '%s' is not a non-negative integer", flag, s ? s : "");
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno)
+        return err_set(e, ERR_ARG, "%s: '%s' is not a non-negative integer", flag, s);
+    *out = v;
+    return 0;
+}
+
+int cli_ids(const char* flag, const char* s, int32_t* ids, int cap, int* n, struct Err* e) {
+    *n = 0;
+    const char* p = s;
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n') p++;
+        if (!*p) break;
+        char* end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT32_MAX ||
+            (*end && *end != ' ' && *end != ',' && *end != '\t' && *end != '\n'))
+            return err_set(e, ERR_ARG, "%s: '%.32s' is not a token id", flag, p);
+        if (*n >= cap) return err_set(e, ERR_ARG, "%s: more than %d ids", flag, cap);
+        ids[(*n)++] = (int32_t)v;
+        p = end;
+    }
+    return 0;
+}
