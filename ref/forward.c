@@ -1,0 +1,321 @@
+// forward.c: the reference engine's interpreter of the shared graph (see ref.h). One
+// switch over op kinds, no default, so -Wswitch flags an op this engine lacks.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernels.h"
+#include "ref.h"
+
+// ---------------------------------------------------------------------------------------
+// a tiny thread pool for matmul rows: the caller thread takes part, workers sleep between jobs
+
+struct MatmulJob {
+    double* out;
+    const double* x;
+    const void* w;
+    enum GgmlType type;
+    const double* b;
+    int n_in, n_out;
+};
+
+struct RefPool {
+    int n_threads;
+    pthread_t* threads;
+    pthread_mutex_t mu;
+    pthread_cond_t start, done;
+    int64_t generation;
+    int pending;
+    int quit;
+    struct MatmulJob job;
+};
+
+static void job_slice(const struct MatmulJob* j, int part, int n_parts) {
+    int o0 = (int)((int64_t)j->n_out * part / n_parts);
+    int o1 = (int)((int64_t)j->n_out * (part + 1) / n_parts);
+    matmul_rows(j->out, j->x, j->w, j->type, j->b, j->n_in, o0, o1);
+}
+
+struct Worker {
+    struct RefPool* pool;
+    int index;
+};
+
+static void* worker_main(void* arg) {
+    struct Worker* wk = arg;
+    struct RefPool* p = wk->pool;
+    int index = wk->index;
+    free(wk);
+    int64_t seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->quit && p->generation == seen) pthread_cond_wait(&p->start, &p->mu);
+        if (p->quit) break;
+        seen = p->generation;
+        struct MatmulJob job = p->job;
+        pthread_mutex_unlock(&p->mu);
+        job_slice(&job, index, p->n_threads);
+        pthread_mutex_lock(&p->mu);
+        if (--p->pending == 0) pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void pool_free(struct RefPool* p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->start);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->n_threads; i++)
+        if (p->threads[i]) pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->start);
+    pthread_cond_destroy(&p->done);
+    free(p->threads);
+    free(p);
+}
+
+static struct RefPool* pool_new(int n_threads) {
+    struct RefPool* p = calloc(1, sizeof(*p));
+    if (!p) return NULL;
+    p->n_threads = n_threads;
+    p->threads = calloc((size_t)n_threads, sizeof(*p->threads));
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->start, NULL);
+    pthread_cond_init(&p->done, NULL);
+    if (!p->threads) {
+        pool_free(p);
+        return NULL;
+    }
+    for (int i = 1; i < n_threads; i++) {
+        struct Worker* wk = malloc(sizeof(*wk));
+        if (!wk) break;
+        *wk = (struct Worker){p, i};
+        if (pthread_create(&p->threads[i], NULL, worker_main, wk) != 0) {
+            free(wk);
+            p->threads[i] = 0;
+            p->n_threads = i;  // run with the threads we got
+            break;
+        }
+    }
+    return p;
+}
+
+// out = W x + b over all rows, split across the pool (thread 0 is the caller).
+static void matmul_par(struct RefPool* p, const struct MatmulJob* j) {
+    // Small matrices are not worth waking threads for.
+    if (!p || p->n_threads == 1 || (int64_t)j->n_out * j->n_in < 65536) {
+        matmul_rows(j->out, j->x, j->w, j->type, j->b, j->n_in, 0, j->n_out);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->job = *j;
+    p->pending = p->n_threads - 1;
+    p->generation++;
+    pthread_cond_broadcast(&p->start);
+    pthread_mutex_unlock(&p->mu);
+    job_slice(j, 0, p->n_threads);
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+// ---------------------------------------------------------------------------------------
+// init / free
+
+static const struct GgufTensor* tensor(const struct RefEngine* r, int id) {
+    return &r->m->gguf.tensors[id];
+}
+
+void ref_free(struct RefEngine* r) {
+    if (!r) return;
+    for (int i = 0; i < 32; i++) free(r->bufs[i]);
+    for (int s = 0; s < r->g.n_states; s++) {
+        if (r->state_k) free(r->state_k[s]);
+        if (r->state_v) free(r->state_v[s]);
+    }
+    free(r->state_k);
+    free(r->state_v);
+    if (r->wd && r->m)
+        for (int64_t i = 0; i < r->m->gguf.n_tensors; i++) free(r->wd[i]);
+    free(r->wd);
+    free(r->att);
+    pool_free(r->pool);
+    graph_free(&r->g);
+    memset(r, 0, sizeof(*r));
+}
+
+int ref_init(struct RefEngine* r, const struct Model* m, int n_ctx, int max_batch, int n_threads,
+             struct Err* e) {
+    memset(r, 0, sizeof(*r));
+    r->m = m;
+    r->n_ctx = n_ctx;
+    r->max_batch = max_batch;
+    if (n_ctx < 1 || max_batch < 1)
+        return err_set(e, ERR_ARG, "ref_init: context %d and batch %d must be positive", n_ctx,
+                       max_batch);
+    int rc = graph_build(&r->g, m, e);
+    if (rc) return rc;
+    for (int i = 0; i < r->g.n_bufs; i++) {
+        r->bufs[i] = calloc((size_t)max_batch * (size_t)r->g.bufs[i].width, sizeof(double));
+        if (!r->bufs[i]) goto oom;
+    }
+    r->state_k = calloc((size_t)r->g.n_states + 1, sizeof(double*));
+    r->state_v = calloc((size_t)r->g.n_states + 1, sizeof(double*));
+    if (!r->state_k || !r->state_v) goto oom;
+    for (int s = 0; s < r->g.n_states; s++) {
+        const struct StateDesc* sd = &r->g.states[s];
+        switch (sd->kind) {
+        case STATE_KV:
+            r->state_k[s] = calloc((size_t)n_ctx * (size_t)sd->width, sizeof(double));
+            r->state_v[s] = calloc((size_t)n_ctx * (size_t)sd->width, sizeof(double));
+            if (!r->state_k[s] || !r->state_v[s]) goto oom;
+            break;
+        case STATE_KIND_COUNT: break;
+        }
+    }
+    // 1-D tensors (norm weights, biases, rope factors) are converted to double once.
+    r->wd = calloc((size_t)m->gguf.n_tensors + 1, sizeof(double*));
+    if (!r->wd) goto oom;
+    for (int64_t i = 0; i < m->gguf.n_tensors; i++) {
+        const struct GgufTensor* t = &m->gguf.tensors[i];
+        if (t->n_dims != 1 || !quant_traits(t->type)->can_dequant) continue;
+        r->wd[i] = malloc((size_t)t->n_elements * sizeof(double) + 1);
+        if (!r->wd[i]) goto oom;
+        quant_dequant_row(t->type, t->data, r->wd[i], t->n_elements);
+    }
+    r->att = malloc((size_t)n_ctx * sizeof(double));
+    if (!r->att) goto oom;
+    if (n_threads <= 0) n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n_threads < 1) n_threads = 1;
+    if (n_threads > 256) n_threads = 256;
+    if (n_threads > 1 && !(r->pool = pool_new(n_threads))) goto oom;
+    return 0;
+oom:
+    ref_free(r);
+    return err_set(e, ERR_NOMEM, "ref_init: out of memory for a context of %d positions", n_ctx);
+}
+
+void ref_reset(struct RefEngine* r) {
+    r->n_past = 0;
+    for (int s = 0; s < r->g.n_states; s++) {
+        const struct StateDesc* sd = &r->g.states[s];
+        size_t n = (size_t)r->n_ctx * (size_t)sd->width;
+        if (r->state_k[s]) memset(r->state_k[s], 0, n * sizeof(double));
+        if (r->state_v[s]) memset(r->state_v[s], 0, n * sizeof(double));
+    }
+}
+
+const double* ref_logits(const struct RefEngine* r, int t) {
+    return r->bufs[r->g.logits] + (size_t)t * (size_t)r->g.bufs[r->g.logits].width;
+}
+
+// ---------------------------------------------------------------------------------------
+// the interpreter
+
+// Row t of buffer id.
+static double* row(const struct RefEngine* r, int id, int t) {
+    return r->bufs[id] + (size_t)t * (size_t)r->g.bufs[id].width;
+}
+
+static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* tokens, int t0, int n) {
+    int64_t pos0 = r->n_past;
+    int wout = r->g.bufs[op->out].width;
+    switch (op->kind) {
+    case OP_EMBED: {
+        const struct GgufTensor* E = tensor(r, op->w[0]);
+        size_t rb = quant_row_size(E->type, E->ne[0]);
+        for (int t = t0; t < t0 + n; t++)
+            quant_dequant_row(E->type, (const uint8_t*)E->data + (size_t)tokens[t] * rb,
+                              row(r, op->out, t), E->ne[0]);
+        break;
+    }
+    case OP_RMSNORM:
+        for (int t = t0; t < t0 + n; t++)
+            rmsnorm(row(r, op->out, t), row(r, op->in[0], t), r->wd[op->w[0]], wout,
+                    op->p.norm.eps);
+        break;
+    case OP_MATMUL: {
+        const struct GgufTensor* Wt = tensor(r, op->w[0]);
+        for (int t = t0; t < t0 + n; t++) {
+            struct MatmulJob j = {row(r, op->out, t), row(r, op->in[0], t), Wt->data, Wt->type,
+                                  op->w[1] >= 0 ? r->wd[op->w[1]] : NULL, (int)Wt->ne[0],
+                                  (int)Wt->ne[1]};
+            matmul_par(r->pool, &j);
+        }
+        break;
+    }
+    case OP_ROPE:
+        for (int t = t0; t < t0 + n; t++) {
+            if (op->out != op->in[0])
+                memcpy(row(r, op->out, t), row(r, op->in[0], t), (size_t)wout * sizeof(double));
+            rope(row(r, op->out, t), op->p.rope.n_head, op->p.rope.head_dim, op->p.rope.n_rot,
+                 op->p.rope.type == ROPE_NEOX, pos0 + t, op->p.rope.freq_base,
+                 op->p.rope.freq_scale,
+                 op->p.rope.freq_factors >= 0 ? r->wd[op->p.rope.freq_factors] : NULL);
+        }
+        break;
+    case OP_ATTN: {
+        // All rows' keys and values enter the cache first; causality is in the key range.
+        int w = r->g.states[op->state].width;
+        double* K = r->state_k[op->state];
+        double* V = r->state_v[op->state];
+        for (int t = t0; t < t0 + n; t++) {
+            memcpy(K + (size_t)(pos0 + t) * w, row(r, op->in[1], t), (size_t)w * sizeof(double));
+            memcpy(V + (size_t)(pos0 + t) * w, row(r, op->in[2], t), (size_t)w * sizeof(double));
+        }
+        for (int t = t0; t < t0 + n; t++) {
+            int64_t pos = pos0 + t;
+            int64_t j0 = op->p.attn.window > 0 ? pos - op->p.attn.window + 1 : 0;
+            if (j0 < 0) j0 = 0;
+            attention(row(r, op->out, t), row(r, op->in[0], t), K, V, w, j0, pos,
+                      op->p.attn.n_head, op->p.attn.n_head_kv, op->p.attn.head_dim,
+                      op->p.attn.scale, r->att);
+        }
+        break;
+    }
+    case OP_ADD:
+        for (int t = t0; t < t0 + n; t++)
+            add(row(r, op->out, t), row(r, op->in[0], t), row(r, op->in[1], t), wout);
+        break;
+    case OP_GLU:
+        for (int t = t0; t < t0 + n; t++) {
+            double* o = row(r, op->out, t);
+            const double *g = row(r, op->in[0], t), *u = row(r, op->in[1], t);
+            switch (op->p.glu.act) {
+            case ACT_SILU: glu_silu(o, g, u, wout); break;
+            case ACT_GELU_TANH: glu_gelu_tanh(o, g, u, wout); break;
+            case ACT_GELU: glu_gelu(o, g, u, wout); break;
+            case ACT_COUNT: break;
+            }
+        }
+        break;
+    case OP_COUNT: break;
+    }
+}
+
+int ref_forward(struct RefEngine* r, const int32_t* tokens, int n, int last_only, struct Err* e) {
+    if (n < 1 || n > r->max_batch)
+        return err_set(e, ERR_ARG, "ref_forward: batch of %d (1..%d)", n, r->max_batch);
+    if (r->n_past + n > r->n_ctx)
+        return err_set(e, ERR_ARG, "the context of %d tokens is full (%lld used, %d more asked); "
+                       "raise -c", r->n_ctx, (long long)r->n_past, n);
+    for (int t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= r->m->config.n_vocab)
+            return err_set(e, ERR_ARG, "token id %d is outside the vocabulary (0..%d)", tokens[t],
+                           r->m->config.n_vocab - 1);
+    for (int i = 0; i < r->g.n_ops; i++) {
+        const struct Op* op = &r->g.ops[i];
+        // The final norm and classifier only matter for rows whose logits are read.
+        int t0 = (last_only && op->layer < 0 && op->kind != OP_EMBED) ? n - 1 : 0;
+        run_op(r, op, tokens, t0, n - t0);
+        if (r->hook)
+            r->hook(r->hook_ctx, op, r->n_past + t0, n - t0, row(r, op->out, t0),
+                    r->g.bufs[op->out].width);
+    }
+    r->n_past += n;
+    return 0;
+}

@@ -1,0 +1,108 @@
+// kernels.c: FP64 reference kernels (see kernels.h). Each comment gives the equation and the
+// PyTorch / HF expression it reproduces.
+#include "kernels.h"
+
+#include <math.h>
+#include <stddef.h>
+
+void rmsnorm(double* out, const double* x, const double* w, int n, double eps) {
+    // HF: variance = x.pow(2).mean(-1); x = x * rsqrt(variance + eps); return w * x
+    double ss = 0.0;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    double r = 1.0 / sqrt(ss / n + eps);
+    for (int i = 0; i < n; i++) out[i] = w[i] * (x[i] * r);
+}
+
+void matmul_rows(double* out, const double* x, const void* w, enum GgmlType type, const double* b,
+                 int n_in, int o0, int o1) {
+    // Each output is one stored row dotted with x: the weights stay in their GGUF form and
+    // are dequantized exactly, row by row (a 1B model in double would need 8 GB).
+    size_t row_bytes = quant_row_size(type, n_in);
+    const uint8_t* base = w;
+    for (int o = o0; o < o1; o++) {
+        double s = quant_dot_row(type, base + (size_t)o * row_bytes, x, n_in);
+        out[o] = b ? s + b[o] : s;
+    }
+}
+
+void rope(double* x, int n_head, int head_dim, int n_rot, int neox, int64_t pos, double base,
+          double freq_scale, const double* factors) {
+    // HF: inv_freq = 1 / base^(arange(0, d, 2) / d); angle = pos * inv_freq
+    // x' = x * cos + rotate(x) * sin, over pairs (2i, 2i+1) (GGUF/llama.cpp NORM) or
+    // (i, i + d/2) (HF rotate_half, NEOX).
+    int half = n_rot / 2;
+    for (int i = 0; i < half; i++) {
+        double inv_freq = 1.0 / pow(base, (double)(2 * i) / n_rot);
+        double theta = (double)pos * freq_scale * inv_freq;
+        if (factors) theta /= factors[i];
+        double c = cos(theta), s = sin(theta);
+        for (int h = 0; h < n_head; h++) {
+            double* v = x + (size_t)h * head_dim;
+            int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+            double x0 = v[a], x1 = v[b];
+            v[a] = x0 * c - x1 * s;
+            v[b] = x1 * c + x0 * s;
+        }
+    }
+}
+
+void softmax(double* x, int n) {
+    double mx = -INFINITY;
+    for (int i = 0; i < n; i++)
+        if (x[i] > mx) mx = x[i];
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        x[i] = exp(x[i] - mx);
+        sum += x[i];
+    }
+    for (int i = 0; i < n; i++) x[i] /= sum;
+}
+
+void attention(double* out, const double* q, const double* k_cache, const double* v_cache,
+               int kv_stride, int64_t j0, int64_t j1, int n_head, int n_head_kv, int head_dim,
+               double scale, double* att) {
+    // HF sdpa: softmax(q k^T * scale) v, each query head reading KV head h / n_rep
+    int n_rep = n_head / n_head_kv;
+    int n = (int)(j1 - j0 + 1);
+    for (int h = 0; h < n_head; h++) {
+        const double* qh = q + (size_t)h * head_dim;
+        size_t kv_off = (size_t)(h / n_rep) * head_dim;
+        for (int j = 0; j < n; j++) {
+            const double* kj = k_cache + (size_t)(j0 + j) * kv_stride + kv_off;
+            double s = 0.0;
+            for (int i = 0; i < head_dim; i++) s += qh[i] * kj[i];
+            att[j] = s * scale;
+        }
+        softmax(att, n);
+        double* oh = out + (size_t)h * head_dim;
+        for (int i = 0; i < head_dim; i++) oh[i] = 0.0;
+        for (int j = 0; j < n; j++) {
+            const double* vj = v_cache + (size_t)(j0 + j) * kv_stride + kv_off;
+            for (int i = 0; i < head_dim; i++) oh[i] += att[j] * vj[i];
+        }
+    }
+}
+
+double silu(double x) { return x / (1.0 + exp(-x)); }
+
+void glu_silu(double* out, const double* g, const double* u, int n) {
+    for (int i = 0; i < n; i++) out[i] = silu(g[i]) * u[i];
+}
+
+void glu_gelu_tanh(double* out, const double* g, const double* u, int n) {
+    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    const double k = sqrt(2.0 / M_PI);
+    for (int i = 0; i < n; i++) {
+        double x = g[i];
+        out[i] = 0.5 * x * (1.0 + tanh(k * (x + 0.044715 * x * x * x))) * u[i];
+    }
+}
+
+void glu_gelu(double* out, const double* g, const double* u, int n) {
+    // 0.5 x (1 + erf(x / sqrt 2))
+    for (int i = 0; i < n; i++) out[i] = 0.5 * g[i] * (1.0 + erf(g[i] / sqrt(2.0))) * u[i];
+}
+
+void add(double* out, const double* a, const double* b, int n) {
+    for (int i = 0; i < n; i++) out[i] = a[i] + b[i];
+}

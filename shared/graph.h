@@ -1,0 +1,103 @@
+// graph.h: the one description of every architecture's forward pass, shared by both engines.
+// graph_build() turns a loaded model into a flat list of ops over named activation buffers.
+// Every buffer holds one row per position of the batch being processed, so the same graph
+// serves a prompt (n positions at once) and a generated token (one position). Ops that
+// carry state across positions (attention's KV cache, convolution windows, recurrent
+// states) name a state slot; each engine allocates the slots from graph.states and runs the
+// ops in order, each in one `switch (op->kind)`. Every op output can be dumped by
+// (position, layer, op name). Not here: arithmetic (ref/kernels.c, shaders/*.comp).
+#pragma once
+
+#include "err.h"
+#include "model.h"
+
+enum OpKind {
+    OP_EMBED,       // out[t] = row tokens[t] of w[0]                              (n_embd)
+    OP_RMSNORM,     // out = w[0] * x / sqrt(mean(x^2) + eps) (+ w[1])  per row
+    OP_MATMUL,      // out = W x (+ b): w[0] (in, out) as GGUF stores it, w[1] optional bias
+    OP_ROPE,        // rotate each head of in[0] by its position                  (in place ok)
+    OP_ATTN,        // append in[1]=k, in[2]=v to the KV cache, attend with in[0]=q
+    OP_ADD,         // out = in[0] + in[1]
+    OP_GLU,         // out = act(in[0]) * in[1]
+    OP_COUNT,
+};
+
+// What OP_GLU applies to its first input.
+enum Act {
+    ACT_SILU,       // x * sigmoid(x)
+    ACT_GELU_TANH,  // tanh approximation
+    ACT_GELU,       // exact, with erf
+    ACT_COUNT,
+};
+
+union OpParams {
+    struct {
+        double eps;
+    } norm;
+    struct {
+        enum RopeType type;
+        int n_head;        // heads in the row
+        int head_dim;      // elements per head
+        int n_rot;         // rotated elements per head (the first n_rot)
+        double freq_base;  // theta_i = pos * freq_scale * freq_base^(-2i/n_rot) / freq_factor_i
+        double freq_scale;
+        int freq_factors;  // tensor id of per-pair factors (rope_freqs), or -1
+    } rope;
+    struct {
+        int n_head, n_head_kv, head_dim;
+        int window;        // 0: full causal; W: keys j with pos - W < j <= pos
+        double scale;      // applied to q.k
+    } attn;
+    struct {
+        enum Act act;
+    } glu;
+};
+
+#define OP_MAX_IN 4
+#define OP_MAX_W 4
+
+struct Op {
+    enum OpKind kind;
+    const char* name;      // dump name, llama.cpp's callback names where they exist
+    int layer;             // -1 outside the layers
+    int out;               // buffer id
+    int in[OP_MAX_IN];     // buffer ids, -1 unused
+    int w[OP_MAX_W];       // tensor ids (model_tensor_id), -1 unused
+    int state;             // state slot id, -1 none
+    union OpParams p;
+};
+
+struct Buf {
+    const char* name;      // "x", "xb", "q", ...
+    int width;             // elements per position
+};
+
+enum StateKind {
+    STATE_KV,              // keys and values: rows (n_ctx or window) x width each
+    STATE_KIND_COUNT,
+};
+
+struct StateDesc {
+    enum StateKind kind;
+    int layer;
+    int width;             // elements per cached position (n_head_kv * head_dim for KV)
+    int window;            // 0: the engine keeps n_ctx positions; W: a ring of W positions
+};
+
+struct Graph {
+    struct Op* ops;
+    int n_ops, cap_ops;
+    struct Buf bufs[32];
+    int n_bufs;
+    struct StateDesc* states;
+    int n_states, cap_states;
+    int logits;            // buffer id of the logits (width n_vocab)
+    int tokens_buf;        // -1: OP_EMBED reads the engine's token ids
+};
+
+// Builds the graph of m. Returns 0 or ERR_UNSUPPORTED / ERR_NOMEM with a message.
+int graph_build(struct Graph* g, const struct Model* m, struct Err* e);
+void graph_free(struct Graph* g);
+
+// Names for dumps and messages.
+const char* op_kind_name(enum OpKind k);

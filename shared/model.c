@@ -1,0 +1,292 @@
+// model.c: read hyperparameters and bind weight views (see model.h).
+// One load_<arch>() per family: it reads that family's keys into struct Config and binds
+// its tensors with bind(), which checks presence, type and every dimension and names the
+// first mismatch.
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REQUIRED 1
+#define OPTIONAL 0
+
+// ---------------------------------------------------------------------------------------
+// keys
+
+// Reads "{arch}.suffix" as an int in [lo, hi]. Missing: *out = def, or ERR_NOT_FOUND when
+// required.
+static int key_int(const struct Gguf* g, const char* suffix, int required, int64_t def,
+                   int64_t lo, int64_t hi, int* out, struct Err* e) {
+    int64_t v = def;
+    int rc = arch_get_int(g, suffix, &v, e);
+    if (rc == ERR_NOT_FOUND && !required) {
+        v = def;
+    } else if (rc) {
+        return rc;
+    }
+    if (v < lo || v > hi)
+        return err_set(e, ERR_FORMAT, "model: key '%s' = %lld is outside [%lld, %lld]", suffix,
+                       (long long)v, (long long)lo, (long long)hi);
+    *out = (int)v;
+    return 0;
+}
+
+static int key_float(const struct Gguf* g, const char* suffix, double def, double* out,
+                     struct Err* e) {
+    int rc = arch_get_float(g, suffix, out, e);
+    if (rc == ERR_NOT_FOUND) {
+        *out = def;
+        return 0;
+    }
+    return rc;
+}
+
+// A per-layer integer that a file may store as one number or as an array (Jamba's
+// head_count_kv). Fills out[0..n_layer).
+static int key_per_layer(const struct Gguf* g, const char* suffix, int n_layer, int def,
+                         int* out, struct Err* e) {
+    const struct GgufKv* kv = arch_find_key(g, suffix);
+    if (kv && kv->val.type == GGUF_TYPE_ARRAY) {
+        const struct GgufArr* a = &kv->val.arr;
+        if (a->type == GGUF_TYPE_STRING || a->type == GGUF_TYPE_ARRAY ||
+            a->type == GGUF_TYPE_FLOAT32 || a->type == GGUF_TYPE_FLOAT64 || a->n != (uint64_t)n_layer)
+            return err_set(e, ERR_FORMAT, "model: key '%s' must hold %d integers", kv->key, n_layer);
+        for (int l = 0; l < n_layer; l++) {
+            int64_t v = gguf_arr_int(a, (uint64_t)l);
+            if (v < 0 || v > 65536)
+                return err_set(e, ERR_FORMAT, "model: key '%s'[%d] = %lld is out of range", kv->key,
+                               l, (long long)v);
+            out[l] = (int)v;
+        }
+        return 0;
+    }
+    int v;
+    int rc = key_int(g, suffix, 0, def, 0, 65536, &v, e);
+    if (rc) return rc;
+    for (int l = 0; l < n_layer; l++) out[l] = v;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// tensors
+
+// Finds the tensor named fmt (with %d = layer), checks that its type can be dequantized and
+// that its shape is ne (ggml order, unused dims 1; -1 matches anything). Returns the view,
+// or NULL: for a missing optional tensor with *rc untouched, otherwise with *rc set.
+static const struct GgufTensor* bind(const struct Model* m, int* rc, struct Err* e, int required,
+                                     const int64_t ne[4], const char* fmt, int layer) {
+    if (*rc) return NULL;
+    char name[128];
+    snprintf(name, sizeof(name), fmt, layer);
+    const struct GgufTensor* t = gguf_find_tensor(&m->gguf, name);
+    if (!t) {
+        if (required)
+            *rc = err_set(e, ERR_NOT_FOUND, "model: tensor '%s' is missing (is this a complete %s "
+                          "model?)", name, arch_name(m->config.arch));
+        return NULL;
+    }
+    const struct QuantTraits* tr = quant_traits(t->type);
+    if (!tr->can_dequant) {
+        *rc = err_set(e, ERR_UNSUPPORTED, "model: tensor '%s' has type %s, which mattn cannot "
+                      "dequantize yet", name, tr->upper);
+        return NULL;
+    }
+    for (int d = 0; d < 4; d++) {
+        if (ne[d] >= 0 && t->ne[d] != ne[d]) {
+            *rc = err_set(e, ERR_SHAPE,
+                          "model: tensor '%s' has shape [%lld, %lld, %lld, %lld], expected "
+                          "[%lld, %lld, %lld, %lld]",
+                          name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+                          (long long)t->ne[3], (long long)ne[0], (long long)ne[1],
+                          (long long)ne[2], (long long)ne[3]);
+            return NULL;
+        }
+    }
+    return t;
+}
+
+#define SHAPE(...) ((const int64_t[4]){__VA_ARGS__})
+
+// ---------------------------------------------------------------------------------------
+// common config
+
+static int load_common(struct Model* m, struct Err* e) {
+    const struct Gguf* g = &m->gguf;
+    struct Config* c = &m->config;
+    int rc;
+    if ((rc = key_int(g, "embedding_length", 1, 0, 1, 1 << 20, &c->n_embd, e))) return rc;
+    if ((rc = key_int(g, "block_count", 1, 0, 1, MODEL_MAX_LAYERS, &c->n_layer, e))) return rc;
+    if ((rc = key_int(g, "context_length", 0, 4096, 1, INT32_MAX, &c->n_ctx_train, e))) return rc;
+    if ((rc = key_int(g, "feed_forward_length", 0, 0, 0, 1 << 24, &c->n_ff, e))) return rc;
+    if ((rc = key_per_layer(g, "attention.head_count", c->n_layer, 0, c->layer_n_head_kv, e)))
+        return rc;
+    c->n_head = 0;
+    for (int l = 0; l < c->n_layer; l++)
+        if (c->layer_n_head_kv[l] > c->n_head) c->n_head = c->layer_n_head_kv[l];
+    if ((rc = key_per_layer(g, "attention.head_count_kv", c->n_layer, c->n_head,
+                            c->layer_n_head_kv, e)))
+        return rc;
+    c->n_head_kv = 0;
+    for (int l = 0; l < c->n_layer; l++)
+        if (c->layer_n_head_kv[l] > c->n_head_kv) c->n_head_kv = c->layer_n_head_kv[l];
+    int head_dim_default = c->n_head > 0 ? c->n_embd / c->n_head : 0;
+    if ((rc = key_int(g, "attention.key_length", 0, head_dim_default, 0, 1 << 16, &c->head_dim, e)))
+        return rc;
+    double eps;
+    if ((rc = key_float(g, "attention.layer_norm_rms_epsilon", -1, &eps, e))) return rc;
+    if (eps < 0 && (rc = key_float(g, "attention.layer_norm_epsilon", 1e-5, &eps, e))) return rc;
+    c->norm_eps = eps;
+
+    // Vocabulary size: explicit key, else the token list, else the embedding rows.
+    const struct GgufTensor* emb = gguf_find_tensor(g, "token_embd.weight");
+    const struct GgufArr* toks;
+    int64_t nv;
+    if (arch_get_int(g, "vocab_size", &nv, NULL) == 0) {
+        c->n_vocab = (int)nv;
+    } else if (gguf_get_arr(g, "tokenizer.ggml.tokens", &toks, NULL) == 0) {
+        c->n_vocab = (int)toks->n;
+    } else if (emb && emb->n_dims == 2) {
+        c->n_vocab = (int)emb->ne[1];
+    }
+    if (c->n_vocab <= 0 || (emb && emb->ne[1] > INT32_MAX))
+        return err_set(e, ERR_FORMAT, "model: cannot tell the vocabulary size");
+    return 0;
+}
+
+static int bind_output(struct Model* m, int* rc, struct Err* e) {
+    const struct Config* c = &m->config;
+    struct Weights* w = &m->w;
+    w->token_embd = bind(m, rc, e, REQUIRED, SHAPE(c->n_embd, c->n_vocab, 1, 1), "token_embd.weight", 0);
+    w->output_norm = bind(m, rc, e, REQUIRED, SHAPE(c->n_embd, 1, 1, 1), "output_norm.weight", 0);
+    w->output = bind(m, rc, e, OPTIONAL, SHAPE(c->n_embd, c->n_vocab, 1, 1), "output.weight", 0);
+    if (!*rc && !w->output) {
+        w->output = w->token_embd;
+        m->config.tied_output = true;
+    }
+    return *rc;
+}
+
+// ---------------------------------------------------------------------------------------
+// llama (and Mistral, stored as llama)
+
+static int load_llama(struct Model* m, struct Err* e) {
+    const struct Gguf* g = &m->gguf;
+    struct Config* c = &m->config;
+    int rc = 0;
+    if (c->n_head <= 0 || c->n_head_kv <= 0 || c->n_head % c->n_head_kv != 0 || c->head_dim <= 0)
+        return err_set(e, ERR_FORMAT, "model: bad head counts (n_head %d, n_head_kv %d, head_dim %d)",
+                       c->n_head, c->n_head_kv, c->head_dim);
+    c->rope_type = ROPE_NORM;
+    if ((rc = key_int(g, "rope.dimension_count", 0, c->head_dim, 2, c->head_dim, &c->n_rot, e)))
+        return rc;
+    if (c->n_rot % 2) return err_set(e, ERR_FORMAT, "model: rope.dimension_count must be even");
+    if ((rc = key_float(g, "rope.freq_base", 10000.0, &c->rope_freq_base, e))) return rc;
+    double factor = 0;
+    struct GgufStr st;
+    if (arch_find_key(g, "rope.scaling.type")) {
+        const struct GgufKv* kv = arch_find_key(g, "rope.scaling.type");
+        if (kv->val.type != GGUF_TYPE_STRING)
+            return err_set(e, ERR_TYPE, "model: rope.scaling.type must be a string");
+        st = kv->val.str;
+        if ((rc = key_float(g, "rope.scaling.factor", 0, &factor, e))) return rc;
+        if (strcmp(st.s, "linear") == 0 && factor > 0) {
+            c->rope_freq_scale = 1.0 / factor;
+        } else if (strcmp(st.s, "none") != 0 && !(strcmp(st.s, "linear") == 0 && factor == 0)) {
+            return err_set(e, ERR_UNSUPPORTED, "model: rope scaling '%.32s' is not supported yet",
+                           st.s);
+        }
+    } else {
+        if ((rc = key_float(g, "rope.scale_linear", 1.0, &factor, e))) return rc;
+        if (factor <= 0) return err_set(e, ERR_FORMAT, "model: rope.scale_linear must be > 0");
+        c->rope_freq_scale = 1.0 / factor;
+    }
+    if ((rc = key_int(g, "attention.sliding_window", 0, 0, 0, INT32_MAX, &c->sliding_window, e)))
+        return rc;
+    c->attn_scale = 1.0 / sqrt((double)c->head_dim);
+    int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
+    if (c->n_ff <= 0) return err_set(e, ERR_FORMAT, "model: feed_forward_length is missing");
+    if ((rc = bind_output(m, &rc, e))) return rc;
+    m->w.rope_freqs = bind(m, &rc, e, OPTIONAL, SHAPE(c->n_rot / 2, 1, 1, 1), "rope_freqs.weight", 0);
+    for (int l = 0; l < c->n_layer && !rc; l++) {
+        struct LayerWeights* L = &m->w.layers[l];
+        c->layer_kind[l] = LAYER_ATTN;
+        c->ffn_kind[l] = FFN_DENSE;
+        L->attn_norm = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, 1, 1, 1), "blk.%d.attn_norm.weight", l);
+        L->attn_q = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, n_q, 1, 1), "blk.%d.attn_q.weight", l);
+        L->attn_k = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, n_kv, 1, 1), "blk.%d.attn_k.weight", l);
+        L->attn_v = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, n_kv, 1, 1), "blk.%d.attn_v.weight", l);
+        L->attn_output = bind(m, &rc, e, REQUIRED, SHAPE(n_q, c->n_embd, 1, 1), "blk.%d.attn_output.weight", l);
+        L->attn_q_b = bind(m, &rc, e, OPTIONAL, SHAPE(n_q, 1, 1, 1), "blk.%d.attn_q.bias", l);
+        L->attn_k_b = bind(m, &rc, e, OPTIONAL, SHAPE(n_kv, 1, 1, 1), "blk.%d.attn_k.bias", l);
+        L->attn_v_b = bind(m, &rc, e, OPTIONAL, SHAPE(n_kv, 1, 1, 1), "blk.%d.attn_v.bias", l);
+        L->attn_output_b = bind(m, &rc, e, OPTIONAL, SHAPE(c->n_embd, 1, 1, 1), "blk.%d.attn_output.bias", l);
+        L->ffn_norm = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, 1, 1, 1), "blk.%d.ffn_norm.weight", l);
+        L->ffn_gate = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, c->n_ff, 1, 1), "blk.%d.ffn_gate.weight", l);
+        L->ffn_up = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, c->n_ff, 1, 1), "blk.%d.ffn_up.weight", l);
+        L->ffn_down = bind(m, &rc, e, REQUIRED, SHAPE(c->n_ff, c->n_embd, 1, 1), "blk.%d.ffn_down.weight", l);
+        L->ffn_gate_b = bind(m, &rc, e, OPTIONAL, SHAPE(c->n_ff, 1, 1, 1), "blk.%d.ffn_gate.bias", l);
+        L->ffn_up_b = bind(m, &rc, e, OPTIONAL, SHAPE(c->n_ff, 1, 1, 1), "blk.%d.ffn_up.bias", l);
+        L->ffn_down_b = bind(m, &rc, e, OPTIONAL, SHAPE(c->n_embd, 1, 1, 1), "blk.%d.ffn_down.bias", l);
+    }
+    return rc;
+}
+
+// ---------------------------------------------------------------------------------------
+// entry points
+
+typedef int (*LoadFn)(struct Model* m, struct Err* e);
+static const LoadFn LOADERS[ARCH_COUNT] = {
+    [ARCH_LLAMA] = load_llama,
+};
+_Static_assert(sizeof(LOADERS) / sizeof(LOADERS[0]) == ARCH_COUNT, "LOADERS size");
+
+int model_load(struct Model* m, struct Gguf* g, struct Err* e) {
+    memset(m, 0, sizeof(*m));
+    m->gguf = *g;
+    memset(g, 0, sizeof(*g));
+    struct Config* c = &m->config;
+    c->rope_freq_base = 10000.0;
+    c->rope_freq_scale = 1.0;
+    int rc = arch_from_gguf(&m->gguf, &c->arch, e);
+    if (!rc && !LOADERS[c->arch])
+        rc = err_set(e, ERR_UNSUPPORTED, "model: architecture '%s' is recognised but not implemented "
+                     "yet", arch_name(c->arch));
+    if (!rc) rc = load_common(m, e);
+    if (!rc) {
+        m->w.layers = calloc((size_t)c->n_layer, sizeof(*m->w.layers));
+        if (!m->w.layers) rc = err_set(e, ERR_NOMEM, "model: out of memory");
+    }
+    if (!rc) rc = LOADERS[c->arch](m, e);
+    if (rc) model_free(m);
+    return rc;
+}
+
+int model_open(struct Model* m, const char* path, struct Err* e) {
+    struct Gguf g;
+    memset(m, 0, sizeof(*m));
+    int rc = gguf_open(&g, path, e);
+    if (rc) return rc;
+    rc = model_load(m, &g, e);
+    if (rc && e) {
+        char tmp[sizeof(e->msg)];
+        memcpy(tmp, e->msg, sizeof(tmp));
+        size_t n = strlen(path);
+        if (n > 120) n = 120;
+        snprintf(e->msg, sizeof(e->msg), "%.*s: %.*s", (int)n, path, (int)(sizeof(e->msg) - n - 3), tmp);
+    }
+    return rc;
+}
+
+void model_free(struct Model* m) {
+    if (!m) return;
+    free(m->w.layers);
+    gguf_free(&m->gguf);
+    memset(m, 0, sizeof(*m));
+}
+
+int model_tensor_id(const struct Model* m, const struct GgufTensor* t) {
+    if (!t) return -1;
+    return (int)(t - m->gguf.tensors);
+}
