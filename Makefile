@@ -14,6 +14,8 @@ WARN := -Wall -Wextra -Wpedantic -Wpointer-arith -Werror
 CFLAGS_BASE := -std=c11 $(WARN) -g -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -MMD -MP -Ishared
 # ref/ must stay FP64: no float may slip in silently.
 CFLAGS_REF := -Wdouble-promotion -Wfloat-conversion
+# tests/ is the one place that may see both engines.
+CFLAGS_TESTS := -Iref -Igles -Itests
 LIBS := -lm -lpthread -lpcre2-8 -lcjson
 GL_LIBS := -lEGL -lGLESv2 -lgbm
 
@@ -39,12 +41,12 @@ endef
 
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(OPT) $(if $(filter ref/%,$<),$(CFLAGS_REF)) $(EXTRA_CFLAGS) -Ibuild/gen -c $< -o $@
+	$(CC) $(CFLAGS_BASE) $(OPT) $(if $(filter ref/%,$<),$(CFLAGS_REF)) $(if $(filter tests/%,$<),$(CFLAGS_TESTS)) $(EXTRA_CFLAGS) -Ibuild/gen -c $< -o $@
 
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-	  -fno-sanitize-recover=all $(if $(filter ref/%,$<),$(CFLAGS_REF)) -Ibuild/gen -c $< -o $@
+	  -fno-sanitize-recover=all $(if $(filter ref/%,$<),$(CFLAGS_REF)) $(if $(filter tests/%,$<),$(CFLAGS_TESTS)) -Ibuild/gen -c $< -o $@
 
 LIB_OBJS_rel := $(call objs,rel,$(SRC_SHARED) $(SRC_REF) $(if $(HAVE_GLES),$(SRC_GLES)))
 LIB_OBJS_asan := $(call objs,asan,$(SRC_SHARED) $(SRC_REF) $(if $(HAVE_GLES),$(SRC_GLES)))
