@@ -36,6 +36,15 @@ const char* gguf_type_name(enum GgufValueType t) {
     return (unsigned)t < GGUF_TYPE_COUNT ? TYPE_NAME[t] : "?";
 }
 
+// Keys and tensor names are file bytes: a message quoting one could carry a newline or a
+// terminal escape. Control bytes become '?' so that the message stays one printable line.
+static int one_line(struct Err* e, int rc) {
+    if (e)
+        for (char* c = e->msg; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+    return rc;
+}
+
 static int is_scalar(uint32_t t) {
     return t < GGUF_TYPE_COUNT && t != GGUF_TYPE_STRING && t != GGUF_TYPE_ARRAY;
 }
@@ -398,7 +407,7 @@ int gguf_parse(struct Gguf* g, const uint8_t* bytes, size_t size, struct Err* e)
     struct Reader r = {.p = bytes, .size = size, .g = g, .e = e, .what = ""};
     int rc = parse(g, &r);
     if (rc) gguf_free(g);
-    return rc;
+    return rc ? one_line(e, rc) : 0;
 }
 
 int gguf_open(struct Gguf* g, const char* path, struct Err* e) {
@@ -480,8 +489,8 @@ static const struct GgufKv* find_typed(const struct Gguf* g, const char* key, in
 }
 
 static int type_error(struct Err* e, const struct GgufKv* kv, const char* want) {
-    return err_set(e, ERR_TYPE, "key '%s' is %s, expected %s", kv->key,
-                   gguf_type_name(kv->val.type), want);
+    return one_line(e, err_set(e, ERR_TYPE, "key '%s' is %s, expected %s", kv->key,
+                                  gguf_type_name(kv->val.type), want));
 }
 
 int gguf_get_int(const struct Gguf* g, const char* key, int64_t* out, struct Err* e) {
@@ -620,7 +629,7 @@ void gguf_writer_free(struct GgufWriter* w) {
 }
 
 static void w_fail(struct GgufWriter* w, int code, const char* what, const char* name) {
-    if (!w->failed) err_set(&w->err, code, "gguf_writer: %s '%s'", what, name);
+    if (!w->failed) one_line(&w->err, err_set(&w->err, code, "gguf_writer: %s '%s'", what, name));
     w->failed = 1;
 }
 
