@@ -386,15 +386,21 @@ static int parse(struct Gguf* g, struct Reader* r) {
         t->data = r->p + g->data_offset + t->offset;
         order[i] = t;
     }
-    // Tensors may come in any order but must not overlap (the spec's rule).
+    // Tensors may come in any order but must not overlap (the spec's rule). Sorted by
+    // offset, checking each non-empty range against the previous non-empty one suffices.
+    // A zero-size tensor's empty range overlaps nothing, even where it shares its offset
+    // with a tensor sorted before it (a writer gives it the next tensor's offset).
     qsort(order, (size_t)g->n_tensors, sizeof(*order), cmp_tensor_offset);
-    for (int64_t i = 1; i < g->n_tensors; i++) {
-        const struct GgufTensor* a = order[i - 1];
-        if (a->offset + a->nbytes > order[i]->offset) {
-            rc = err_set(r->e, ERR_RANGE, "gguf_parse: tensors '%s' and '%s' overlap", a->name,
-                         order[i]->name);
+    const struct GgufTensor* prev = NULL;
+    for (int64_t i = 0; i < g->n_tensors; i++) {
+        const struct GgufTensor* t = order[i];
+        if (t->nbytes == 0) continue;
+        if (prev && prev->offset + prev->nbytes > t->offset) {
+            rc = err_set(r->e, ERR_RANGE, "gguf_parse: tensors '%s' and '%s' overlap",
+                         prev->name, t->name);
             break;
         }
+        prev = t;
     }
     free(order);
     return rc;
@@ -634,7 +640,7 @@ static void w_fail(struct GgufWriter* w, int code, const char* what, const char*
 }
 
 static void w_bytes(struct GgufWriter* w, const void* p, size_t n) {
-    if (w->failed) return;
+    if (w->failed || n == 0) return;  // an empty array may come with p == NULL
     if (w->kv_cap - w->kv_len < n) {
         size_t cap = w->kv_cap ? w->kv_cap : 256;
         while (cap - w->kv_len < n) cap *= 2;
@@ -818,7 +824,7 @@ void gguf_writer_add_tensor(struct GgufWriter* w, const char* name, enum GgmlTyp
         t->data = c;
         t->owned = 1;
     }
-    if (!t->name || !t->data) {
+    if (!t->name || (!t->data && t->nbytes)) {  // a zero-size tensor may have no data
         free(t->name);
         if (t->owned) free((void*)t->data);
         { w_fail(w, ERR_NOMEM, "out of memory at", name); return; }
