@@ -18,6 +18,7 @@
 #include "ref.h"
 #include "sampler.h"
 #include "tokenizer.h"
+#include "tokenize_cmd.h"
 
 static int fail(const struct Err* e) {
     fprintf(stderr, "mattn-ref: error: %s\n", e->msg);
@@ -458,6 +459,7 @@ static const struct Command COMMANDS[] = {
     {"info", cmd_info, "describe a GGUF file (--json for scripts)"},
     {"run", cmd_run, "generate text from a prompt"},
     {"logits", cmd_logits, "write the logits of every prompt position (float64)"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text"},
 };
 
 static void usage(FILE* f) {
