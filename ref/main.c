@@ -222,6 +222,11 @@ static int session_open(struct Session* s, const struct RunOpts* o, int64_t n_ex
         rc = s->ids ? tokenizer_encode(&s->tok, text, len, !o->no_bos, 1, s->ids, (int)cap, &s->n_ids, e)
                     : err_set(e, ERR_NOMEM, "out of memory");
         if (!o->prompt) free(text);
+        if (rc == ERR_UNSUPPORTED) {
+            char tmp[sizeof(e->msg)];
+            memcpy(tmp, e->msg, sizeof(tmp));
+            snprintf(e->msg, sizeof(e->msg), "%.200s; give the prompt as --ids \"1 2 3\"", tmp);
+        }
         if (rc) return rc;
         // An empty prompt is BOS alone, as in llama.cpp.
         if (s->n_ids == 0 && !o->no_bos && s->tok.bos_id >= 0) s->ids[s->n_ids++] = s->tok.bos_id;
@@ -472,7 +477,7 @@ static void usage(FILE* f) {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        usage(stderr);
+        fprintf(stderr, "mattn-ref: no command given (try 'mattn-ref --help')\n");
         return EXIT_USAGE;
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
@@ -481,7 +486,6 @@ int main(int argc, char** argv) {
     }
     for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
         if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "mattn-ref: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "mattn-ref: unknown command '%s' (try 'mattn-ref --help')\n", argv[1]);
     return EXIT_USAGE;
 }

@@ -1,0 +1,101 @@
+#!/bin/sh
+# cli.sh: command-line checks of build/mattn-ref (and build/mattn-gles when built): output
+# formats, exit statuses (0 ok, 1 failure, 2 bad usage), one-line errors, and no output file
+# left behind on failure. Expected values come from ../shared (llama.cpp's outputs, the
+# issue's own description of stories260K), never from mattn itself.
+# Usage: SHARED=../shared sh tests/cli.sh
+SHARED=${SHARED:-../shared}
+REF=build/mattn-ref
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+skipped=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+skip() { skipped=$((skipped + 1)); echo "SKIP: $*"; }
+
+# expect_status STATUS DESCRIPTION -- command...   (stderr must be exactly one line on failure)
+expect_status() {
+    want=$1; desc=$2; shift 3
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    got=$?
+    if [ "$got" != "$want" ]; then bad "$desc: exit $got, want $want: $(head -c 300 "$TMP/err")"; return; fi
+    if [ "$want" != 0 ] && [ "$(wc -l <"$TMP/err")" -gt 1 ]; then bad "$desc: error is not one line"; return; fi
+    ok
+}
+
+STORIES=$SHARED/models/stories260K.gguf
+if [ -f "$STORIES" ]; then
+    # info --json: every value as the issue states it for stories260K.
+    want='{"architecture":"llama","name":"llama","n_layer":5,"n_embd":64,"n_head":8,"n_head_kv":4,"n_ctx_train":2048,"n_vocab":512,"tokenizer":"llama","n_tensors":48,"n_params":292800,"file_bytes":1185376,"tensor_types":{"F32":48}}'
+    got=$($REF info -m "$STORIES" --json | sed -e 's/"file":"[^"]*",//' -e 's/"gguf_version":3,//' -e 's/"supported":true,//')
+    [ "$got" = "$want" ] && ok || bad "info --json: $got"
+    expect_status 0 "info text" -- $REF info -m "$STORIES"
+
+    # tokenize: llama.cpp's ids for the stories prompt (../shared/vectors/llamacpp/README.md).
+    got=$($REF tokenize -m "$STORIES" -p "Once upon a time, there was a little girl named Lily.")
+    [ "$got" = "1 403 407 261 378 432 383 286 261 376 298 315 421 395 317 426" ] && ok || bad "tokenize: $got"
+
+    # run, greedy: llama.cpp's continuation.
+    got=$($REF run -m "$STORIES" -p "Once upon a time, there was a little girl named Lily." -n 32 --temp 0 2>/dev/null)
+    [ "$got" = " She loved to play outside in the park. One day, she saw a big, red ball. She wanted" ] && ok || bad "run greedy: '$got'"
+    # --print-ids: the same continuation as llama.cpp's greedy ids.
+    if [ -f "$SHARED/vectors/llamacpp/stories260K.greedy.txt" ]; then
+        got=$($REF run -m "$STORIES" --ids "1 403 407 261 378 432 383 286 261 376 298 315 421 395 317 426" -n 32 --temp 0 --print-ids 2>/dev/null)
+        want=$(tr '\n' ' ' <"$SHARED/vectors/llamacpp/stories260K.greedy.txt" | sed 's/ *$//')
+        [ "$got" = "$want" ] && ok || bad "run --print-ids: '$got' want '$want'"
+    fi
+    # A seed gives the same text twice; the seed is reported on stderr.
+    a=$($REF run -m "$STORIES" -p "Once upon a time" -n 40 --seed 7 2>"$TMP/err1")
+    b=$($REF run -m "$STORIES" -p "Once upon a time" -n 40 --seed 7 -t 1 2>/dev/null)
+    [ "$a" = "$b" ] && [ -n "$a" ] && ok || bad "run --seed is not reproducible"
+    grep -q "seed 7" "$TMP/err1" && ok || bad "run does not report its seed"
+    # logits: n_tokens x n_vocab float64.
+    expect_status 0 "logits" -- $REF logits -m "$STORIES" --ids "1 403 407" -o "$TMP/l.bin"
+    [ "$(wc -c <"$TMP/l.bin")" = $((3 * 512 * 8)) ] && ok || bad "logits size"
+    # --dump writes an index and one file per (position, layer, op).
+    expect_status 0 "logits --dump" -- $REF logits -m "$STORIES" --ids "1 403" -o "$TMP/l2.bin" --dump "$TMP/dump"
+    head -1 "$TMP/dump/index.tsv" | grep -q "^file	position	layer	op	count$" && ok || bad "dump index header"
+    [ "$(grep -c '	1	4	l_out	64$' "$TMP/dump/index.tsv")" = 1 ] && ok || bad "dump: no layer-4 l_out at position 1"
+
+    # failures: one line, status 1, nothing written.
+    expect_status 1 "logits into a missing dir" -- $REF logits -m "$STORIES" --ids "1" -o "$TMP/no/such/l.bin"
+    [ ! -e "$TMP/no/such/l.bin.tmp" ] && ok || bad "half-written logits"
+    expect_status 2 "context overflow" -- $REF run -m "$STORIES" -p "Once" -n 100 -c 16
+    expect_status 2 "token id out of range" -- $REF logits -m "$STORIES" --ids "1 512" -o "$TMP/x.bin"
+    [ ! -e "$TMP/x.bin" ] && ok || bad "logits output left after a failure"
+    expect_status 2 "negative temperature" -- $REF run -m "$STORIES" -p "x" --temp -1
+    expect_status 2 "top-p above 1" -- $REF run -m "$STORIES" -p "x" --top-p 1.5
+    expect_status 2 "top-k negative" -- $REF run -m "$STORIES" -p "x" --top-k -3
+    expect_status 2 "bad number" -- $REF run -m "$STORIES" -p "x" -n ten
+else
+    skip "$STORIES is absent"
+fi
+
+LLAMA=$SHARED/gguf/llama-f32.gguf
+if [ -f "$LLAMA" ]; then
+    # A placeholder vocabulary: ids work, text prompts are refused with a clear message.
+    expect_status 1 "text prompt on a placeholder vocabulary" -- $REF run -m "$LLAMA" -p "hello"
+    grep -q -- "--ids" "$TMP/err" && ok || bad "placeholder message does not suggest --ids"
+    got=$($REF run -m "$LLAMA" --ids "$(cat "$SHARED/hf/llama/ids.txt")" -n 8 --temp 0 --print-ids 2>/dev/null)
+    [ "$got" = "$(tr '\n' ' ' <"$SHARED/hf/llama/greedy.txt" | sed 's/ *$//')" ] && ok || bad "llama greedy ids: $got"
+fi
+
+expect_status 2 "no command" -- $REF
+expect_status 0 "--help" -- $REF --help
+for c in info run logits tokenize; do expect_status 0 "$c --help" -- $REF $c --help; done
+expect_status 2 "unknown command" -- $REF frobnicate
+expect_status 2 "unknown flag" -- $REF info -m x --frob
+expect_status 1 "missing file" -- $REF info -m "$TMP/none.gguf"
+printf 'not a gguf file at all' >"$TMP/bad.gguf"
+expect_status 1 "not GGUF" -- $REF info -m "$TMP/bad.gguf"
+grep -q "not a GGUF" "$TMP/err" && ok || bad "not-GGUF message"
+if [ -f "$STORIES" ]; then
+    head -c 100000 "$STORIES" >"$TMP/trunc.gguf"
+    expect_status 1 "truncated file" -- $REF run -m "$TMP/trunc.gguf" -p "x"
+fi
+
+echo "cli: $pass passed, $fail failed, $skipped skipped"
+[ "$fail" = 0 ]
