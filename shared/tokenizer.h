@@ -125,16 +125,19 @@ void tokenizer_free(struct Tokenizer* t);
 // text and after each special token; the worst case is 3.5 ids per byte.
 size_t tokenizer_bound(size_t n_bytes);
 
-// Tokenizes text[0..len) (any bytes; invalid UTF-8 is encoded through byte fallback (SPM)
-// or as raw bytes (BPE, RWKV)) into ids[0..cap). add_bos: prepend BOS when the model's
-// add_bos says so (and append EOS when add_eos), as llama.cpp's add_special. parse_special:
-// control and unknown tokens written literally in the text (e.g. "<s>") become their ids;
-// user-defined tokens always do (llama.cpp). SPM adds the leading space (add_space_prefix)
-// to the text and after every special token, as llama.cpp does. *n_ids gets the number of
-// ids. Returns 0; ERR_ARG when cap is too small (*n_ids then holds the count needed) or len
-// exceeds TOKENIZER_MAX_TEXT; ERR_UNSUPPORTED for a placeholder vocabulary, or when a byte
-// has no token and the model has no unknown token; ERR_NOMEM. Uses t's scratch: one
-// struct Tokenizer must not encode from two threads at once.
+// Tokenizes text[0..len) into ids[0..cap); *n_ids gets the number of ids. Any bytes are
+// accepted: invalid UTF-8 goes through byte fallback (SPM) or as raw bytes (BPE, RWKV).
+// add_bos: prepend BOS when the model's add_bos says so (and append EOS when add_eos), as
+// llama.cpp's add_special. parse_special: control and unknown tokens written literally in
+// the text (e.g. "<s>") become their ids; user-defined tokens always do (llama.cpp). SPM
+// adds the leading space (add_space_prefix) to the text and after every special token, as
+// llama.cpp does. decode(encode(s)) == s byte for byte (SPM: with the first space stripped),
+// except in SPM when a literal "▁" (U+2581) is in s (it decodes as a space: SentencePiece
+// escapes spaces to it) or a space prefix follows a special token. Returns 0; ERR_ARG when
+// cap is too small (*n_ids then holds the count needed) or len exceeds TOKENIZER_MAX_TEXT;
+// ERR_UNSUPPORTED for a placeholder vocabulary, or when a byte has no token and the model
+// has no unknown token; ERR_NOMEM. Uses t's scratch: one struct Tokenizer must not encode
+// from two threads at once.
 int tokenizer_encode(struct Tokenizer* t, const char* text, size_t len, int add_bos,
                      int parse_special, int32_t* ids, int cap, int* n_ids, struct Err* e);
 
