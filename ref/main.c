@@ -19,6 +19,7 @@
 #include "sampler.h"
 #include "tokenizer.h"
 #include "tokenize_cmd.h"
+#include "synth_cmd.h"
 
 static int fail(const struct Err* e) {
     fprintf(stderr, "mattn-ref: error: %s\n", e->msg);
@@ -465,6 +466,7 @@ static const struct Command COMMANDS[] = {
     {"run", cmd_run, "generate text from a prompt"},
     {"logits", cmd_logits, "write the logits of every prompt position (float64)"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"synth", cmd_synth, "write a seeded random-weight model of a given shape"},
 };
 
 static void usage(FILE* f) {

@@ -83,9 +83,20 @@ if [ -f "$LLAMA" ]; then
     [ "$got" = "$(tr '\n' ' ' <"$SHARED/hf/llama/greedy.txt" | sed 's/ *$//')" ] && ok || bad "llama greedy ids: $got"
 fi
 
+# synth: a seed gives the same bytes; the parameter count of this shape, by hand:
+# embeddings+output 2*256*1000, per layer 2*256 (norms) + 2*256*256 (q, o) + 2*256*64 (k, v)
+# + 3*256*512 (gate, up, down), twice, plus the final norm's 256 = 1627392.
+SYN="--n-embd 256 --n-layer 2 --n-head 8 --n-head-kv 2 --n-ff 512 --n-vocab 1000 --type q4_0"
+expect_status 0 "synth" -- $REF synth -o "$TMP/s1.gguf" $SYN --seed 3
+$REF synth -o "$TMP/s2.gguf" $SYN --seed 3 2>/dev/null
+cmp -s "$TMP/s1.gguf" "$TMP/s2.gguf" && ok || bad "synth is not reproducible"
+$REF info -m "$TMP/s1.gguf" --json | grep -q '"n_params":1627392,' && ok || bad "synth parameter count"
+expect_status 0 "run on a synthesized model" -- $REF run -m "$TMP/s1.gguf" --ids "1 2 3" -n 4 --print-ids
+expect_status 2 "synth without -o" -- $REF synth --arch llama
+
 expect_status 2 "no command" -- $REF
 expect_status 0 "--help" -- $REF --help
-for c in info run logits tokenize; do expect_status 0 "$c --help" -- $REF $c --help; done
+for c in info run logits tokenize synth; do expect_status 0 "$c --help" -- $REF $c --help; done
 expect_status 2 "unknown command" -- $REF frobnicate
 expect_status 2 "unknown flag" -- $REF info -m x --frob
 expect_status 1 "missing file" -- $REF info -m "$TMP/none.gguf"
