@@ -448,6 +448,8 @@ static int build_trie(struct Tokenizer* t, struct Err* e) {
 // ---------------------------------------------------------------------------------------
 // init
 
+static int reserve_scratch(struct Tokenizer* t, size_t len, struct Err* e);
+
 static int cmp_special(const void* a, const void* b, const struct Tokenizer* t) {
     int x = *(const int32_t*)a, y = *(const int32_t*)b;
     uint32_t lx = t->tokens[x].text_len, ly = t->tokens[y].text_len;
@@ -769,9 +771,8 @@ int tokenizer_init(struct Tokenizer* t, const struct Gguf* g, struct Err* e) {
 
     if (t->kind == TOKENIZER_RWKV && (rc = build_trie(t, e))) goto fail;
 
-    // scratch for inputs up to 4 KiB; larger ones grow it
-    size_t n0 = 4096;
-    if ((rc = grow(&t->buf, &t->buf_cap, 3 * n0 + 8, 1, e))) goto fail;
+    // scratch for inputs up to 4 KiB; a longer one grows it once
+    if ((rc = reserve_scratch(t, 4096, e))) goto fail;
     return 0;
 fail:
     tokenizer_free(t);
@@ -1170,6 +1171,23 @@ static int partition(struct Tokenizer* t, const char* text, size_t len, int pars
     return n_cur;
 }
 
+// Scratch for a text of len bytes: SPM text grows to 3 bytes per space (+ a prefix), BPE
+// characters are at most 2 bytes per byte; one symbol per byte, 3 merge candidates per
+// symbol; at most 2 fragments per byte and 1 regex piece per byte, each in two halves.
+static int reserve_scratch(struct Tokenizer* t, size_t len, struct Err* e) {
+    size_t sym_n = 3 * len + 8;
+    int rc;
+    if ((rc = grow(&t->buf, &t->buf_cap, sym_n, 1, e)) ||
+        (rc = grow(&t->syms, &t->syms_cap, sym_n, sizeof(struct Sym), e)) ||
+        (rc = grow(&t->heap, &t->heap_cap, 3 * sym_n, sizeof(struct Bigram), e)) ||
+        (rc = grow(&t->frags, &t->frags_cap, 4 * len + 4, sizeof(struct Frag), e)) ||
+        (t->kind == TOKENIZER_BPE &&
+         (rc = grow(&t->spans, &t->spans_cap, 2 * len + 2, sizeof(struct Span), e)))) {
+        return rc;
+    }
+    return 0;
+}
+
 size_t tokenizer_bound(size_t n_bytes) {
     return 4 * n_bytes + 8;
 }
@@ -1187,18 +1205,8 @@ int tokenizer_encode(struct Tokenizer* t, const char* text, size_t len, int add_
                        TOKENIZER_MAX_TEXT);
     }
     if (cap < 0) cap = 0;
-    // scratch for the whole text: SPM text grows to 3 bytes per space (+ a prefix), BPE
-    // characters are at most 2 bytes per byte; one symbol per byte, 3 candidates per symbol
-    size_t sym_n = 3 * len + 8;
-    int rc;
-    if ((rc = grow(&t->buf, &t->buf_cap, sym_n, 1, e)) ||
-        (rc = grow(&t->syms, &t->syms_cap, sym_n, sizeof(struct Sym), e)) ||
-        (rc = grow(&t->heap, &t->heap_cap, 3 * sym_n, sizeof(struct Bigram), e)) ||
-        (rc = grow(&t->frags, &t->frags_cap, 4 * len + 4, sizeof(struct Frag), e)) ||
-        (t->kind == TOKENIZER_BPE &&
-         (rc = grow(&t->spans, &t->spans_cap, 2 * len + 2, sizeof(struct Span), e)))) {
-        return rc;
-    }
+    int rc = reserve_scratch(t, len, e);
+    if (rc) return rc;
     struct Out o = {ids, cap, 0};
     if (add_bos && t->add_bos) out_push(&o, t->bos_id);
     struct Frag* frags = NULL;
