@@ -312,7 +312,8 @@ static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* toke
         double* prev = r->state_k[op->state];
         size_t bytes = (size_t)wout * sizeof(double);
         memcpy(row(r, op->out, t0), prev, bytes);
-        for (int t = t0 + 1; t < t0 + n; t++) memcpy(row(r, op->out, t), row(r, op->in[0], t - 1), bytes);
+        for (int t = t0 + 1; t < t0 + n; t++)
+            memcpy(row(r, op->out, t), row(r, op->in[0], t - 1), bytes);
         memcpy(prev, row(r, op->in[0], t0 + n - 1), bytes);
         break;
     }

@@ -11,7 +11,8 @@ static const char* const OP_NAMES[OP_COUNT] = {
     // ---- rwkv7
     [OP_LAYERNORM] = "layernorm", [OP_TOKEN_SHIFT] = "token_shift", [OP_LERP] = "lerp",
     [OP_UNARY] = "unary",         [OP_MUL] = "mul",                 [OP_RWKV7_KK] = "rwkv7_kk",
-    [OP_RWKV7_KA] = "rwkv7_ka",   [OP_WKV7] = "wkv7",               [OP_RWKV7_BONUS] = "rwkv7_bonus",
+    [OP_RWKV7_KA] = "rwkv7_ka",   [OP_WKV7] = "wkv7",
+    [OP_RWKV7_BONUS] = "rwkv7_bonus",
 };
 _Static_assert(sizeof(OP_NAMES) / sizeof(OP_NAMES[0]) == OP_COUNT, "OP_NAMES size");
 

@@ -121,7 +121,8 @@ static void test_config(void** state) {
     assert_int_equal(graph_build(&g, &m, &e), 0);
     for (int i = 0; i < g.n_ops; i++)
         for (int j = i + 1; j < g.n_ops; j++)
-            if (g.ops[i].layer == g.ops[j].layer) assert_string_not_equal(g.ops[i].name, g.ops[j].name);
+            if (g.ops[i].layer == g.ops[j].layer)
+                assert_string_not_equal(g.ops[i].name, g.ops[j].name);
     graph_free(&g);
     model_free(&m);
 }
