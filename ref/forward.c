@@ -174,15 +174,22 @@ int ref_init(struct RefEngine* r, const struct Model* m, int n_ctx, int max_batc
             r->state_v[s] = calloc((size_t)n_ctx * (size_t)sd->width, sizeof(double));
             if (!r->state_k[s] || !r->state_v[s]) goto oom;
             break;
+        // ---- rwkv7
+        case STATE_SHIFT:
+        case STATE_WKV:
+            r->state_k[s] = calloc((size_t)sd->width, sizeof(double));
+            if (!r->state_k[s]) goto oom;
+            break;
         case STATE_KIND_COUNT: break;
         }
     }
-    // 1-D tensors (norm weights, biases, rope factors) are converted to double once.
+    // Vectors (norm weights, biases, rope factors; also stacks of vectors such as RWKV-7's
+    // (n_embd, 1, 1, 6) lerp_fused: every tensor with ne[1] == 1) are converted to double once.
     r->wd = calloc((size_t)m->gguf.n_tensors + 1, sizeof(double*));
     if (!r->wd) goto oom;
     for (int64_t i = 0; i < m->gguf.n_tensors; i++) {
         const struct GgufTensor* t = &m->gguf.tensors[i];
-        if (t->n_dims != 1 || !quant_traits(t->type)->can_dequant) continue;
+        if (t->ne[1] != 1 || !quant_traits(t->type)->can_dequant) continue;
         r->wd[i] = malloc((size_t)t->n_elements * sizeof(double) + 1);
         if (!r->wd[i]) goto oom;
         quant_dequant_row(t->type, t->data, r->wd[i], t->n_elements);
@@ -203,7 +210,8 @@ void ref_reset(struct RefEngine* r) {
     r->n_past = 0;
     for (int s = 0; s < r->g.n_states; s++) {
         const struct StateDesc* sd = &r->g.states[s];
-        size_t n = (size_t)r->n_ctx * (size_t)sd->width;
+        size_t rows = sd->kind == STATE_KV ? (size_t)r->n_ctx : 1;
+        size_t n = rows * (size_t)sd->width;
         if (r->state_k[s]) memset(r->state_k[s], 0, n * sizeof(double));
         if (r->state_v[s]) memset(r->state_v[s], 0, n * sizeof(double));
     }
@@ -292,6 +300,70 @@ static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* toke
             case ACT_COUNT: break;
             }
         }
+        break;
+    // ---- rwkv7
+    case OP_LAYERNORM:
+        for (int t = t0; t < t0 + n; t++)
+            layernorm(row(r, op->out, t), row(r, op->in[0], t), r->wd[op->w[0]], r->wd[op->w[1]],
+                      wout, op->p.layernorm.n_group, op->p.layernorm.eps);
+        break;
+    case OP_TOKEN_SHIFT: {
+        // Rows in order: each sees the row before it; the first sees the previous call's last.
+        double* prev = r->state_k[op->state];
+        size_t bytes = (size_t)wout * sizeof(double);
+        memcpy(row(r, op->out, t0), prev, bytes);
+        for (int t = t0 + 1; t < t0 + n; t++)
+            memcpy(row(r, op->out, t), row(r, op->in[0], t - 1), bytes);
+        memcpy(prev, row(r, op->in[0], t0 + n - 1), bytes);
+        break;
+    }
+    case OP_LERP:
+        for (int t = t0; t < t0 + n; t++) {
+            const double* mix = op->w[0] >= 0 ? r->wd[op->w[0]] + (size_t)op->p.lerp.slice * wout
+                                              : row(r, op->in[2], t);
+            lerp(row(r, op->out, t), row(r, op->in[0], t), row(r, op->in[1], t), mix, wout);
+        }
+        break;
+    case OP_UNARY:
+        for (int t = t0; t < t0 + n; t++) {
+            double* o = row(r, op->out, t);
+            const double* x = row(r, op->in[0], t);
+            switch (op->p.unary.fn) {
+            case UNARY_TANH: vec_tanh(o, x, wout); break;
+            case UNARY_SIGMOID: vec_sigmoid(o, x, wout); break;
+            case UNARY_RWKV7_DECAY: rwkv7_decay(o, x, wout); break;
+            case UNARY_SQRELU: sqrelu(o, x, wout); break;
+            case UNARY_COUNT: break;
+            }
+        }
+        break;
+    case OP_MUL:
+        for (int t = t0; t < t0 + n; t++)
+            mul(row(r, op->out, t), row(r, op->in[0], t), row(r, op->in[1], t), wout);
+        break;
+    case OP_RWKV7_KK:
+        for (int t = t0; t < t0 + n; t++)
+            rwkv7_kk(row(r, op->out, t), row(r, op->in[0], t), r->wd[op->w[0]],
+                     op->p.rwkv7.n_head, op->p.rwkv7.head_size);
+        break;
+    case OP_RWKV7_KA:
+        for (int t = t0; t < t0 + n; t++)
+            rwkv7_ka(row(r, op->out, t), row(r, op->in[0], t), row(r, op->in[1], t),
+                     r->wd[op->w[0]], wout);
+        break;
+    case OP_WKV7:
+        // One token after another through the state: a batch equals single-token calls.
+        for (int t = t0; t < t0 + n; t++)
+            wkv7(row(r, op->out, t), r->state_k[op->state], row(r, op->in[0], t),
+                 row(r, op->in[1], t), row(r, op->in[2], t), row(r, op->in[3], t),
+                 row(r, op->in[4], t), row(r, op->in[5], t), op->p.rwkv7.n_head,
+                 op->p.rwkv7.head_size);
+        break;
+    case OP_RWKV7_BONUS:
+        for (int t = t0; t < t0 + n; t++)
+            rwkv7_bonus(row(r, op->out, t), row(r, op->in[0], t), row(r, op->in[1], t),
+                        row(r, op->in[2], t), row(r, op->in[3], t), r->wd[op->w[0]],
+                        op->p.rwkv7.n_head, op->p.rwkv7.head_size);
         break;
     case OP_COUNT: break;
     }

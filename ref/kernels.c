@@ -106,3 +106,101 @@ void glu_gelu(double* out, const double* g, const double* u, int n) {
 void add(double* out, const double* a, const double* b, int n) {
     for (int i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
+
+// ---------------------------------------------------------------------------------------
+// ---- rwkv7
+
+void layernorm(double* out, const double* x, const double* w, const double* b, int n,
+               int n_group, double eps) {
+    // torch layer_norm / group_norm: biased variance, (x - mu) * rsqrt(var + eps) * w + b
+    int gs = n / n_group;
+    for (int g = 0; g < n_group; g++) {
+        const double* xg = x + (size_t)g * gs;
+        double mu = 0.0;
+        for (int i = 0; i < gs; i++) mu += xg[i];
+        mu /= gs;
+        double var = 0.0;
+        for (int i = 0; i < gs; i++) var += (xg[i] - mu) * (xg[i] - mu);
+        var /= gs;
+        double r = 1.0 / sqrt(var + eps);
+        for (int i = 0; i < gs; i++) {
+            int c = g * gs + i;
+            out[c] = (x[c] - mu) * r * w[c] + b[c];
+        }
+    }
+}
+
+void lerp(double* out, const double* x, const double* prev, const double* mix, int n) {
+    for (int i = 0; i < n; i++) out[i] = x[i] + (prev[i] - x[i]) * mix[i];
+}
+
+void vec_tanh(double* out, const double* x, int n) {
+    for (int i = 0; i < n; i++) out[i] = tanh(x[i]);
+}
+
+void vec_sigmoid(double* out, const double* x, int n) {
+    for (int i = 0; i < n; i++) out[i] = 1.0 / (1.0 + exp(-x[i]));
+}
+
+void rwkv7_decay(double* out, const double* z, int n) {
+    // w = exp(-exp(-1/2) * sigmoid(z)) with the exact constant, not llama.cpp's 0.606531
+    const double c = exp(-0.5);
+    for (int i = 0; i < n; i++) out[i] = exp(-c / (1.0 + exp(-z[i])));
+}
+
+void sqrelu(double* out, const double* x, int n) {
+    for (int i = 0; i < n; i++) out[i] = x[i] > 0.0 ? x[i] * x[i] : 0.0;
+}
+
+void mul(double* out, const double* a, const double* b, int n) {
+    for (int i = 0; i < n; i++) out[i] = a[i] * b[i];
+}
+
+void rwkv7_kk(double* kk, const double* k, const double* k_k, int n_head, int head_size) {
+    // F.normalize(k * k_k per head, p=2): v / max(||v||, 1e-12)
+    for (int h = 0; h < n_head; h++) {
+        size_t o = (size_t)h * head_size;
+        double ss = 0.0;
+        for (int i = 0; i < head_size; i++) {
+            kk[o + i] = k[o + i] * k_k[o + i];
+            ss += kk[o + i] * kk[o + i];
+        }
+        double norm = sqrt(ss);
+        if (norm < 1e-12) norm = 1e-12;
+        for (int i = 0; i < head_size; i++) kk[o + i] /= norm;
+    }
+}
+
+void rwkv7_ka(double* out, const double* k, const double* a, const double* k_a, int n) {
+    for (int i = 0; i < n; i++) out[i] = k[i] * (1.0 + (a[i] - 1.0) * k_a[i]);
+}
+
+void wkv7(double* y, double* S, const double* r, const double* w, const double* k,
+          const double* v, const double* kk, const double* a, int n_head, int head_size) {
+    int N = head_size;
+    for (int h = 0; h < n_head; h++) {
+        size_t o = (size_t)h * N;
+        double* Sh = S + (size_t)h * N * N;
+        for (int p = 0; p < N; p++) {
+            double* row = Sh + (size_t)p * N;
+            double sa = 0.0;
+            for (int q = 0; q < N; q++) sa += row[q] * -kk[o + q];
+            double yp = 0.0;
+            for (int q = 0; q < N; q++) {
+                row[q] = row[q] * w[o + q] + sa * (kk[o + q] * a[o + q]) + v[o + p] * k[o + q];
+                yp += row[q] * r[o + q];
+            }
+            y[o + p] = yp;
+        }
+    }
+}
+
+void rwkv7_bonus(double* out, const double* y, const double* r, const double* k,
+                 const double* v, const double* r_k, int n_head, int head_size) {
+    for (int h = 0; h < n_head; h++) {
+        size_t o = (size_t)h * head_size;
+        double s = 0.0;
+        for (int q = 0; q < head_size; q++) s += r[o + q] * k[o + q] * r_k[o + q];
+        for (int p = 0; p < head_size; p++) out[o + p] = y[o + p] + s * v[o + p];
+    }
+}

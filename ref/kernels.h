@@ -41,3 +41,41 @@ void add(double* out, const double* a, const double* b, int n);
 void softmax(double* x, int n);
 
 double silu(double x);
+
+// ---- rwkv7 (ARCHITECTURES.md §1.1, §1.2, §4.4)
+
+// n_group contiguous groups of n / n_group elements, each: mu = mean(x), var = mean((x-mu)^2),
+// out = (x - mu) / sqrt(var + eps) * w + b.  n_group 1 is LayerNorm, H is GroupNorm(H).
+// x, w, b, out (n,); in place ok.
+void layernorm(double* out, const double* x, const double* w, const double* b, int n,
+               int n_group, double eps);
+
+// out = x + (prev - x) * mix   (n,)  (torch.lerp(x, prev, mix); RWKV's u + (sA - u) * x_r)
+void lerp(double* out, const double* x, const double* prev, const double* mix, int n);
+
+// out = f(x) elementwise   (n,); in place ok
+void vec_tanh(double* out, const double* x, int n);
+void vec_sigmoid(double* out, const double* x, int n);
+void rwkv7_decay(double* out, const double* z, int n);  // exp(-exp(-1/2) * sigmoid(z))
+void sqrelu(double* out, const double* x, int n);       // max(x, 0)^2
+
+// out = a * b   (n,)
+void mul(double* out, const double* a, const double* b, int n);
+
+// kk = k * k_k, then each head of head_size divided by max(||kk_h||_2, 1e-12)   (n_head*N,)
+void rwkv7_kk(double* kk, const double* k, const double* k_k, int n_head, int head_size);
+
+// out = k * (1 + (a - 1) * k_a)   (n,)
+void rwkv7_ka(double* out, const double* k, const double* a, const double* k_a, int n);
+
+// One token of the WKV-7 state update, per head h (vectors restricted to the head, length N),
+// S (n_head, N, N) as S[h][p = value][q = key]:
+//   sa[p] = sum_q S[p][q] * (-kk[q])
+//   S[p][q] = S[p][q] * w[q] + sa[p] * (kk[q] * a[q]) + v[p] * k[q]
+//   y[p] = sum_q S[p][q] * r[q]
+void wkv7(double* y, double* S, const double* r, const double* w, const double* k,
+          const double* v, const double* kk, const double* a, int n_head, int head_size);
+
+// out = y + per head h: (sum_q r[q] k[q] r_k[h][q]) * v   (n_head*N,); out may be y
+void rwkv7_bonus(double* out, const double* y, const double* r, const double* k,
+                 const double* v, const double* r_k, int n_head, int head_size);

@@ -19,6 +19,20 @@ enum OpKind {
     OP_ATTN,        // append in[1]=k, in[2]=v to the KV cache, attend with in[0]=q
     OP_ADD,         // out = in[0] + in[1]
     OP_GLU,         // out = act(in[0]) * in[1]
+    // ---- rwkv7
+    OP_LAYERNORM,   // out = (x - mean) / sqrt(var + eps) * w[0] + w[1], per group of the row
+                    // (n_group 1: LayerNorm; n_head: GroupNorm); biased variance  (in place ok)
+    OP_TOKEN_SHIFT, // out[t] = in[0][t-1]; row 0 comes from the state, which then keeps the
+                    // batch's last row (the previous token's value of in[0])
+    OP_LERP,        // out = in[0] + (in[1] - in[0]) * m; m = slice p.lerp.slice of w[0] (a
+                    // (width, ..., n_slice) vector stack), or row in[2] when w[0] < 0
+    OP_UNARY,       // out = f(in[0]) elementwise                                 (in place ok)
+    OP_MUL,         // out = in[0] * in[1] elementwise                            (in place ok)
+    OP_RWKV7_KK,    // out = per head: l2normalize(in[0] * w[0])   (kk, eps 1e-12)
+    OP_RWKV7_KA,    // out = in[0] * (1 + (in[1] - 1) * w[0])        (k from raw k, a, k_a)
+    OP_WKV7,        // generalized delta rule over rows in order: in = r, w (decay), k, v, kk, a;
+                    // state S (n_head, N, N) as [head][value][key]; out = S_t r per head
+    OP_RWKV7_BONUS, // out = in[0] + per head (sum r * k * w[0]) * v;  in = y, r, k, v
     OP_COUNT,
 };
 
@@ -28,6 +42,15 @@ enum Act {
     ACT_GELU_TANH,  // tanh approximation
     ACT_GELU,       // exact, with erf
     ACT_COUNT,
+};
+
+// ---- rwkv7: what OP_UNARY applies.
+enum Unary {
+    UNARY_TANH,
+    UNARY_SIGMOID,
+    UNARY_RWKV7_DECAY,  // exp(-exp(-1/2) * sigmoid(x)), the RWKV-7 decay in (0.5452, 1)
+    UNARY_SQRELU,       // max(x, 0)^2
+    UNARY_COUNT,
 };
 
 union OpParams {
@@ -51,9 +74,23 @@ union OpParams {
     struct {
         enum Act act;
     } glu;
+    // ---- rwkv7
+    struct {
+        double eps;
+        int n_group;       // contiguous groups per row, each normalised on its own
+    } layernorm;
+    struct {
+        int slice;         // which (width,) slice of w[0] is the mix
+    } lerp;
+    struct {
+        enum Unary fn;
+    } unary;
+    struct {
+        int n_head, head_size;
+    } rwkv7;               // OP_RWKV7_KK, OP_WKV7, OP_RWKV7_BONUS
 };
 
-#define OP_MAX_IN 4
+#define OP_MAX_IN 6  // OP_WKV7 reads six
 #define OP_MAX_W 4
 
 struct Op {
@@ -74,6 +111,9 @@ struct Buf {
 
 enum StateKind {
     STATE_KV,              // keys and values: rows (n_ctx or window) x width each
+    // ---- rwkv7
+    STATE_SHIFT,           // one row of width: the previous token's value (token shift)
+    STATE_WKV,             // one row of width n_head * N * N: the WKV-7 matrices
     STATE_KIND_COUNT,
 };
 

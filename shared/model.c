@@ -234,11 +234,82 @@ static int load_llama(struct Model* m, struct Err* e) {
 }
 
 // ---------------------------------------------------------------------------------------
+// ---- rwkv7 (ARCHITECTURES.md §4; llama.cpp's GGUF layout)
+
+static int load_rwkv7(struct Model* m, struct Err* e) {
+    const struct Gguf* g = &m->gguf;
+    struct Config* c = &m->config;
+    int rc = 0;
+    if ((rc = key_int(g, "wkv.head_size", 1, 0, 1, 1 << 16, &c->rwkv_head_size, e))) return rc;
+    if ((rc = key_int(g, "attention.decay_lora_rank", 1, 0, 1, 1 << 16, &c->rwkv_lora_decay, e)))
+        return rc;
+    if ((rc = key_int(g, "attention.iclr_lora_rank", 1, 0, 1, 1 << 16, &c->rwkv_lora_iclr, e)))
+        return rc;
+    if ((rc = key_int(g, "attention.value_residual_mix_lora_rank", 1, 0, 1, 1 << 16,
+                      &c->rwkv_lora_value, e)))
+        return rc;
+    if ((rc = key_int(g, "attention.gate_lora_rank", 1, 0, 1, 1 << 16, &c->rwkv_lora_gate, e)))
+        return rc;
+    if (c->n_embd % c->rwkv_head_size != 0)
+        return err_set(e, ERR_FORMAT, "model: embedding_length %d is not a multiple of "
+                       "wkv.head_size %d", c->n_embd, c->rwkv_head_size);
+    if (c->n_ff <= 0) return err_set(e, ERR_FORMAT, "model: feed_forward_length is missing");
+    c->head_dim = c->rwkv_head_size;
+    c->n_head = c->n_embd / c->rwkv_head_size;
+    c->n_head_kv = c->n_head;
+    c->rope_type = ROPE_NONE;
+    int C = c->n_embd;
+    if ((rc = bind_output(m, &rc, e))) return rc;
+    m->w.output_norm_b = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 1), "output_norm.bias", 0);
+    m->w.token_embd_norm = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 1), "token_embd_norm.weight", 0);
+    m->w.token_embd_norm_b = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 1), "token_embd_norm.bias", 0);
+    int Dw = c->rwkv_lora_decay, Da = c->rwkv_lora_iclr, Dv = c->rwkv_lora_value;
+    int Dg = c->rwkv_lora_gate;
+    for (int l = 0; l < c->n_layer && !rc; l++) {
+        struct LayerWeights* L = &m->w.layers[l];
+        c->layer_kind[l] = LAYER_RWKV7;
+        c->ffn_kind[l] = FFN_DENSE;
+        c->layer_n_head_kv[l] = c->n_head;
+        int v_lora = l > 0 ? REQUIRED : OPTIONAL;
+        L->attn_norm = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 1), "blk.%d.attn_norm.weight", l);
+        L->attn_norm_b = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 1), "blk.%d.attn_norm.bias", l);
+        L->attn_norm_2 = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 1), "blk.%d.attn_norm_2.weight", l);
+        L->attn_norm_2_b = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 1), "blk.%d.attn_norm_2.bias", l);
+        L->time_mix_lerp_fused = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 6), "blk.%d.time_mix_lerp_fused.weight", l);
+        L->time_mix_w0 = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 1), "blk.%d.time_mix_w0.weight", l);
+        L->time_mix_w1 = bind(m, &rc, e, REQUIRED, SHAPE(C, Dw, 1, 1), "blk.%d.time_mix_w1.weight", l);
+        L->time_mix_w2 = bind(m, &rc, e, REQUIRED, SHAPE(Dw, C, 1, 1), "blk.%d.time_mix_w2.weight", l);
+        L->time_mix_a0 = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 1), "blk.%d.time_mix_a0.weight", l);
+        L->time_mix_a1 = bind(m, &rc, e, REQUIRED, SHAPE(C, Da, 1, 1), "blk.%d.time_mix_a1.weight", l);
+        L->time_mix_a2 = bind(m, &rc, e, REQUIRED, SHAPE(Da, C, 1, 1), "blk.%d.time_mix_a2.weight", l);
+        L->time_mix_v0 = bind(m, &rc, e, v_lora, SHAPE(C, 1, 1, 1), "blk.%d.time_mix_v0.weight", l);
+        L->time_mix_v1 = bind(m, &rc, e, v_lora, SHAPE(C, Dv, 1, 1), "blk.%d.time_mix_v1.weight", l);
+        L->time_mix_v2 = bind(m, &rc, e, v_lora, SHAPE(Dv, C, 1, 1), "blk.%d.time_mix_v2.weight", l);
+        L->time_mix_g1 = bind(m, &rc, e, REQUIRED, SHAPE(C, Dg, 1, 1), "blk.%d.time_mix_g1.weight", l);
+        L->time_mix_g2 = bind(m, &rc, e, REQUIRED, SHAPE(Dg, C, 1, 1), "blk.%d.time_mix_g2.weight", l);
+        L->time_mix_k_k = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 1), "blk.%d.time_mix_k_k.weight", l);
+        L->time_mix_k_a = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 1), "blk.%d.time_mix_k_a.weight", l);
+        L->time_mix_r_k = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 1), "blk.%d.time_mix_r_k.weight", l);
+        L->time_mix_key = bind(m, &rc, e, REQUIRED, SHAPE(C, C, 1, 1), "blk.%d.time_mix_key.weight", l);
+        L->time_mix_value = bind(m, &rc, e, REQUIRED, SHAPE(C, C, 1, 1), "blk.%d.time_mix_value.weight", l);
+        L->time_mix_receptance = bind(m, &rc, e, REQUIRED, SHAPE(C, C, 1, 1), "blk.%d.time_mix_receptance.weight", l);
+        L->time_mix_output = bind(m, &rc, e, REQUIRED, SHAPE(C, C, 1, 1), "blk.%d.time_mix_output.weight", l);
+        L->time_mix_ln = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 1), "blk.%d.time_mix_ln.weight", l);
+        L->time_mix_ln_b = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 1), "blk.%d.time_mix_ln.bias", l);
+        L->channel_mix_lerp_k = bind(m, &rc, e, REQUIRED, SHAPE(C, 1, 1, 1), "blk.%d.channel_mix_lerp_k.weight", l);
+        L->channel_mix_key = bind(m, &rc, e, REQUIRED, SHAPE(C, c->n_ff, 1, 1), "blk.%d.channel_mix_key.weight", l);
+        L->channel_mix_value = bind(m, &rc, e, REQUIRED, SHAPE(c->n_ff, C, 1, 1), "blk.%d.channel_mix_value.weight", l);
+    }
+    return rc;
+}
+
+// ---------------------------------------------------------------------------------------
 // entry points
 
 typedef int (*LoadFn)(struct Model* m, struct Err* e);
 static const LoadFn LOADERS[ARCH_COUNT] = {
     [ARCH_LLAMA] = load_llama,
+    [ARCH_RWKV7] = load_rwkv7,
 };
 _Static_assert(sizeof(LOADERS) / sizeof(LOADERS[0]) == ARCH_COUNT, "LOADERS size");
 

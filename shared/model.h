@@ -90,6 +90,20 @@ struct LayerWeights {
     const struct GgufTensor *ssm_in, *ssm_conv1d, *ssm_conv1d_b, *ssm_x, *ssm_dt, *ssm_dt_b;
     const struct GgufTensor *ssm_a, *ssm_d, *ssm_out, *ssm_norm;
     const struct GgufTensor *ssm_dt_norm, *ssm_b_norm, *ssm_c_norm;
+    // ---- rwkv7: attn_norm(_b) is ln1, attn_norm_2(_b) ln2; LoRA matrices are (in, out)
+    // like every GGUF matrix; time_mix_lerp_fused holds the six token-shift mixes
+    // r, w, k, v, a, g as (n_embd, 1, 1, 6); v0/v1/v2 are unused on layer 0.
+    const struct GgufTensor *attn_norm_2, *attn_norm_2_b;
+    const struct GgufTensor *time_mix_lerp_fused;
+    const struct GgufTensor *time_mix_w0, *time_mix_w1, *time_mix_w2;
+    const struct GgufTensor *time_mix_a0, *time_mix_a1, *time_mix_a2;
+    const struct GgufTensor *time_mix_v0, *time_mix_v1, *time_mix_v2;
+    const struct GgufTensor *time_mix_g1, *time_mix_g2;
+    const struct GgufTensor *time_mix_k_k, *time_mix_k_a, *time_mix_r_k;
+    const struct GgufTensor *time_mix_key, *time_mix_value, *time_mix_receptance;
+    const struct GgufTensor *time_mix_output;
+    const struct GgufTensor *time_mix_ln, *time_mix_ln_b;  // GroupNorm ln_x
+    const struct GgufTensor *channel_mix_lerp_k, *channel_mix_key, *channel_mix_value;
 };
 
 struct Weights {
