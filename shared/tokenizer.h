@@ -2,9 +2,12 @@
 // them (src/llama-vocab.cpp): SentencePiece BPE with scores ("llama"), GPT-2 byte-level BPE
 // with merge ranks and a pre-tokenizer regex chosen by tokenizer.ggml.pre ("gpt2"), and the
 // RWKV "world" greedy trie ("rwkv"). A placeholder vocabulary ("test", "none", "no_vocab")
-// loads for decoding only. Not here: WordPiece, Unigram (t5), chat templates, llama.cpp's
-// detokenizer space clean-up (decoding here is byte-exact). Tests: tests/test_tokenizer.c
-// (llama.cpp's vocab test vectors, RWKV world reference ids); fuzzing: fuzz/fuzz_tokenizer.c.
+// loads for decoding only. Pre-tokenizers: default, gpt-2 (and phi-2, mpt, olmo, ...),
+// llama-bpe (llama3, ...), dbrx/smaug-bpe, qwen2, starcoder family. Not here: WordPiece,
+// Unigram (t5), other pre-tokenizers (ERR_UNSUPPORTED), SPM remove_extra_whitespaces,
+// llama.cpp's per-model lstrip/rstrip of special tokens, chat templates and its detokenizer
+// space clean-up (decoding here is byte-exact). Tests: tests/test_tokenizer.c (llama.cpp's
+// vocab test vectors, RWKV world reference ids); fuzzing: fuzz/fuzz_tokenizer.c.
 #pragma once
 
 #include <stddef.h>
