@@ -138,7 +138,7 @@ int cmd_synth(int argc, char** argv) {
     int64_t head_dim = n_embd / n_head, n_kv = n_head_kv * head_dim;
     struct GgufWriter* w = &s.w;
     char name[96];
-    snprintf(name, sizeof(name), "synth-llama-%lldL-%lld-%s", (long long)n_layer, (long long)n_embd, type_name);
+    snprintf(name, sizeof(name), "synth-llama-%lldL-%lld-%.16s", (long long)n_layer, (long long)n_embd, type_name);
     gguf_writer_set_str(w, "general.architecture", "llama");
     gguf_writer_set_str(w, "general.name", name);
     gguf_writer_set_u32(w, "llama.block_count", (uint32_t)n_layer);
@@ -156,8 +156,8 @@ int cmd_synth(int argc, char** argv) {
     int32_t* types = malloc((size_t)n_vocab * sizeof(int32_t));
     float* scores = calloc((size_t)n_vocab, sizeof(float));
     for (int64_t i = 0; toks && types && i < n_vocab; i++) {
-        toks[i] = malloc(24);
-        if (toks[i]) snprintf(toks[i], 24, "tok_%lld", (long long)i);
+        toks[i] = malloc(32);
+        if (toks[i]) snprintf(toks[i], 32, "tok_%lld", (long long)i);
         types[i] = 1;
     }
     if (toks && types && scores) {
