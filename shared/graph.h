@@ -19,6 +19,13 @@ enum OpKind {
     OP_ATTN,        // append in[1]=k, in[2]=v to the KV cache, attend with in[0]=q
     OP_ADD,         // out = in[0] + in[1]
     OP_GLU,         // out = act(in[0]) * in[1]
+    // ---- mamba
+    OP_SLICE,       // out = in[0][offset : offset + width(out)]  per row
+    OP_SSM_CONV,    // out = silu(depthwise causal conv1d(in[0]) + w[1]); w[0] (d_conv, ch)
+    OP_SSM_SCAN,    // Mamba-1 selective scan: in x, dt, B, C; w A, D, dt bias -> y
+    OP_SSM_SCAN2,   // Mamba-2 SSD scan (heads, groups): in x, dt, B, C; w A, D, dt bias -> y
+    OP_RMSNORM_GROUP, // out = w[0] * x / rms over each of n_group contiguous groups
+    OP_MOE,         // out = sum over the top-k experts of p_e * gated MLP_e(in[0])
     OP_COUNT,
 };
 
@@ -51,6 +58,24 @@ union OpParams {
     struct {
         enum Act act;
     } glu;
+    // ---- mamba
+    struct {
+        int offset;        // first element of in[0] copied
+    } slice;
+    struct {
+        int d_conv;        // kernel width K; the state keeps the K-1 previous inputs
+        int n_head;        // SCAN2: heads (SCAN: d_inner, one channel per "head")
+        int head_dim;      // SCAN2: channels per head (SCAN: 1)
+        int n_group;       // SCAN2: B/C groups
+        int d_state;       // N
+    } ssm;
+    struct {
+        int n_group;
+        double eps;
+    } gnorm;
+    struct {
+        int n_expert, n_expert_used, n_ff;
+    } moe;
 };
 
 #define OP_MAX_IN 4
@@ -74,6 +99,9 @@ struct Buf {
 
 enum StateKind {
     STATE_KV,              // keys and values: rows (n_ctx or window) x width each
+    // ---- mamba
+    STATE_CONV,            // one row: the d_conv-1 previous conv inputs, [d_conv-1][channels]
+    STATE_SSM,             // one row: the SSM state h, [d_inner][d_state] / [n_head][head_dim][d_state]
     STATE_KIND_COUNT,
 };
 
