@@ -157,28 +157,21 @@ static int ssm_init(struct RefEngine* r) {
     int max_used = 0;
     for (int i = 0; i < r->g.n_ops; i++) {
         const struct Op* op = &r->g.ops[i];
-        switch (op->kind) {
-        case OP_SSM_CONV:
-        case OP_SSM_SCAN:
-        case OP_SSM_SCAN2:
-        case OP_RMSNORM_GROUP:
-            for (int k = 0; k < OP_MAX_W; k++) {
-                int id = op->w[k];
-                if (id < 0 || r->wd[id]) continue;
-                const struct GgufTensor* t = tensor(r, id);
-                r->wd[id] = malloc((size_t)t->n_elements * sizeof(double) + 1);
-                if (!r->wd[id]) return 1;
-                quant_dequant_row(t->type, t->data, r->wd[id], t->n_elements);
-            }
-            break;
-        case OP_MOE: {
+        int reads_whole = op->kind == OP_SSM_CONV || op->kind == OP_SSM_SCAN ||
+                          op->kind == OP_SSM_SCAN2 || op->kind == OP_RMSNORM_GROUP;
+        for (int k = 0; reads_whole && k < OP_MAX_W; k++) {
+            int id = op->w[k];
+            if (id < 0 || r->wd[id]) continue;
+            const struct GgufTensor* t = tensor(r, id);
+            r->wd[id] = malloc((size_t)t->n_elements * sizeof(double) + 1);
+            if (!r->wd[id]) return 1;
+            quant_dequant_row(t->type, t->data, r->wd[id], t->n_elements);
+        }
+        if (op->kind == OP_MOE) {
             size_t need = (size_t)op->p.moe.n_expert + 2 * (size_t)op->p.moe.n_ff +
                           (size_t)r->g.bufs[op->out].width;
             if (need > scratch) scratch = need;
             if (op->p.moe.n_expert_used > max_used) max_used = op->p.moe.n_expert_used;
-            break;
-        }
-        default: break;
         }
     }
     if (scratch) {
