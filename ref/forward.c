@@ -143,9 +143,43 @@ void ref_free(struct RefEngine* r) {
         for (int64_t i = 0; i < r->m->gguf.n_tensors; i++) free(r->wd[i]);
     free(r->wd);
     free(r->att);
+    free(r->moe_scratch);
+    free(r->moe_sel);
     pool_free(r->pool);
     graph_free(&r->g);
     memset(r, 0, sizeof(*r));
+}
+
+// ---- mamba: the SSM ops read whole small 2-D tensors (conv kernels, A, grouped norm
+// weights) as doubles, and MoE needs scratch rows. Returns nonzero when out of memory.
+static int ssm_init(struct RefEngine* r) {
+    size_t scratch = 0;
+    int max_used = 0;
+    for (int i = 0; i < r->g.n_ops; i++) {
+        const struct Op* op = &r->g.ops[i];
+        int reads_whole = op->kind == OP_SSM_CONV || op->kind == OP_SSM_SCAN ||
+                          op->kind == OP_SSM_SCAN2 || op->kind == OP_RMSNORM_GROUP;
+        for (int k = 0; reads_whole && k < OP_MAX_W; k++) {
+            int id = op->w[k];
+            if (id < 0 || r->wd[id]) continue;
+            const struct GgufTensor* t = tensor(r, id);
+            r->wd[id] = malloc((size_t)t->n_elements * sizeof(double) + 1);
+            if (!r->wd[id]) return 1;
+            quant_dequant_row(t->type, t->data, r->wd[id], t->n_elements);
+        }
+        if (op->kind == OP_MOE) {
+            size_t need = (size_t)op->p.moe.n_expert + 2 * (size_t)op->p.moe.n_ff +
+                          (size_t)r->g.bufs[op->out].width;
+            if (need > scratch) scratch = need;
+            if (op->p.moe.n_expert_used > max_used) max_used = op->p.moe.n_expert_used;
+        }
+    }
+    if (scratch) {
+        r->moe_scratch = malloc(scratch * sizeof(double));
+        r->moe_sel = malloc((size_t)max_used * sizeof(int) + 1);
+        if (!r->moe_scratch || !r->moe_sel) return 1;
+    }
+    return 0;
 }
 
 int ref_init(struct RefEngine* r, const struct Model* m, int n_ctx, int max_batch, int n_threads,
@@ -180,6 +214,12 @@ int ref_init(struct RefEngine* r, const struct Model* m, int n_ctx, int max_batc
             r->state_k[s] = calloc((size_t)sd->width, sizeof(double));
             if (!r->state_k[s]) goto oom;
             break;
+        // ---- mamba
+        case STATE_CONV:
+        case STATE_SSM:
+            r->state_k[s] = calloc((size_t)sd->width + 1, sizeof(double));
+            if (!r->state_k[s]) goto oom;
+            break;
         case STATE_KIND_COUNT: break;
         }
     }
@@ -196,6 +236,7 @@ int ref_init(struct RefEngine* r, const struct Model* m, int n_ctx, int max_batc
     }
     r->att = malloc((size_t)n_ctx * sizeof(double));
     if (!r->att) goto oom;
+    if (ssm_init(r)) goto oom;
     if (n_threads <= 0) n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_threads < 1) n_threads = 1;
     if (n_threads > 256) n_threads = 256;
@@ -227,6 +268,42 @@ const double* ref_logits(const struct RefEngine* r, int t) {
 // Row t of buffer id.
 static double* row(const struct RefEngine* r, int id, int t) {
     return r->bufs[id] + (size_t)t * (size_t)r->g.bufs[id].width;
+}
+
+// ---- mamba: bytes of one expert's matrix in a stacked (n_in, n_out, n_expert) tensor
+static size_t expert_bytes(const struct GgufTensor* t) {
+    return quant_row_size(t->type, t->ne[0]) * (size_t)t->ne[1];
+}
+
+// one row of a mixture of experts (Jamba §5.4):
+// out = sum over the top-k experts e (ascending) of p_e * down_e(silu(gate_e u) * up_e u)
+static void run_moe(struct RefEngine* r, const struct Op* op, double* out, const double* u) {
+    const struct GgufTensor* R = tensor(r, op->w[0]);
+    const struct GgufTensor *G = tensor(r, op->w[1]), *U = tensor(r, op->w[2]),
+                            *Dn = tensor(r, op->w[3]);
+    int n_expert = op->p.moe.n_expert, k = op->p.moe.n_expert_used, ff = op->p.moe.n_ff;
+    int n_embd = (int)R->ne[0], wout = r->g.bufs[op->out].width;
+    double* p = r->moe_scratch;
+    double *hg = p + n_expert, *hu = hg + ff, *eo = hu + ff;
+    struct MatmulJob jr = {p, u, R->data, R->type, NULL, n_embd, n_expert};
+    matmul_par(r->pool, &jr);
+    moe_route(r->moe_sel, p, n_expert, k);
+    for (int i = 0; i < wout; i++) out[i] = 0.0;
+    for (int i = 0; i < k; i++) {
+        int ex = r->moe_sel[i];
+        // expert ex is the ex-th (n_in, n_out) matrix of the stacked tensor
+        struct MatmulJob jg = {hg, u, (const uint8_t*)G->data + (size_t)ex * expert_bytes(G), G->type,
+                               NULL, n_embd, ff};
+        struct MatmulJob ju = {hu, u, (const uint8_t*)U->data + (size_t)ex * expert_bytes(U), U->type,
+                               NULL, n_embd, ff};
+        matmul_par(r->pool, &jg);
+        matmul_par(r->pool, &ju);
+        glu_silu(hg, hg, hu, ff);
+        struct MatmulJob jd = {eo, hg, (const uint8_t*)Dn->data + (size_t)ex * expert_bytes(Dn),
+                               Dn->type, NULL, ff, wout};
+        matmul_par(r->pool, &jd);
+        for (int j = 0; j < wout; j++) out[j] += eo[j] * p[ex];
+    }
 }
 
 static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* tokens, int t0, int n) {
@@ -364,6 +441,40 @@ static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* toke
             rwkv7_bonus(row(r, op->out, t), row(r, op->in[0], t), row(r, op->in[1], t),
                         row(r, op->in[2], t), row(r, op->in[3], t), r->wd[op->w[0]],
                         op->p.rwkv7.n_head, op->p.rwkv7.head_size);
+        break;
+    // ---- mamba
+    case OP_SLICE:
+        for (int t = t0; t < t0 + n; t++)
+            memcpy(row(r, op->out, t), row(r, op->in[0], t) + op->p.slice.offset,
+                   (size_t)wout * sizeof(double));
+        break;
+    case OP_SSM_CONV:
+        // Rows in order: each position sees the previous ones through the state.
+        for (int t = t0; t < t0 + n; t++)
+            ssm_conv_step(row(r, op->out, t), row(r, op->in[0], t), r->state_k[op->state],
+                          r->wd[op->w[0]], r->wd[op->w[1]], wout, op->p.ssm.d_conv);
+        break;
+    case OP_SSM_SCAN:
+        for (int t = t0; t < t0 + n; t++)
+            ssm_scan_step(row(r, op->out, t), row(r, op->in[0], t), row(r, op->in[1], t),
+                          row(r, op->in[2], t), row(r, op->in[3], t), r->state_k[op->state],
+                          r->wd[op->w[0]], r->wd[op->w[1]], r->wd[op->w[2]], op->p.ssm.n_head,
+                          op->p.ssm.d_state);
+        break;
+    case OP_SSM_SCAN2:
+        for (int t = t0; t < t0 + n; t++)
+            ssm_scan2_step(row(r, op->out, t), row(r, op->in[0], t), row(r, op->in[1], t),
+                           row(r, op->in[2], t), row(r, op->in[3], t), r->state_k[op->state],
+                           r->wd[op->w[0]], r->wd[op->w[1]], r->wd[op->w[2]], op->p.ssm.n_head,
+                           op->p.ssm.head_dim, op->p.ssm.n_group, op->p.ssm.d_state);
+        break;
+    case OP_RMSNORM_GROUP:
+        for (int t = t0; t < t0 + n; t++)
+            rmsnorm_group(row(r, op->out, t), row(r, op->in[0], t), r->wd[op->w[0]], wout,
+                          op->p.gnorm.n_group, op->p.gnorm.eps);
+        break;
+    case OP_MOE:
+        for (int t = t0; t < t0 + n; t++) run_moe(r, op, row(r, op->out, t), row(r, op->in[0], t));
         break;
     case OP_COUNT: break;
     }

@@ -204,3 +204,99 @@ void rwkv7_bonus(double* out, const double* y, const double* r, const double* k,
         for (int p = 0; p < head_size; p++) out[o + p] = y[o + p] + s * v[o + p];
     }
 }
+// ---- mamba
+
+double softplus(double x) {
+    // torch.nn.functional.softplus(x, beta=1, threshold=20)
+    return x > 20.0 ? x : log1p(exp(x));
+}
+
+void ssm_conv_step(double* out, const double* x, double* state, const double* w, const double* b,
+                   int channels, int d_conv) {
+    // HF decode: conv_state = roll(conv_state, -1); conv_state[:, -1] = x;
+    // x = act(sum(conv_state * conv1d.weight[:, 0, :], -1) + conv1d.bias)
+    int K = d_conv;
+    for (int c = 0; c < channels; c++) {
+        const double* wc = w + (size_t)c * K;
+        double s = 0.0;
+        for (int k = 0; k < K - 1; k++) s += wc[k] * state[(size_t)k * channels + c];
+        s += wc[K - 1] * x[c];
+        out[c] = silu(s + b[c]);
+    }
+    for (int k = 0; k + 1 < K - 1; k++)
+        for (int c = 0; c < channels; c++)
+            state[(size_t)k * channels + c] = state[(size_t)(k + 1) * channels + c];
+    if (K > 1)
+        for (int c = 0; c < channels; c++) state[(size_t)(K - 2) * channels + c] = x[c];
+}
+
+void ssm_scan_step(double* y, const double* x, const double* dt, const double* B, const double* C,
+                   double* h, const double* A, const double* D, const double* dt_bias,
+                   int d_inner, int d_state) {
+    // HF MambaMixer.slow_forward: discrete_A = exp(A * dt); deltaB_u = (dt * B) * x;
+    // h = discrete_A * h + deltaB_u; y = h @ C + x * D
+    for (int c = 0; c < d_inner; c++) {
+        double d = softplus(dt[c] + dt_bias[c]);
+        double* hc = h + (size_t)c * d_state;
+        const double* Ac = A + (size_t)c * d_state;
+        double acc = 0.0;
+        for (int n = 0; n < d_state; n++) {
+            hc[n] = exp(Ac[n] * d) * hc[n] + d * B[n] * x[c];
+            acc += hc[n] * C[n];
+        }
+        y[c] = acc + D[c] * x[c];
+    }
+}
+
+void ssm_scan2_step(double* y, const double* x, const double* dt, const double* B, const double* C,
+                    double* h, const double* A, const double* D, const double* dt_bias,
+                    int n_head, int head_dim, int n_group, int d_state) {
+    // HF Mamba2Mixer.torch_forward (cached step): dA = exp(dt * A); dBx = (dt * B) * x;
+    // h = h * dA + dBx; y = h @ C + x * D
+    int heads_per_group = n_head / n_group;
+    for (int hh = 0; hh < n_head; hh++) {
+        int g = hh / heads_per_group;
+        const double* Bg = B + (size_t)g * d_state;
+        const double* Cg = C + (size_t)g * d_state;
+        double d = softplus(dt[hh] + dt_bias[hh]);
+        double dA = exp(d * A[hh]);
+        for (int p = 0; p < head_dim; p++) {
+            int c = hh * head_dim + p;
+            double* hc = h + (size_t)c * d_state;
+            double acc = 0.0;
+            for (int n = 0; n < d_state; n++) {
+                hc[n] = hc[n] * dA + d * Bg[n] * x[c];
+                acc += hc[n] * Cg[n];
+            }
+            y[c] = acc + D[hh] * x[c];
+        }
+    }
+}
+
+void rmsnorm_group(double* out, const double* x, const double* w, int n, int n_group, double eps) {
+    // HF MambaRMSNormGated (after the gate): per group, x * rsqrt(mean(x^2) + eps) * w
+    int gs = n / n_group;
+    for (int g = 0; g < n_group; g++) rmsnorm(out + (size_t)g * gs, x + (size_t)g * gs,
+                                              w + (size_t)g * gs, gs, eps);
+}
+
+void moe_route(int* sel, double* p, int n_expert, int k) {
+    // HF JambaSparseMoeBlock: routing_weights = softmax(router_logits); topk(routing_weights, k)
+    softmax(p, n_expert);
+    for (int i = 0; i < k; i++) {
+        int best = -1;
+        for (int e = 0; e < n_expert; e++) {
+            int taken = 0;
+            for (int j = 0; j < i; j++) taken |= sel[j] == e;
+            if (!taken && (best < 0 || p[e] > p[best])) best = e;
+        }
+        sel[i] = best;
+    }
+    // ascending expert order: HF accumulates the experts' outputs in index order
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && sel[j - 1] > sel[j]; j--) {
+            int t = sel[j];
+            sel[j] = sel[j - 1];
+            sel[j - 1] = t;
+        }
+}

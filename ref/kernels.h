@@ -79,3 +79,38 @@ void wkv7(double* y, double* S, const double* r, const double* w, const double* 
 // out = y + per head h: (sum_q r[q] k[q] r_k[h][q]) * v   (n_head*N,); out may be y
 void rwkv7_bonus(double* out, const double* y, const double* r, const double* k,
                  const double* v, const double* r_k, int n_head, int head_size);
+// ---- mamba: Mamba-1 / Mamba-2 / Jamba (ARCHITECTURES.md §1.5, §5.5, §7.4)
+
+// torch softplus (beta 1, threshold 20): x if x > 20, else log1p(exp(x))
+double softplus(double x);
+
+// One position of the depthwise causal conv1d, then silu. w (channels, d_conv) row-major as
+// GGUF stores it (w[c][d_conv-1] multiplies the current input), b (channels,).
+// state (d_conv-1, channels): the previous inputs, oldest first; x is shifted in afterwards.
+// out[c] = silu(b[c] + sum_{k<d_conv-1} w[c][k] state[k][c] + w[c][d_conv-1] x[c])
+void ssm_conv_step(double* out, const double* x, double* state, const double* w, const double* b,
+                   int channels, int d_conv);
+
+// One position of the Mamba-1 selective scan over d_inner channels, h (d_inner, d_state):
+// dt_c = softplus(dt[c] + dt_bias[c]); h[c][n] = exp(A[c][n] dt_c) h[c][n] + dt_c B[n] x[c]
+// y[c] = sum_n h[c][n] C[n] + D[c] x[c]
+void ssm_scan_step(double* y, const double* x, const double* dt, const double* B, const double* C,
+                   double* h, const double* A, const double* D, const double* dt_bias,
+                   int d_inner, int d_state);
+
+// One position of the Mamba-2 scan: n_head heads of head_dim channels, h (n_head, head_dim,
+// d_state); head hh reads B/C group hh / (n_head / n_group) (each d_state wide).
+// dt_h = softplus(dt[hh] + dt_bias[hh]); h[hh][p][n] = exp(dt_h A[hh]) h + dt_h B_g[n] x[hh*P+p]
+// y[hh*P+p] = sum_n h[hh][p][n] C_g[n] + D[hh] x[hh*P+p]
+void ssm_scan2_step(double* y, const double* x, const double* dt, const double* B, const double* C,
+                    double* h, const double* A, const double* D, const double* dt_bias,
+                    int n_head, int head_dim, int n_group, int d_state);
+
+// RMSNorm over each of n_group contiguous groups of n / n_group elements:
+// out = w * x / sqrt(mean_group(x^2) + eps)
+void rmsnorm_group(double* out, const double* x, const double* w, int n, int n_group, double eps);
+
+// Mixture-of-experts routing: p = softmax(logits) in place over all n_expert experts;
+// sel[0..k) = the k experts with the largest p (ties: the lower index), in ascending expert
+// order. The weights p[sel[i]] are NOT renormalised (Jamba, Mixtral-style top-k of softmax).
+void moe_route(int* sel, double* p, int n_expert, int k);

@@ -23,7 +23,7 @@ struct RefEngine {
     int n_ctx;                 // positions the KV caches hold
     int max_batch;             // rows per forward call
     double* bufs[32];          // (max_batch, g.bufs[i].width) each
-    double** state_k;          // per state slot: (n_ctx, width) keys
+    double** state_k;          // per state slot: (n_ctx, width) keys; (1, width) conv/SSM state
     double** state_v;          // per state slot: (n_ctx, width) values
     double** wd;               // per tensor id: a double copy of 1-D tensors, else NULL
     double* att;               // (n_ctx,) attention scores scratch
@@ -31,6 +31,9 @@ struct RefEngine {
     struct RefPool* pool;      // worker threads for matmul (NULL: single-threaded)
     RefOpHook hook;
     void* hook_ctx;
+    // ---- mamba
+    double* moe_scratch;       // router probabilities, expert hidden rows and output
+    int* moe_sel;              // chosen experts
 };
 
 // Builds the graph and allocates every buffer and state for n_ctx positions and batches of up

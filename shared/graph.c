@@ -13,6 +13,9 @@ static const char* const OP_NAMES[OP_COUNT] = {
     [OP_UNARY] = "unary",         [OP_MUL] = "mul",                 [OP_RWKV7_KK] = "rwkv7_kk",
     [OP_RWKV7_KA] = "rwkv7_ka",   [OP_WKV7] = "wkv7",
     [OP_RWKV7_BONUS] = "rwkv7_bonus",
+    // ---- mamba
+    [OP_SLICE] = "slice", [OP_SSM_CONV] = "ssm_conv", [OP_SSM_SCAN] = "ssm_scan",
+    [OP_SSM_SCAN2] = "ssm_scan2", [OP_RMSNORM_GROUP] = "rmsnorm_group", [OP_MOE] = "moe",
 };
 _Static_assert(sizeof(OP_NAMES) / sizeof(OP_NAMES[0]) == OP_COUNT, "OP_NAMES size");
 
@@ -357,12 +360,193 @@ static void build_rwkv7(struct Builder* b) {
     op_matmul(b, "result_output", b->g->logits, xb, b->m->w.output, NULL);
 }
 
+// ---- mamba: Mamba-1, Mamba-2, Jamba (ARCHITECTURES.md §5, §7.4)
+
+static void op_slice(struct Builder* b, const char* name, int out, int x, int offset) {
+    struct Op* op = emit(b, OP_SLICE, name, out);
+    if (!op) return;
+    op->in[0] = x;
+    op->p.slice.offset = offset;
+}
+
+static void op_ssm_conv(struct Builder* b, int out, int x, const struct LayerWeights* L,
+                        int channels) {
+    int d_conv = b->m->config.ssm_d_conv;
+    int slot = state(b, STATE_CONV, (d_conv - 1) * channels, 0);
+    struct Op* op = emit(b, OP_SSM_CONV, "ssm_conv", out);
+    if (!op) return;
+    op->in[0] = x;
+    op->w[0] = W(b, L->ssm_conv1d);
+    op->w[1] = W(b, L->ssm_conv1d_b);
+    op->state = slot;
+    op->p.ssm.d_conv = d_conv;
+}
+
+// Mamba-1 (mamba2 = 0: n_head = d_inner channels of head_dim 1, A per channel and state) or
+// Mamba-2 (A, D, dt per head, B/C per group) scan.
+static void op_ssm_scan(struct Builder* b, int mamba2, int out, int x, int dt, int B, int C,
+                        const struct LayerWeights* L) {
+    const struct Config* c = &b->m->config;
+    int n_head = mamba2 ? c->ssm_dt_rank : c->ssm_d_inner;
+    int head_dim = mamba2 ? c->ssm_d_inner / c->ssm_dt_rank : 1;
+    int slot = state(b, STATE_SSM, n_head * head_dim * c->ssm_d_state, 0);
+    struct Op* op = emit(b, mamba2 ? OP_SSM_SCAN2 : OP_SSM_SCAN, "ssm_scan", out);
+    if (!op) return;
+    op->in[0] = x;
+    op->in[1] = dt;
+    op->in[2] = B;
+    op->in[3] = C;
+    op->w[0] = W(b, L->ssm_a);
+    op->w[1] = W(b, L->ssm_d);
+    op->w[2] = W(b, L->ssm_dt_b);
+    op->state = slot;
+    op->p.ssm.n_head = n_head;
+    op->p.ssm.head_dim = head_dim;
+    op->p.ssm.n_group = mamba2 ? c->ssm_n_group : 1;
+    op->p.ssm.d_state = c->ssm_d_state;
+}
+
+static void op_rmsnorm_group(struct Builder* b, const char* name, int out, int x,
+                             const struct GgufTensor* w, int n_group, double eps) {
+    struct Op* op = emit(b, OP_RMSNORM_GROUP, name, out);
+    if (!op) return;
+    op->in[0] = x;
+    op->w[0] = W(b, w);
+    op->p.gnorm.n_group = n_group;
+    op->p.gnorm.eps = eps;
+}
+
+static void op_moe(struct Builder* b, int out, int u, const struct LayerWeights* L) {
+    const struct Config* c = &b->m->config;
+    struct Op* op = emit(b, OP_MOE, "ffn_moe_out", out);
+    if (!op) return;
+    op->in[0] = u;
+    op->w[0] = W(b, L->ffn_gate_inp);
+    op->w[1] = W(b, L->ffn_gate_exps);
+    op->w[2] = W(b, L->ffn_up_exps);
+    op->w[3] = W(b, L->ffn_down_exps);
+    op->p.moe.n_expert = c->n_expert;
+    op->p.moe.n_expert_used = c->n_expert_used;
+    op->p.moe.n_ff = (int)L->ffn_gate_exps->ne[1];
+}
+
+// Mamba-1 mixer (§5.5): out = W_out( scan(silu(conv(x)), dt, B, C) * silu(z) ), [x, z] = W_in u.
+// Jamba's dt/B/C RMSNorms are applied when the layer has them.
+static void build_mamba1_mixer(struct Builder* b, int out, int u, const struct LayerWeights* L) {
+    const struct Config* c = &b->m->config;
+    int di = c->ssm_d_inner, ds = c->ssm_d_state, dr = c->ssm_dt_rank;
+    int xz = buf(b, "ssm_xz", 2 * di), sx = buf(b, "ssm_x", di), sz = buf(b, "ssm_z", di);
+    int xc = buf(b, "ssm_xc", di), dbc = buf(b, "ssm_dbc", dr + 2 * ds);
+    int dtr = buf(b, "ssm_dtr", dr), sB = buf(b, "ssm_B", ds), sC = buf(b, "ssm_C", ds);
+    int dt = buf(b, "ssm_dt", di), y = buf(b, "ssm_y", di);
+    op_matmul(b, "ssm_in", xz, u, L->ssm_in, NULL);
+    op_slice(b, "ssm_in_x", sx, xz, 0);
+    op_slice(b, "ssm_in_z", sz, xz, di);
+    op_ssm_conv(b, xc, sx, L, di);
+    op_matmul(b, "ssm_x", dbc, xc, L->ssm_x, NULL);
+    op_slice(b, "ssm_dt_r", dtr, dbc, 0);
+    op_slice(b, "ssm_B", sB, dbc, dr);
+    op_slice(b, "ssm_C", sC, dbc, dr + ds);
+    if (L->ssm_dt_norm) {
+        op_rmsnorm(b, "ssm_dt_norm", dtr, dtr, L->ssm_dt_norm, c->norm_eps);
+        op_rmsnorm(b, "ssm_b_norm", sB, sB, L->ssm_b_norm, c->norm_eps);
+        op_rmsnorm(b, "ssm_c_norm", sC, sC, L->ssm_c_norm, c->norm_eps);
+    }
+    op_matmul(b, "ssm_dt", dt, dtr, L->ssm_dt, NULL);  // its bias is added in the scan
+    op_ssm_scan(b, 0, y, xc, dt, sB, sC, L);
+    op_glu(b, "ssm_gate", y, sz, y, ACT_SILU);
+    op_matmul(b, "ssm_out", out, y, L->ssm_out, NULL);
+}
+
+// Mamba-2 mixer (§7.4): [z, xBC, dt] = W_in u; xBC = silu(conv(xBC)); [x, B, C] = xBC;
+// out = W_out GroupRMSNorm(scan2(x, dt, B, C) * silu(z)).
+static void build_mamba2_mixer(struct Builder* b, int out, int u, const struct LayerWeights* L) {
+    const struct Config* c = &b->m->config;
+    int di = c->ssm_d_inner, nh = c->ssm_dt_rank, gn = c->ssm_n_group * c->ssm_d_state;
+    int conv_dim = di + 2 * gn;
+    int zxbcdt = buf(b, "ssm_zxbcdt", di + conv_dim + nh), sz = buf(b, "ssm_z", di);
+    int xbc = buf(b, "ssm_xbc", conv_dim), dtr = buf(b, "ssm_dtr", nh);
+    int xbcc = buf(b, "ssm_xbc_conv", conv_dim), sx = buf(b, "ssm_x", di);
+    int sB = buf(b, "ssm_B", gn), sC = buf(b, "ssm_C", gn), y = buf(b, "ssm_y", di);
+    op_matmul(b, "ssm_in", zxbcdt, u, L->ssm_in, NULL);
+    op_slice(b, "ssm_in_z", sz, zxbcdt, 0);
+    op_slice(b, "ssm_in_xbc", xbc, zxbcdt, di);
+    op_slice(b, "ssm_in_dt", dtr, zxbcdt, di + conv_dim);
+    op_ssm_conv(b, xbcc, xbc, L, conv_dim);
+    op_slice(b, "ssm_x", sx, xbcc, 0);
+    op_slice(b, "ssm_B", sB, xbcc, di);
+    op_slice(b, "ssm_C", sC, xbcc, di + gn);
+    op_ssm_scan(b, 1, y, sx, dtr, sB, sC, L);
+    op_glu(b, "ssm_gate", y, sz, y, ACT_SILU);
+    op_rmsnorm_group(b, "ssm_norm", y, y, L->ssm_norm, c->ssm_n_group, c->norm_eps);
+    op_matmul(b, "ssm_out", out, y, L->ssm_out, NULL);
+}
+
+// Mamba-1 / Mamba-2 models: x = x + mixer(norm(x)) per layer, no FFN.
+static void build_mamba_family(struct Builder* b, int mamba2) {
+    const struct Config* c = &b->m->config;
+    int x = buf(b, "x", c->n_embd), xb = buf(b, "xb", c->n_embd), xb2 = buf(b, "xb2", c->n_embd);
+    b->layer = -1;
+    op_embed(b, x, b->m->w.token_embd);
+    for (int l = 0; l < c->n_layer; l++) {
+        const struct LayerWeights* L = &b->m->w.layers[l];
+        b->layer = l;
+        op_rmsnorm(b, "attn_norm", xb, x, L->attn_norm, c->norm_eps);
+        if (mamba2)
+            build_mamba2_mixer(b, xb2, xb, L);
+        else
+            build_mamba1_mixer(b, xb2, xb, L);
+        op_add(b, "l_out", x, x, xb2);
+    }
+    build_output(b, x);
+}
+
+static void build_mamba(struct Builder* b) { build_mamba_family(b, 0); }
+static void build_mamba2(struct Builder* b) { build_mamba_family(b, 1); }
+
+// Jamba (§5.4): attention (no RoPE) or Mamba-1 mixer, then a dense MLP or MoE.
+static void build_jamba(struct Builder* b) {
+    const struct Config* c = &b->m->config;
+    int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
+    int x = buf(b, "x", c->n_embd), xb = buf(b, "xb", c->n_embd), xb2 = buf(b, "xb2", c->n_embd);
+    int q = buf(b, "q", n_q), k = buf(b, "k", n_kv), v = buf(b, "v", n_kv);
+    int att = buf(b, "att_out", n_q);
+    b->layer = -1;
+    op_embed(b, x, b->m->w.token_embd);
+    for (int l = 0; l < c->n_layer; l++) {
+        const struct LayerWeights* L = &b->m->w.layers[l];
+        b->layer = l;
+        op_rmsnorm(b, "attn_norm", xb, x, L->attn_norm, c->norm_eps);
+        if (c->layer_kind[l] == LAYER_ATTN) {
+            op_matmul(b, "Qcur", q, xb, L->attn_q, NULL);
+            op_matmul(b, "Kcur", k, xb, L->attn_k, NULL);
+            op_matmul(b, "Vcur", v, xb, L->attn_v, NULL);
+            op_attn(b, att, q, k, v, c->layer_n_head_kv[l], 0);  // no RoPE
+            op_matmul(b, "attn_out", xb2, att, L->attn_output, NULL);
+        } else {
+            build_mamba1_mixer(b, xb2, xb, L);
+        }
+        op_add(b, "ffn_inp", x, x, xb2);
+        if (c->ffn_kind[l] == FFN_MOE) {
+            op_rmsnorm(b, "ffn_norm", xb, x, L->ffn_norm, c->norm_eps);
+            op_moe(b, xb2, xb, L);
+            op_add(b, "l_out", x, x, xb2);
+        } else {
+            build_ffn_dense(b, x, L, ACT_SILU);
+        }
+    }
+    build_output(b, x);
+}
+
 // ---------------------------------------------------------------------------------------
 
 typedef void (*BuildFn)(struct Builder* b);
 static const BuildFn BUILDERS[ARCH_COUNT] = {
     [ARCH_LLAMA] = build_llama,
     [ARCH_RWKV7] = build_rwkv7,
+    [ARCH_JAMBA] = build_jamba,
+    [ARCH_MAMBA] = build_mamba,
+    [ARCH_MAMBA2] = build_mamba2,
 };
 _Static_assert(sizeof(BUILDERS) / sizeof(BUILDERS[0]) == ARCH_COUNT, "BUILDERS size");
 

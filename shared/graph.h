@@ -33,6 +33,13 @@ enum OpKind {
     OP_WKV7,        // generalized delta rule over rows in order: in = r, w (decay), k, v, kk, a;
                     // state S (n_head, N, N) as [head][value][key]; out = S_t r per head
     OP_RWKV7_BONUS, // out = in[0] + per head (sum r * k * w[0]) * v;  in = y, r, k, v
+    // ---- mamba
+    OP_SLICE,       // out = in[0][offset : offset + width(out)]  per row
+    OP_SSM_CONV,    // out = silu(depthwise causal conv1d(in[0]) + w[1]); w[0] (d_conv, ch)
+    OP_SSM_SCAN,    // Mamba-1 selective scan: in x, dt, B, C; w A, D, dt bias -> y
+    OP_SSM_SCAN2,   // Mamba-2 SSD scan (heads, groups): in x, dt, B, C; w A, D, dt bias -> y
+    OP_RMSNORM_GROUP, // out = w[0] * x / rms over each of n_group contiguous groups
+    OP_MOE,         // out = sum over the top-k experts of p_e * gated MLP_e(in[0])
     OP_COUNT,
 };
 
@@ -88,6 +95,24 @@ union OpParams {
     struct {
         int n_head, head_size;
     } rwkv7;               // OP_RWKV7_KK, OP_WKV7, OP_RWKV7_BONUS
+    // ---- mamba
+    struct {
+        int offset;        // first element of in[0] copied
+    } slice;
+    struct {
+        int d_conv;        // kernel width K; the state keeps the K-1 previous inputs
+        int n_head;        // SCAN2: heads (SCAN: d_inner, one channel per "head")
+        int head_dim;      // SCAN2: channels per head (SCAN: 1)
+        int n_group;       // SCAN2: B/C groups
+        int d_state;       // N
+    } ssm;
+    struct {
+        int n_group;
+        double eps;
+    } gnorm;
+    struct {
+        int n_expert, n_expert_used, n_ff;
+    } moe;
 };
 
 #define OP_MAX_IN 6  // OP_WKV7 reads six
@@ -114,6 +139,9 @@ enum StateKind {
     // ---- rwkv7
     STATE_SHIFT,           // one row of width: the previous token's value (token shift)
     STATE_WKV,             // one row of width n_head * N * N: the WKV-7 matrices
+    // ---- mamba
+    STATE_CONV,            // one row: the d_conv-1 previous conv inputs, [d_conv-1][channels]
+    STATE_SSM,             // one row: the SSM state h, [d_inner][d_state] / [n_head][head_dim][d_state]
     STATE_KIND_COUNT,
 };
 

@@ -303,6 +303,147 @@ static int load_rwkv7(struct Model* m, struct Err* e) {
     return rc;
 }
 
+// ---- mamba: Mamba-1, Mamba-2 and Jamba (ARCHITECTURES.md §5, §7.4)
+
+// The {arch}.ssm.* keys every Mamba-family file has.
+static int load_ssm_keys(struct Model* m, int mamba2, struct Err* e) {
+    const struct Gguf* g = &m->gguf;
+    struct Config* c = &m->config;
+    int rc;
+    if ((rc = key_int(g, "ssm.conv_kernel", 1, 0, 1, 1 << 10, &c->ssm_d_conv, e))) return rc;
+    if ((rc = key_int(g, "ssm.inner_size", 1, 0, 1, 1 << 20, &c->ssm_d_inner, e))) return rc;
+    if ((rc = key_int(g, "ssm.state_size", 1, 0, 1, 1 << 12, &c->ssm_d_state, e))) return rc;
+    if ((rc = key_int(g, "ssm.time_step_rank", 1, 0, 1, 1 << 16, &c->ssm_dt_rank, e))) return rc;
+    if ((rc = key_int(g, "ssm.group_count", mamba2, 1, 1, 1 << 12, &c->ssm_n_group, e))) return rc;
+    c->ssm_dt_b_c_rms = false;
+    const struct GgufKv* kv = arch_find_key(g, "ssm.dt_b_c_rms");
+    if (kv && kv->val.type == GGUF_TYPE_BOOL) c->ssm_dt_b_c_rms = kv->val.u != 0;
+    if (mamba2 && (c->ssm_d_inner % c->ssm_dt_rank || c->ssm_dt_rank % c->ssm_n_group ||
+                   c->ssm_d_inner % c->ssm_n_group))
+        return err_set(e, ERR_FORMAT, "model: ssm.inner_size %d, time_step_rank (heads) %d and "
+                       "group_count %d do not divide", c->ssm_d_inner, c->ssm_dt_rank,
+                       c->ssm_n_group);
+    return 0;
+}
+
+// Mamba-1 mixer of layer l (Jamba adds the dt/B/C RMSNorm weights).
+static void bind_mamba1_layer(struct Model* m, int l, int* rc, struct Err* e) {
+    const struct Config* c = &m->config;
+    struct LayerWeights* L = &m->w.layers[l];
+    int di = c->ssm_d_inner, ds = c->ssm_d_state, dr = c->ssm_dt_rank;
+    L->ssm_in = bind(m, rc, e, REQUIRED, SHAPE(c->n_embd, 2 * di, 1, 1), "blk.%d.ssm_in.weight", l);
+    L->ssm_conv1d = bind(m, rc, e, REQUIRED, SHAPE(c->ssm_d_conv, di, 1, 1), "blk.%d.ssm_conv1d.weight", l);
+    L->ssm_conv1d_b = bind(m, rc, e, REQUIRED, SHAPE(di, 1, 1, 1), "blk.%d.ssm_conv1d.bias", l);
+    L->ssm_x = bind(m, rc, e, REQUIRED, SHAPE(di, dr + 2 * ds, 1, 1), "blk.%d.ssm_x.weight", l);
+    L->ssm_dt = bind(m, rc, e, REQUIRED, SHAPE(dr, di, 1, 1), "blk.%d.ssm_dt.weight", l);
+    L->ssm_dt_b = bind(m, rc, e, REQUIRED, SHAPE(di, 1, 1, 1), "blk.%d.ssm_dt.bias", l);
+    L->ssm_a = bind(m, rc, e, REQUIRED, SHAPE(ds, di, 1, 1), "blk.%d.ssm_a", l);
+    L->ssm_d = bind(m, rc, e, REQUIRED, SHAPE(di, 1, 1, 1), "blk.%d.ssm_d", l);
+    L->ssm_out = bind(m, rc, e, REQUIRED, SHAPE(di, c->n_embd, 1, 1), "blk.%d.ssm_out.weight", l);
+    L->ssm_dt_norm = bind(m, rc, e, OPTIONAL, SHAPE(dr, 1, 1, 1), "blk.%d.ssm_dt_norm.weight", l);
+    L->ssm_b_norm = bind(m, rc, e, OPTIONAL, SHAPE(ds, 1, 1, 1), "blk.%d.ssm_b_norm.weight", l);
+    L->ssm_c_norm = bind(m, rc, e, OPTIONAL, SHAPE(ds, 1, 1, 1), "blk.%d.ssm_c_norm.weight", l);
+    if (!*rc && (!L->ssm_dt_norm != !L->ssm_b_norm || !L->ssm_dt_norm != !L->ssm_c_norm))
+        *rc = err_set(e, ERR_FORMAT, "model: layer %d has some but not all of ssm_dt_norm, "
+                      "ssm_b_norm, ssm_c_norm", l);
+}
+
+static int load_mamba(struct Model* m, struct Err* e) {
+    struct Config* c = &m->config;
+    int rc = load_ssm_keys(m, 0, e);
+    if (rc) return rc;
+    if ((rc = bind_output(m, &rc, e))) return rc;
+    for (int l = 0; l < c->n_layer && !rc; l++) {
+        c->layer_kind[l] = LAYER_MAMBA;
+        c->ffn_kind[l] = FFN_NONE;
+        m->w.layers[l].attn_norm = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, 1, 1, 1),
+                                        "blk.%d.attn_norm.weight", l);
+        bind_mamba1_layer(m, l, &rc, e);
+    }
+    return rc;
+}
+
+static int load_mamba2(struct Model* m, struct Err* e) {
+    struct Config* c = &m->config;
+    int rc = load_ssm_keys(m, 1, e);
+    if (rc) return rc;
+    int di = c->ssm_d_inner, nh = c->ssm_dt_rank, ng = c->ssm_n_group;
+    int conv_dim = di + 2 * ng * c->ssm_d_state;
+    if ((rc = bind_output(m, &rc, e))) return rc;
+    for (int l = 0; l < c->n_layer && !rc; l++) {
+        struct LayerWeights* L = &m->w.layers[l];
+        c->layer_kind[l] = LAYER_MAMBA2;
+        c->ffn_kind[l] = FFN_NONE;
+        L->attn_norm = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, 1, 1, 1), "blk.%d.attn_norm.weight", l);
+        // in_proj rows: z (d_inner), xBC (conv_dim), dt (n_head)
+        L->ssm_in = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, di + conv_dim + nh, 1, 1), "blk.%d.ssm_in.weight", l);
+        L->ssm_conv1d = bind(m, &rc, e, REQUIRED, SHAPE(c->ssm_d_conv, conv_dim, 1, 1), "blk.%d.ssm_conv1d.weight", l);
+        L->ssm_conv1d_b = bind(m, &rc, e, REQUIRED, SHAPE(conv_dim, 1, 1, 1), "blk.%d.ssm_conv1d.bias", l);
+        L->ssm_dt_b = bind(m, &rc, e, REQUIRED, SHAPE(nh, 1, 1, 1), "blk.%d.ssm_dt.bias", l);
+        L->ssm_a = bind(m, &rc, e, REQUIRED, SHAPE(1, nh, 1, 1), "blk.%d.ssm_a", l);
+        L->ssm_d = bind(m, &rc, e, REQUIRED, SHAPE(1, nh, 1, 1), "blk.%d.ssm_d", l);
+        L->ssm_norm = bind(m, &rc, e, REQUIRED, SHAPE(di / ng, ng, 1, 1), "blk.%d.ssm_norm.weight", l);
+        L->ssm_out = bind(m, &rc, e, REQUIRED, SHAPE(di, c->n_embd, 1, 1), "blk.%d.ssm_out.weight", l);
+    }
+    return rc;
+}
+
+static int load_jamba(struct Model* m, struct Err* e) {
+    const struct Gguf* g = &m->gguf;
+    struct Config* c = &m->config;
+    int rc = load_ssm_keys(m, 0, e);
+    if (rc) return rc;
+    if (c->n_head <= 0 || c->n_head_kv <= 0 || c->head_dim <= 0)
+        return err_set(e, ERR_FORMAT, "model: bad head counts (n_head %d, n_head_kv %d, head_dim %d)",
+                       c->n_head, c->n_head_kv, c->head_dim);
+    for (int l = 0; l < c->n_layer; l++)
+        if (c->layer_n_head_kv[l] > 0 && c->n_head % c->layer_n_head_kv[l] != 0)
+            return err_set(e, ERR_FORMAT, "model: layer %d: %d heads do not share %d KV heads", l,
+                           c->n_head, c->layer_n_head_kv[l]);
+    c->rope_type = ROPE_NONE;  // Jamba attention has no positional encoding
+    c->n_rot = 0;
+    c->attn_scale = 1.0 / sqrt((double)c->head_dim);
+    if ((rc = key_int(g, "expert_count", 0, 0, 0, 1 << 16, &c->n_expert, e))) return rc;
+    if ((rc = key_int(g, "expert_used_count", 0, 0, 0, c->n_expert, &c->n_expert_used, e))) return rc;
+    if (c->n_ff <= 0) return err_set(e, ERR_FORMAT, "model: feed_forward_length is missing");
+    int n_q = c->n_head * c->head_dim, ff = c->n_ff, ne = c->n_expert;
+    if ((rc = bind_output(m, &rc, e))) return rc;
+    for (int l = 0; l < c->n_layer && !rc; l++) {
+        struct LayerWeights* L = &m->w.layers[l];
+        int n_kv = c->layer_n_head_kv[l] * c->head_dim;
+        L->attn_norm = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, 1, 1, 1), "blk.%d.attn_norm.weight", l);
+        if (c->layer_n_head_kv[l] > 0) {
+            c->layer_kind[l] = LAYER_ATTN;
+            L->attn_q = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, n_q, 1, 1), "blk.%d.attn_q.weight", l);
+            L->attn_k = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, n_kv, 1, 1), "blk.%d.attn_k.weight", l);
+            L->attn_v = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, n_kv, 1, 1), "blk.%d.attn_v.weight", l);
+            L->attn_output = bind(m, &rc, e, REQUIRED, SHAPE(n_q, c->n_embd, 1, 1), "blk.%d.attn_output.weight", l);
+        } else {
+            c->layer_kind[l] = LAYER_MAMBA;
+            bind_mamba1_layer(m, l, &rc, e);
+        }
+        L->ffn_norm = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, 1, 1, 1), "blk.%d.ffn_norm.weight", l);
+        L->ffn_gate_inp = bind(m, &rc, e, OPTIONAL, SHAPE(c->n_embd, ne, 1, 1), "blk.%d.ffn_gate_inp.weight", l);
+        if (L->ffn_gate_inp) {
+            c->ffn_kind[l] = FFN_MOE;
+            if (ne < 1 || c->n_expert_used < 1) {
+                rc = err_set(e, ERR_FORMAT, "model: layer %d has experts but expert_count %d, "
+                             "expert_used_count %d", l, ne, c->n_expert_used);
+                break;
+            }
+            L->ffn_gate_exps = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, ff, ne, 1), "blk.%d.ffn_gate_exps.weight", l);
+            L->ffn_up_exps = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, ff, ne, 1), "blk.%d.ffn_up_exps.weight", l);
+            L->ffn_down_exps = bind(m, &rc, e, REQUIRED, SHAPE(ff, c->n_embd, ne, 1), "blk.%d.ffn_down_exps.weight", l);
+        } else {
+            c->ffn_kind[l] = FFN_DENSE;
+            L->ffn_gate = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, ff, 1, 1), "blk.%d.ffn_gate.weight", l);
+            L->ffn_up = bind(m, &rc, e, REQUIRED, SHAPE(c->n_embd, ff, 1, 1), "blk.%d.ffn_up.weight", l);
+            L->ffn_down = bind(m, &rc, e, REQUIRED, SHAPE(ff, c->n_embd, 1, 1), "blk.%d.ffn_down.weight", l);
+        }
+    }
+    return rc;
+}
+
 // ---------------------------------------------------------------------------------------
 // entry points
 
@@ -310,6 +451,9 @@ typedef int (*LoadFn)(struct Model* m, struct Err* e);
 static const LoadFn LOADERS[ARCH_COUNT] = {
     [ARCH_LLAMA] = load_llama,
     [ARCH_RWKV7] = load_rwkv7,
+    [ARCH_JAMBA] = load_jamba,
+    [ARCH_MAMBA] = load_mamba,
+    [ARCH_MAMBA2] = load_mamba2,
 };
 _Static_assert(sizeof(LOADERS) / sizeof(LOADERS[0]) == ARCH_COUNT, "LOADERS size");
 

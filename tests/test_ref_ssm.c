@@ -1,0 +1,190 @@
+// test_ref_ssm.c: the FP64 reference engine on the state-space families (Mamba-1, Mamba-2,
+// Jamba) against Hugging Face float64 logits (../shared/hf), llama.cpp's float32 logits
+// (../shared/vectors/llamacpp), and self-consistency (prefill vs token-by-token, threads).
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "check.h"
+#include "model.h"
+#include "ref.h"
+
+// Reads whitespace-separated ids from a text file (-1 when absent: skip).
+static int read_ids(const char* rel, int32_t* ids, int cap) {
+    char path[512];
+    if (!shared_path(path, sizeof(path), rel)) return -1;
+    FILE* f = fopen(path, "r");
+    int n = 0, v;
+    while (f && n < cap && fscanf(f, "%d", &v) == 1) ids[n++] = v;
+    if (f) fclose(f);
+    return n;
+}
+
+// Runs ids through the engine in one batch (or one token at a time) and returns the
+// logits [n][n_vocab] in a malloc'ed array.
+static double* run_logits(const struct Model* m, const int32_t* ids, int n, int one_by_one,
+                          int threads) {
+    struct RefEngine r;
+    struct Err e = {0};
+    assert_int_equal(ref_init(&r, m, n, n, threads, &e), 0);
+    int nv = m->config.n_vocab;
+    double* out = malloc((size_t)n * (size_t)nv * sizeof(double));
+    if (one_by_one) {
+        for (int t = 0; t < n; t++) {
+            assert_int_equal(ref_forward(&r, ids + t, 1, 0, &e), 0);
+            memcpy(out + (size_t)t * nv, ref_logits(&r, 0), (size_t)nv * sizeof(double));
+        }
+    } else {
+        assert_int_equal(ref_forward(&r, ids, n, 0, &e), 0);
+        for (int t = 0; t < n; t++)
+            memcpy(out + (size_t)t * nv, ref_logits(&r, t), (size_t)nv * sizeof(double));
+    }
+    ref_free(&r);
+    return out;
+}
+
+static int argmax(const double* x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+// One model: logits vs HF float64 within tol, greedy.txt token by token, llama.cpp's float32
+// logits (reported, loosely bounded), prefill == decode to 1e-12, 1 thread == 3 threads.
+static void check_model(const char* name, const char* arch, enum LayerKind kind, double tol) {
+    char path[512], rel[256];
+    snprintf(rel, sizeof(rel), "gguf/%s-f32.gguf", name);
+    if (!shared_path(path, sizeof(path), rel)) skip();
+    struct Model m;
+    struct Err e = {0};
+    assert_int_equal(model_open(&m, path, &e), 0);
+    assert_string_equal(arch_name(m.config.arch), arch);
+    int has_kind = 0;
+    for (int l = 0; l < m.config.n_layer; l++) has_kind |= m.config.layer_kind[l] == kind;
+    assert_true(has_kind);
+    int32_t ids[64], greedy[16];
+    snprintf(rel, sizeof(rel), "hf/%s/ids.txt", name);
+    int n = read_ids(rel, ids, 64);
+    snprintf(rel, sizeof(rel), "hf/%s/greedy.txt", name);
+    int n_greedy = read_ids(rel, greedy, 16);
+    snprintf(rel, sizeof(rel), "hf/%s/logits_f64.bin", name);
+    if (n <= 0 || n_greedy <= 0 || !shared_path(path, sizeof(path), rel)) {
+        model_free(&m);
+        skip();
+    }
+    size_t size;
+    double* want = (double*)read_file(path, &size);
+    int nv = m.config.n_vocab;
+    size_t count = (size_t)n * (size_t)nv;
+    assert_int_equal(size, count * sizeof(double));
+
+    double* got = run_logits(&m, ids, n, 0, 1);
+    double rel_err = rel_error(got, want, count);
+    printf("%s: relative error vs HF float64 %.3e\n", name, rel_err);
+    assert_true(rel_err <= tol);
+    for (int t = 0; t < n; t++)
+        assert_int_equal(argmax(got + (size_t)t * nv, nv), argmax(want + (size_t)t * nv, nv));
+
+    // Greedy continuation, token by token through the recurrent states.
+    struct RefEngine r;
+    assert_int_equal(ref_init(&r, &m, n + n_greedy, n, 1, &e), 0);
+    assert_int_equal(ref_forward(&r, ids, n, 1, &e), 0);
+    int row = n - 1;
+    for (int i = 0; i < n_greedy; i++) {
+        int32_t id = argmax(ref_logits(&r, row), nv);
+        row = 0;
+        assert_int_equal(id, greedy[i]);
+        if (i + 1 < n_greedy) assert_int_equal(ref_forward(&r, &id, 1, 0, &e), 0);
+    }
+    ref_free(&r);
+
+    // Prefill vs token by token; threads change nothing.
+    double* dec = run_logits(&m, ids, n, 1, 1);
+    double* thr = run_logits(&m, ids, n, 0, 3);
+    printf("%s: prefill vs decode %.3e\n", name, rel_error(dec, got, count));
+    assert_close(dec, got, count, 0, 1e-12, name);
+    assert_int_equal(memcmp(got, thr, count * sizeof(double)), 0);
+
+    // A reset engine starts over: the second sequence equals the first.
+    assert_int_equal(ref_init(&r, &m, n, n, 1, &e), 0);
+    assert_int_equal(ref_forward(&r, ids, n, 0, &e), 0);
+    ref_reset(&r);
+    assert_int_equal(ref_forward(&r, ids, n, 0, &e), 0);
+    for (int t = 0; t < n; t++)
+        assert_int_equal(memcmp(ref_logits(&r, t), got + (size_t)t * nv, (size_t)nv * sizeof(double)), 0);
+    ref_free(&r);
+
+    // llama.cpp's float32 logits for the same prompt.
+    snprintf(rel, sizeof(rel), "vectors/llamacpp/hf-dev-%s.batch_logits_f32.bin", name);
+    if (shared_path(path, sizeof(path), rel)) {
+        float* ref32 = (float*)read_file(path, &size);
+        assert_int_equal(size, count * sizeof(float));
+        double* lc = malloc(count * sizeof(double));
+        for (size_t i = 0; i < count; i++) lc[i] = (double)ref32[i];
+        double lc_err = rel_error(got, lc, count);
+        printf("%s: relative error vs llama.cpp float32 %.3e\n", name, lc_err);
+        assert_true(lc_err <= 1e-5);
+        free(lc);
+        free(ref32);
+    }
+    free(dec);
+    free(thr);
+    free(got);
+    free(want);
+    model_free(&m);
+}
+
+static void test_mamba_matches_hf(void** state) {
+    (void)state;
+    check_model("mamba", "mamba", LAYER_MAMBA, 1e-7);
+}
+
+static void test_mamba2_matches_hf(void** state) {
+    (void)state;
+    check_model("mamba2", "mamba2", LAYER_MAMBA2, 1e-7);
+}
+
+static void test_jamba_matches_hf(void** state) {
+    (void)state;
+    check_model("jamba", "jamba", LAYER_ATTN, 1e-6);
+}
+
+// Jamba's layer pattern comes from the per-layer head_count_kv (0 = Mamba) and the presence
+// of a router (MoE); its attention has no RoPE.
+static void test_jamba_layer_pattern(void** state) {
+    (void)state;
+    char path[512];
+    if (!shared_path(path, sizeof(path), "gguf/jamba-f32.gguf")) skip();
+    struct Model m;
+    struct Err e = {0};
+    assert_int_equal(model_open(&m, path, &e), 0);
+    const struct Config* c = &m.config;
+    assert_int_equal(c->n_layer, 4);
+    for (int l = 0; l < 4; l++) {
+        assert_int_equal(c->layer_kind[l], l % 2 ? LAYER_ATTN : LAYER_MAMBA);
+        assert_int_equal(c->ffn_kind[l], l % 2 ? FFN_MOE : FFN_DENSE);
+    }
+    assert_int_equal(c->rope_type, ROPE_NONE);
+    assert_int_equal(c->n_expert, 4);
+    assert_int_equal(c->n_expert_used, 2);
+    assert_true(m.w.layers[0].ssm_dt_norm && m.w.layers[0].ssm_b_norm && m.w.layers[0].ssm_c_norm);
+    model_free(&m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mamba_matches_hf),
+        cmocka_unit_test(test_mamba2_matches_hf),
+        cmocka_unit_test(test_jamba_matches_hf),
+        cmocka_unit_test(test_jamba_layer_pattern),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
