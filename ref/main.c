@@ -17,6 +17,7 @@
 #include "model.h"
 #include "ref.h"
 #include "sampler.h"
+#include "session.h"
 #include "tokenizer.h"
 #include "tokenize_cmd.h"
 #include "synth_cmd.h"
@@ -70,6 +71,16 @@ static int cmd_info(int argc, char** argv) {
     struct Err e = {0};
     if (gguf_open(&g, model, &e)) return fail(&e);
     cJSON* o = info_describe(&g, model);
+    // The layer pattern needs the model's own rules (which layers attend, which are MoE): load
+    // it over the same mapping when mattn supports the architecture.
+    struct Gguf g2;
+    struct Model mdl;
+    if (o && gguf_parse(&g2, g.bytes, g.size, NULL) == 0) {
+        if (model_load(&mdl, &g2, NULL) == 0) {
+            info_add_layers(o, &mdl);
+            model_free(&mdl);
+        }
+    }
     if (o && kv) info_add_kv(o, &g);
     if (o && tensors) info_add_tensors(o, &g);
     gguf_free(&g);
@@ -89,157 +100,13 @@ static int cmd_info(int argc, char** argv) {
 }
 
 // ---------------------------------------------------------------------------------------
-// run / logits: options both share
+// run / logits: the engine calls; options, prompt, dumps and output formats are shared/session.c
 
-struct RunOpts {
-    const char* model;
-    const char* prompt;     // -p TEXT
-    const char* prompt_file;// -f FILE
-    const char* ids;        // --ids "1 7 42"
-    const char* out;        // -o FILE (logits)
-    const char* dump;       // --dump DIR (logits)
-    int64_t n_predict;      // -n
-    int64_t n_ctx;          // -c (0: the model's, capped at 4096)
-    int64_t n_threads;      // -t (0: all cores)
-    int no_bos, ignore_eos, print_ids, json;
-    int seed_given;
-    struct SamplerParams sp;
-};
-
-// Parses one option of run/logits at argv[*i]. Returns 1 when consumed, 0 when unknown,
-// negative on a bad value (message in e).
-static int parse_run_opt(struct RunOpts* o, int argc, char** argv, int* i, struct Err* e) {
-    const char* a = argv[*i];
-    const char* v = *i + 1 < argc ? argv[*i + 1] : NULL;
-    int64_t n;
-    int rc = 0;
-#define TAKES(flag) ((!strcmp(a, flag)) && v && (++*i, 1))
-    if (TAKES("-m") || (!strcmp(a, "--model") && v && (++*i, 1))) o->model = v;
-    else if (TAKES("-p") || (!strcmp(a, "--prompt") && v && (++*i, 1))) o->prompt = v;
-    else if (TAKES("-f") || (!strcmp(a, "--file") && v && (++*i, 1))) o->prompt_file = v;
-    else if (TAKES("--ids")) o->ids = v;
-    else if (TAKES("-o") || (!strcmp(a, "--output") && v && (++*i, 1))) o->out = v;
-    else if (TAKES("--dump")) o->dump = v;
-    else if (TAKES("-n") || (!strcmp(a, "--n-predict") && v && (++*i, 1))) rc = cli_int("-n", v, 0, INT32_MAX, &o->n_predict, e);
-    else if (TAKES("-c") || (!strcmp(a, "--ctx-size") && v && (++*i, 1))) rc = cli_int("-c", v, 0, 1 << 24, &o->n_ctx, e);
-    else if (TAKES("-t") || (!strcmp(a, "--threads") && v && (++*i, 1))) rc = cli_int("-t", v, 0, 1024, &o->n_threads, e);
-    else if (TAKES("--seed")) { rc = cli_u64("--seed", v, &o->sp.seed, e); o->seed_given = 1; }
-    else if (TAKES("--temp")) rc = cli_double("--temp", v, -1e300, 1e300, &o->sp.temp, e);
-    else if (TAKES("--top-k")) { rc = cli_int("--top-k", v, INT32_MIN, INT32_MAX, &n, e); o->sp.top_k = (int)n; }
-    else if (TAKES("--top-p")) rc = cli_double("--top-p", v, -1e300, 1e300, &o->sp.top_p, e);
-    else if (TAKES("--min-p")) rc = cli_double("--min-p", v, -1e300, 1e300, &o->sp.min_p, e);
-    else if (TAKES("--repeat-penalty")) rc = cli_double("--repeat-penalty", v, -1e300, 1e300, &o->sp.repeat_penalty, e);
-    else if (TAKES("--repeat-last-n")) { rc = cli_int("--repeat-last-n", v, INT32_MIN, INT32_MAX, &n, e); o->sp.repeat_last_n = (int)n; }
-    else if (!strcmp(a, "--no-bos")) o->no_bos = 1;
-    else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1;
-    else if (!strcmp(a, "--print-ids")) o->print_ids = 1;
-    else if (!strcmp(a, "--json")) o->json = 1;
-    else return 0;
-#undef TAKES
-    return rc ? rc : 1;
+static int engine_forward(void* self, const int32_t* ids, int n, int last_only, struct Err* e) {
+    return ref_forward(self, ids, n, last_only, e);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-// What run and logits load: model, tokenizer (when the file has one), prompt ids.
-struct Session {
-    struct Model model;
-    struct Tokenizer tok;
-    int have_tok;
-    int32_t* ids;
-    int n_ids;
-    int n_ctx;
-};
-
-static void session_free(struct Session* s) {
-    free(s->ids);
-    tokenizer_free(&s->tok);
-    model_free(&s->model);
-}
-
-static char* read_text_file(const char* path, size_t* len, struct Err* e) {
-    FILE* f = fopen(path, "rb");
-    if (!f) {
-        err_set(e, ERR_IO, "cannot open prompt file '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char* buf = malloc(cap);
-    size_t k;
-    while (buf && (k = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += k;
-        if (n == cap) {
-            char* nb = cap < (1u << 30) ? realloc(buf, cap * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!buf) err_set(e, ERR_NOMEM, "prompt file '%s' is too large", path);
-    *len = n;
-    return buf;
-}
-
-// Loads the model and tokenizer and turns the prompt into ids. n_extra positions beyond the
-// prompt must fit in the context.
-static int session_open(struct Session* s, const struct RunOpts* o, int64_t n_extra, struct Err* e) {
-    memset(s, 0, sizeof(*s));
-    if (!o->model) return err_set(e, ERR_ARG, "-m MODEL is required");
-    int n_src = !!o->prompt + !!o->prompt_file + !!o->ids;
-    if (n_src != 1) return err_set(e, ERR_ARG, "give exactly one of -p TEXT, -f FILE or --ids \"1 2 3\"");
-    int rc = model_open(&s->model, o->model, e);
-    if (rc) return rc;
-    const struct Config* c = &s->model.config;
-    struct Err te = {0};
-    s->have_tok = tokenizer_init(&s->tok, &s->model.gguf, &te) == 0;
-    if (o->ids) {
-        size_t cap = strlen(o->ids) / 2 + 2;
-        s->ids = malloc(cap * sizeof(int32_t));
-        if (!s->ids) return err_set(e, ERR_NOMEM, "out of memory");
-        if ((rc = cli_ids("--ids", o->ids, s->ids, (int)cap, &s->n_ids, e))) return rc;
-        for (int i = 0; i < s->n_ids; i++)
-            if (s->ids[i] >= c->n_vocab)
-                return err_set(e, ERR_ARG, "--ids: token %d is outside the vocabulary (0..%d)", s->ids[i],
-                               c->n_vocab - 1);
-    } else {
-        if (!s->have_tok)
-            return err_set(e, ERR_UNSUPPORTED, "%s: cannot tokenize a text prompt (%s); pass --ids", o->model,
-                           te.msg);
-        size_t len = 0;
-        char* text = o->prompt ? (char*)o->prompt : read_text_file(o->prompt_file, &len, e);
-        if (!text) return e->code;
-        if (o->prompt) len = strlen(text);
-        size_t cap = tokenizer_bound(len);
-        s->ids = malloc(cap * sizeof(int32_t));
-        rc = s->ids ? tokenizer_encode(&s->tok, text, len, !o->no_bos, 1, s->ids, (int)cap, &s->n_ids, e)
-                    : err_set(e, ERR_NOMEM, "out of memory");
-        if (!o->prompt) free(text);
-        if (rc == ERR_UNSUPPORTED) {
-            char tmp[sizeof(e->msg)];
-            memcpy(tmp, e->msg, sizeof(tmp));
-            snprintf(e->msg, sizeof(e->msg), "%.200s; give the prompt as --ids \"1 2 3\"", tmp);
-        }
-        if (rc) return rc;
-        // An empty prompt is BOS alone, as in llama.cpp.
-        if (s->n_ids == 0 && !o->no_bos && s->tok.bos_id >= 0) s->ids[s->n_ids++] = s->tok.bos_id;
-    }
-    if (s->n_ids == 0) return err_set(e, ERR_ARG, "the prompt is empty (no tokens to run)");
-    int64_t n_ctx = o->n_ctx > 0 ? o->n_ctx : (c->n_ctx_train < 4096 ? c->n_ctx_train : 4096);
-    if (s->n_ids + n_extra > n_ctx)
-        return err_set(e, ERR_ARG, "the prompt (%d tokens) plus %lld to generate exceeds the context of %lld; "
-                       "raise -c or lower -n", s->n_ids, (long long)n_extra, (long long)n_ctx);
-    s->n_ctx = (int)n_ctx;
-    return 0;
-}
+static const double* engine_logits(void* self, int t) { return ref_logits(self, t); }
 
 // ---------------------------------------------------------------------------------------
 // logits
@@ -251,31 +118,6 @@ static const char LOGITS_HELP[] =
     "little-endian float64 [n_tokens][n_vocab]. --ids are used as given (no BOS added).\n"
     "  --dump DIR   also write every op output at every position (docs/DUMP.md)\n";
 
-struct DumpCtx {
-    const char* dir;
-    FILE* index;
-    int failed;
-};
-
-static void dump_hook(void* ctx, const struct Op* op, int64_t pos0, int n, const double* out, int width) {
-    struct DumpCtx* d = ctx;
-    for (int t = 0; t < n && !d->failed; t++) {
-        char name[160], path[4096];
-        if (op->layer >= 0)
-            snprintf(name, sizeof(name), "p%05lld-l%03d-%s.f64", (long long)(pos0 + t), op->layer, op->name);
-        else
-            snprintf(name, sizeof(name), "p%05lld-out-%s.f64", (long long)(pos0 + t), op->name);
-        snprintf(path, sizeof(path), "%s/%s", d->dir, name);
-        FILE* f = fopen(path, "wb");
-        if (!f || fwrite(out + (size_t)t * width, sizeof(double), (size_t)width, f) != (size_t)width)
-            d->failed = 1;
-        if (f && fclose(f) != 0) d->failed = 1;
-        fprintf(d->index, "%s\t%lld\t%d\t%s\t%d\n", name, (long long)(pos0 + t), op->layer, op->name, width);
-    }
-}
-
-static int write_all_or_fail(FILE* f, const void* p, size_t n) { return fwrite(p, 1, n, f) == n; }
-
 static int cmd_logits(int argc, char** argv) {
     struct RunOpts o = {0};
     struct Err e = {0};
@@ -285,7 +127,7 @@ static int cmd_logits(int argc, char** argv) {
             fputs(LOGITS_HELP, stdout);
             return 0;
         }
-        int rc = parse_run_opt(&o, argc, argv, &i, &e);
+        int rc = session_parse_opt(&o, argc, argv, &i, &e);
         if (rc < 0) return fail(&e);
         if (rc == 0) return usage_error("logits", "unknown or incomplete option '%s'", argv[i]);
     }
@@ -294,39 +136,21 @@ static int cmd_logits(int argc, char** argv) {
     struct RefEngine r = {0};
     int rc = session_open(&s, &o, 0, &e);
     if (!rc) rc = ref_init(&r, &s.model, s.n_ctx, s.n_ids, (int)o.n_threads, &e);
-    struct DumpCtx d = {o.dump, NULL, 0};
-    if (!rc && o.dump) {
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/index.tsv", o.dump);
-        if (mkdir(o.dump, 0755) != 0 && errno != EEXIST)
-            rc = err_set(&e, ERR_IO, "--dump: cannot create '%s': %s", o.dump, strerror(errno));
-        else if (!(d.index = fopen(path, "w")))
-            rc = err_set(&e, ERR_IO, "--dump: cannot write '%s': %s", path, strerror(errno));
-        else {
-            fprintf(d.index, "file\tposition\tlayer\top\tcount\n");
-            r.hook = dump_hook;
-            r.hook_ctx = &d;
-        }
+    struct DumpCtx d = {0};
+    if (!rc && o.dump && !(rc = session_dump_open(&d, o.dump, &e))) {
+        r.hook = session_dump_rows;
+        r.hook_ctx = &d;
     }
     if (!rc) rc = ref_forward(&r, s.ids, s.n_ids, 0, &e);
-    if (d.index && fclose(d.index) != 0) d.failed = 1;
-    if (!rc && d.failed) rc = err_set(&e, ERR_IO, "--dump: writing into '%s' failed", o.dump);
+    if (o.dump && d.index) {
+        struct Err de = {0};
+        if (session_dump_close(&d, &de) && !rc) rc = err_set(&e, de.code, "%s", de.msg);
+    }
     if (!rc) {
-        // Written to OUT.tmp and renamed: no half-written output on failure.
-        char tmp[4096];
-        snprintf(tmp, sizeof(tmp), "%s.tmp", o.out);
-        FILE* f = fopen(tmp, "wb");
-        int ok = f != NULL;
+        struct SessionEngine eng = {&r, r.max_batch, engine_forward, engine_logits};
         size_t nv = (size_t)s.model.config.n_vocab;
-        for (int t = 0; ok && t < s.n_ids; t++) ok = write_all_or_fail(f, ref_logits(&r, t), nv * sizeof(double));
-        if (f && fclose(f) != 0) ok = 0;
-        if (ok && rename(tmp, o.out) != 0) ok = 0;
-        if (!ok) {
-            rc = err_set(&e, ERR_IO, "cannot write '%s': %s", o.out, strerror(errno));
-            unlink(tmp);
-        } else {
-            fprintf(stderr, "mattn-ref: wrote %d x %zu logits to %s\n", s.n_ids, nv, o.out);
-        }
+        rc = session_write_logits(o.out, &eng, s.n_ids, (int)nv, &e);
+        if (!rc) fprintf(stderr, "mattn-ref: wrote %d x %zu logits to %s\n", s.n_ids, nv, o.out);
     }
     ref_free(&r);
     session_free(&s);
@@ -364,7 +188,7 @@ static int cmd_run(int argc, char** argv) {
             fputs(RUN_HELP, stdout);
             return 0;
         }
-        int rc = parse_run_opt(&o, argc, argv, &i, &e);
+        int rc = session_parse_opt(&o, argc, argv, &i, &e);
         if (rc < 0) return fail(&e);
         if (rc == 0) return usage_error("run", "unknown or incomplete option '%s'", argv[i]);
     }
@@ -374,7 +198,7 @@ static int cmd_run(int argc, char** argv) {
         clock_gettime(CLOCK_REALTIME, &ts);
         o.sp.seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
     }
-    double t_start = now_s();
+    double t_start = session_now();
     struct Session s;
     struct RefEngine r = {0};
     struct Sampler smp = {0};
@@ -391,61 +215,11 @@ static int cmd_run(int argc, char** argv) {
         return fail(&e);
     }
     fprintf(stderr, "mattn-ref: seed %llu\n", (unsigned long long)o.sp.seed);
-    double t_loaded = now_s();
-    // Prompt: in batches; only the last position's logits are needed.
-    for (int i = 0; i < s.n_ids && !rc; i += r.max_batch) {
-        int n = s.n_ids - i < r.max_batch ? s.n_ids - i : r.max_batch;
-        rc = ref_forward(&r, s.ids + i, n, 1, &e);
-        for (int t = 0; t < n; t++) sampler_accept(&smp, s.ids[i + t]);
-    }
-    double t_prompt = now_s();
-    int eos = s.have_tok ? s.tok.eos_id : -1;
-    if (eos < 0) {
-        int64_t v;
-        if (gguf_get_int(&s.model.gguf, "tokenizer.ggml.eos_token_id", &v, NULL) == 0) eos = (int)v;
-    }
-    struct TokenizerStream ts;
-    tokenizer_stream_init(&ts, 0);
-    char* piece = s.have_tok ? malloc(s.tok.max_piece + 8) : NULL;
-    int n_gen = 0, last_row = (s.n_ids - 1) % r.max_batch;
-    for (; n_gen < o.n_predict && !rc; n_gen++) {
-        int32_t id = sampler_sample(&smp, ref_logits(&r, last_row));
-        last_row = 0;
-        sampler_accept(&smp, id);
-        int is_eos = id == eos && !o.ignore_eos;
-        if (o.print_ids) {
-            printf(n_gen ? " %d" : "%d", id);
-        } else if (!is_eos && piece) {
-            size_t n_out = 0;
-            if (tokenizer_stream_push(&s.tok, &ts, id, piece, s.tok.max_piece + 8, &n_out, &e) == 0)
-                fwrite(piece, 1, n_out, stdout);
-        }
-        fflush(stdout);
-        if (is_eos) {
-            n_gen++;
-            break;
-        }
-        if (n_gen + 1 < o.n_predict) rc = ref_forward(&r, &id, 1, 0, &e);
-    }
-    if (piece) {
-        size_t k = tokenizer_stream_flush(&ts, piece, s.tok.max_piece + 8);
-        fwrite(piece, 1, k, stdout);
-    }
-    printf("\n");
-    double t_end = now_s();
-    free(piece);
-    if (!rc) {
-        double tp = t_prompt - t_loaded, tg = t_end - t_prompt;
-        if (o.json)
-            fprintf(stderr, "{\"seed\":%llu,\"load_s\":%.6f,\"prompt_tokens\":%d,\"prompt_tok_s\":%.3f,"
-                    "\"gen_tokens\":%d,\"gen_tok_s\":%.3f}\n", (unsigned long long)o.sp.seed,
-                    t_loaded - t_start, s.n_ids, tp > 0 ? s.n_ids / tp : 0.0, n_gen,
-                    tg > 0 ? n_gen / tg : 0.0);
-        else
-            fprintf(stderr, "mattn-ref: load %.3f s; prompt %d tokens, %.2f tok/s; generated %d tokens, "
-                    "%.2f tok/s\n", t_loaded - t_start, s.n_ids, tp > 0 ? s.n_ids / tp : 0.0, n_gen,
-                    tg > 0 ? n_gen / tg : 0.0);
-    }
+    double t_loaded = session_now(), tp = 0, tg = 0;
+    int n_gen = 0;
+    struct SessionEngine eng = {&r, r.max_batch, engine_forward, engine_logits};
+    rc = session_generate(&s, &o, &smp, &eng, &tp, &tg, &n_gen, &e);
+    if (!rc) session_print_timing(stderr, "mattn-ref", &o, s.n_ids, t_loaded - t_start, tp, n_gen, tg);
     sampler_free(&smp);
     ref_free(&r);
     session_free(&s);
