@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "convert_cmd.h"
 #include "gguf.h"
 #include "info.h"
 #include "model.h"
@@ -240,6 +241,7 @@ static const struct Command COMMANDS[] = {
     {"run", cmd_run, "generate text from a prompt"},
     {"logits", cmd_logits, "write the logits of every prompt position (float64)"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"convert", cmd_convert, "convert a Hugging Face checkpoint directory to GGUF"},
     {"synth", cmd_synth, "write a seeded random-weight model of a given shape"},
 };
 
