@@ -39,11 +39,47 @@ define objs
 $(patsubst %.c,build/$(1)/%.o,$(2))
 endef
 
-build/rel/%.o: %.c
+# ---------------------------------------------------------------------------------------
+# shaders: each shaders/<op>.comp (and common.glsl) becomes build/gen/shaders/<op>.comp.h with
+# xxd -i; kernels.h holds enum Kernel { K_<OP>, ... } and registry.inc the {name, data, len}
+# table that gles/programs.c includes. GL_SHADER_DIR=shaders loads the files at run time instead.
+
+GEN := build/gen/shaders
+SHADER_NAMES := $(sort $(basename $(notdir $(SHADERS))))
+SHADER_HDRS := $(patsubst %,$(GEN)/%.comp.h,$(SHADER_NAMES)) $(GEN)/common.glsl.h
+GEN_HDRS := $(if $(HAVE_GLES),$(SHADER_HDRS) $(GEN)/kernels.h $(GEN)/registry.inc)
+
+$(GEN)/%.comp.h: shaders/%.comp
+	@mkdir -p $(GEN)
+	(cd shaders && xxd -i $*.comp) > $@.tmp && mv $@.tmp $@
+
+$(GEN)/common.glsl.h: shaders/common.glsl
+	@mkdir -p $(GEN)
+	(cd shaders && xxd -i common.glsl) > $@.tmp && mv $@.tmp $@
+
+$(GEN)/kernels.h: $(SHADERS) Makefile
+	@mkdir -p $(GEN)
+	{ echo '// generated from shaders/*.comp by the Makefile'; echo '#pragma once'; \
+	  echo 'enum Kernel {'; \
+	  for n in $(SHADER_NAMES); do echo "    K_$$(echo $$n | tr a-z A-Z),"; done; \
+	  echo '    K_COUNT,'; echo '};'; } > $@.tmp && mv $@.tmp $@
+
+$(GEN)/registry.inc: $(SHADERS) Makefile
+	@mkdir -p $(GEN)
+	{ echo '// generated from shaders/*.comp by the Makefile; included by gles/programs.c only'; \
+	  echo '#include "shaders/common.glsl.h"'; \
+	  for n in $(SHADER_NAMES); do echo "#include \"shaders/$$n.comp.h\""; done; \
+	  echo '#define COMMON_SRC common_glsl'; echo '#define COMMON_LEN common_glsl_len'; \
+	  echo 'static const struct { const char* name; const unsigned char* data; unsigned len; }'; \
+	  echo '    KERNELS[K_COUNT] = {'; \
+	  for n in $(SHADER_NAMES); do echo "    {\"$$n\", $${n}_comp, sizeof($${n}_comp)},"; done; \
+	  echo '};'; } > $@.tmp && mv $@.tmp $@
+
+build/rel/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(OPT) $(if $(filter ref/%,$<),$(CFLAGS_REF)) $(if $(filter tests/%,$<),$(CFLAGS_TESTS)) $(EXTRA_CFLAGS) -Ibuild/gen -c $< -o $@
 
-build/asan/%.o: %.c
+build/asan/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	  -fno-sanitize-recover=all $(if $(filter ref/%,$<),$(CFLAGS_REF)) $(if $(filter tests/%,$<),$(CFLAGS_TESTS)) -Ibuild/gen -c $< -o $@
@@ -58,7 +94,7 @@ build/mattn-ref: $(call objs,rel,ref/main.c $(SRC_SHARED) $(SRC_REF))
 build/mattn-gles: $(call objs,rel,gles/main.c $(SRC_SHARED) $(SRC_GLES))
 	$(CC) -o $@ $^ $(LIBS) $(GL_LIBS)
 
-build/mattn-diff: $(call objs,rel,tests/mattn_diff.c tests/check.c) $(LIB_OBJS_rel)
+build/mattn-diff: $(call objs,rel,tests/mattn_diff.c) $(LIB_OBJS_rel)
 	$(CC) -o $@ $^ $(ALL_LIBS)
 
 # ---------------------------------------------------------------------------------------

@@ -1,0 +1,86 @@
+// gles.h: the OpenGL ES 3.1 compute engine: runs the shared graph (shared/graph.h) on the GPU
+// in FP32 with one compute shader per op (shaders/*.comp). Weights are uploaded once, still in
+// their GGUF encoding, and dequantized inside the shaders; the KV caches live on the GPU. A
+// forward call is encoded as dispatches with no synchronisation; the first gl_logits() after
+// it waits for the GPU and reads the logits back. Not here: sampling, tokenizing (shared/).
+#pragma once
+
+#include <GLES3/gl31.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "graph.h"
+#include "model.h"
+
+// Called after every op with its output rows (n rows of width floats; row t is position
+// pos0 + t). Setting a hook makes every op wait for the GPU and read its output back.
+typedef void (*GlOpHook)(void* ctx, const struct Op* op, int64_t pos0, int n, const float* out,
+                         int width);
+
+// A weight tensor on the GPU: 2-D tensors keep their GGUF bytes, split at row boundaries into
+// chunks no larger than GL_MAX_SHADER_STORAGE_BLOCK_SIZE; 1-D tensors become float arrays.
+struct GlTensor {
+    enum GgmlType type;     // GGML_TYPE_F32 for converted 1-D tensors
+    int64_t n_in, rows;     // elements per row, rows
+    size_t row_bytes;
+    int64_t rows_per_chunk;
+    int n_chunks;
+    GLuint* bufs;           // n_chunks buffers
+};
+
+struct GlProg;
+
+struct GlEngine {
+    const struct Model* m;
+    struct Graph g;
+    int n_ctx;                 // positions the KV caches hold
+    int max_batch;             // rows per forward call
+    const char* egl_path;      // "gbm", "device" or "surfaceless"
+    const char* renderer;      // GL_RENDERER
+    GLint max_ssbo;            // GL_MAX_SHADER_STORAGE_BLOCK_SIZE (or MATTN_GL_MAX_SSBO)
+    GLuint bufs[32];           // (max_batch, g.bufs[i].width) floats each
+    GLuint* state_k;           // per state slot: (n_ctx, width) keys
+    GLuint* state_v;           // per state slot: (n_ctx, width) values
+    struct GlTensor* wt;       // per tensor id (uploaded only when an op uses it)
+    GLuint tokens;             // (max_batch,) int token ids of the current call
+    GLuint dummy;              // bound where an optional buffer is absent
+    GLuint* rope_tab;          // per op index: (n_ctx, n_rot/2) vec2 (cos, sin), or 0
+    struct GlProg* progs;      // compiled programs (programs.c)
+    int n_progs, cap_progs;
+    int* op_prog;              // per op: program index for batches (mat-mat) ...
+    int* op_prog1;             // ... and for one row (mat-vec)
+    int64_t n_past;            // positions already in the caches
+    float* logits_host;        // (max_batch, n_vocab) read back by gl_logits
+    int last_t0, last_n;       // rows of the logits the last forward computed
+    int logits_ready;
+    float* hook_buf;           // (max_batch * widest buffer) scratch for hooks
+    GlOpHook hook;
+    void* hook_ctx;
+};
+
+// Creates (or shares) the headless context, builds the graph, compiles every program the
+// model needs, uploads the weights and allocates buffers for n_ctx positions and batches of
+// up to max_batch. Fails with ERR_GL (no EGL/GL, a compile error with its log, an out-of-
+// memory buffer) or ERR_UNSUPPORTED (a weight type no shader reads). m must outlive it.
+int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch, struct Err* e);
+void gl_free(struct GlEngine* g);
+
+// Clears the KV caches: a new sequence starts at position 0.
+void gl_reset(struct GlEngine* g);
+
+// Encodes n tokens (n <= max_batch) at positions n_past..n_past+n-1 and advances n_past; with
+// last_only only the last row's logits are computed. Nothing waits for the GPU here unless a
+// hook is set. Fails with ERR_ARG on a bad token or a full context, ERR_GL on a GL error.
+int gl_forward(struct GlEngine* g, const int32_t* tokens, int n, int last_only, struct Err* e);
+
+// Logits of row t of the last forward (n_vocab floats), valid until the next call. The first
+// call after a forward waits for the GPU and reads the computed rows back.
+const float* gl_logits(struct GlEngine* g, int t);
+
+// Waits until every encoded dispatch has finished (for timing).
+void gl_finish(void);
+
+// context.c: the shared headless context. acquire creates it on first use (path and
+// renderer strings stay valid until the last release); release tears it down at zero.
+int gl_context_acquire(const char** path, const char** renderer, struct Err* e);
+void gl_context_release(void);

@@ -1,0 +1,430 @@
+// mattn-gles: the OpenGL ES 3.1 compute engine's command line: info, run and logits with
+// mattn-ref's flags and output formats (logits and --dump are float64 files even though the
+// engine computes in float), plus bench (prompt and generation tok/s). Exit status: 0 ok,
+// 1 failure (one line on stderr), 2 bad usage. The only gles/ file that prints or exits.
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "gguf.h"
+#include "gles.h"
+#include "info.h"
+#include "model.h"
+#include "sampler.h"
+#include "session.h"
+
+static int fail(const struct Err* e) {
+    fprintf(stderr, "mattn-gles: error: %s\n", e->msg);
+    return e->code == ERR_ARG ? EXIT_USAGE : 1;
+}
+
+static int usage_error(const char* cmd, const char* fmt, const char* arg) {
+    fprintf(stderr, "mattn-gles %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see 'mattn-gles %s --help')\n", cmd);
+    return EXIT_USAGE;
+}
+
+// ---------------------------------------------------------------------------------------
+// info
+
+static const char INFO_HELP[] =
+    "usage: mattn-gles info -m MODEL.gguf [--json] [--kv] [--tensors]\n"
+    "Describes a GGUF file: architecture, name, layers, widths, heads, context, vocabulary,\n"
+    "tensor count and types, parameter count, file size.\n"
+    "  -m, --model FILE  the GGUF file\n"
+    "  --json            one JSON object on stdout (for scripts)\n"
+    "  --kv              also list every metadata key and value\n"
+    "  --tensors         also list every tensor (name, type, shape, offset)\n";
+
+static int cmd_info(int argc, char** argv) {
+    const char* model = NULL;
+    int json = 0, kv = 0, tensors = 0;
+    for (int i = 1; i < argc; i++) {
+        const char* a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(INFO_HELP, stdout);
+            return 0;
+        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && i + 1 < argc) {
+            model = argv[++i];
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--kv")) {
+            kv = 1;
+        } else if (!strcmp(a, "--tensors")) {
+            tensors = 1;
+        } else {
+            return usage_error("info", "unknown or incomplete option '%s'", a);
+        }
+    }
+    if (!model) return usage_error("info", "%s", "-m MODEL is required");
+    struct Gguf g;
+    struct Err e = {0};
+    if (gguf_open(&g, model, &e)) return fail(&e);
+    cJSON* o = info_describe(&g, model);
+    struct Gguf g2;
+    struct Model mdl;
+    if (o && gguf_parse(&g2, g.bytes, g.size, NULL) == 0) {
+        if (model_load(&mdl, &g2, NULL) == 0) {
+            info_add_layers(o, &mdl);
+            model_free(&mdl);
+        }
+    }
+    if (o && kv) info_add_kv(o, &g);
+    if (o && tensors) info_add_tensors(o, &g);
+    gguf_free(&g);
+    if (!o) {
+        fprintf(stderr, "mattn-gles: error: out of memory\n");
+        return 1;
+    }
+    if (json) {
+        char* s = cJSON_PrintUnformatted(o);
+        if (s) printf("%s\n", s);
+        free(s);
+    } else {
+        info_print_text(stdout, o);
+    }
+    cJSON_Delete(o);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// the engine as shared/session.c sees it: float results widened to double
+
+struct Gles {
+    struct GlEngine g;
+    double* row;       // (n_vocab,) the widened logits row
+    double* dump;      // (max_batch * widest buffer,) widened op outputs
+    struct DumpCtx* d;
+};
+
+static int engine_forward(void* self, const int32_t* ids, int n, int last_only, struct Err* e) {
+    return gl_forward(&((struct Gles*)self)->g, ids, n, last_only, e);
+}
+
+static const double* engine_logits(void* self, int t) {
+    struct Gles* x = self;
+    const float* f = gl_logits(&x->g, t);
+    for (int i = 0; i < x->g.m->config.n_vocab; i++) x->row[i] = f[i];
+    return x->row;
+}
+
+static void dump_hook(void* ctx, const struct Op* op, int64_t pos0, int n, const float* out,
+                      int width) {
+    struct Gles* x = ctx;
+    for (size_t i = 0; i < (size_t)n * (size_t)width; i++) x->dump[i] = out[i];
+    session_dump_rows(x->d, op, pos0, n, x->dump, width);
+}
+
+static int gles_init(struct Gles* x, const struct Model* m, int n_ctx, int max_batch,
+                     struct Err* e) {
+    memset(x, 0, sizeof(*x));
+    int rc = gl_init(&x->g, m, n_ctx, max_batch, e);
+    if (rc) return rc;
+    x->row = malloc((size_t)m->config.n_vocab * sizeof(double));
+    if (!x->row) return err_set(e, ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+static void gles_free(struct Gles* x) {
+    gl_free(&x->g);
+    free(x->row);
+    free(x->dump);
+    memset(x, 0, sizeof(*x));
+}
+
+static int parse_opts(const char* cmd, const char* help, struct RunOpts* o, int argc, char** argv,
+                      struct Err* e, int* status) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(help, stdout);
+            *status = 0;
+            return 1;
+        }
+        int rc = session_parse_opt(o, argc, argv, &i, e);
+        if (rc < 0) {
+            *status = fail(e);
+            return 1;
+        }
+        if (rc == 0) {
+            *status = usage_error(cmd, "unknown or incomplete option '%s'", argv[i]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// logits
+
+static const char LOGITS_HELP[] =
+    "usage: mattn-gles logits -m MODEL (--ids \"1 7 42\" | -p TEXT | -f FILE) -o OUT.bin\n"
+    "                         [--dump DIR] [-c CTX] [--no-bos]\n"
+    "Runs the prompt teacher-forced on the GPU and writes the logits after every position\n"
+    "as little-endian float64 [n_tokens][n_vocab]. --ids are used as given (no BOS added).\n"
+    "  --dump DIR   also write every op output at every position (docs/DUMP.md)\n";
+
+static int cmd_logits(int argc, char** argv) {
+    struct RunOpts o = {0};
+    struct Err e = {0};
+    int status;
+    sampler_params_default(&o.sp);
+    if (parse_opts("logits", LOGITS_HELP, &o, argc, argv, &e, &status)) return status;
+    if (!o.out) return usage_error("logits", "%s", "-o OUT.bin is required");
+    struct Session s;
+    struct Gles x = {0};
+    struct DumpCtx d = {0};
+    int rc = session_open(&s, &o, 0, &e);
+    if (!rc) rc = gles_init(&x, &s.model, s.n_ctx, s.n_ids, &e);
+    if (!rc && o.dump && !(rc = session_dump_open(&d, o.dump, &e))) {
+        int widest = 1;
+        for (int i = 0; i < x.g.g.n_bufs; i++)
+            if (x.g.g.bufs[i].width > widest) widest = x.g.g.bufs[i].width;
+        x.dump = malloc((size_t)s.n_ids * (size_t)widest * sizeof(double));
+        if (!x.dump) rc = err_set(&e, ERR_NOMEM, "out of memory");
+        x.d = &d;
+        x.g.hook = dump_hook;
+        x.g.hook_ctx = &x;
+    }
+    if (!rc) rc = gl_forward(&x.g, s.ids, s.n_ids, 0, &e);
+    if (o.dump && d.index) {
+        struct Err de = {0};
+        if (session_dump_close(&d, &de) && !rc) rc = err_set(&e, de.code, "%s", de.msg);
+    }
+    if (!rc) {
+        struct SessionEngine eng = {&x, x.g.max_batch, engine_forward, engine_logits};
+        size_t nv = (size_t)s.model.config.n_vocab;
+        rc = session_write_logits(o.out, &eng, s.n_ids, (int)nv, &e);
+        if (!rc) fprintf(stderr, "mattn-gles: wrote %d x %zu logits to %s\n", s.n_ids, nv, o.out);
+    }
+    gles_free(&x);
+    session_free(&s);
+    return rc ? fail(&e) : 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// run
+
+static const char RUN_HELP[] =
+    "usage: mattn-gles run -m MODEL (-p PROMPT | -f FILE | --ids \"1 7 42\") [options]\n"
+    "Generates text after the prompt on the GPU and streams it to stdout (the prompt is not\n"
+    "echoed).\n"
+    "  -n N                 tokens to generate (default 128); stops early at EOS\n"
+    "  -c CTX               context size (default: the model's, at most 4096)\n"
+    "  -t THREADS           accepted for compatibility with mattn-ref; ignored\n"
+    "  --seed S             sampling seed (default: random, printed on stderr)\n"
+    "  --temp T             temperature (0.8; 0 = greedy)\n"
+    "  --top-k K            keep the K most likely tokens (40; 0 = all)\n"
+    "  --top-p P            nucleus sampling (0.95; 1 = off)\n"
+    "  --min-p P            drop tokens below P x the top probability (0.05; 0 = off)\n"
+    "  --repeat-penalty R   penalise tokens of the last N (1.0 = off)\n"
+    "  --repeat-last-n N    window of the repeat penalty (64; -1 = whole context)\n"
+    "  --no-bos             do not add BOS to a text prompt\n"
+    "  --ignore-eos         keep generating after EOS\n"
+    "  --print-ids          print the generated ids instead of text (EOS included)\n"
+    "  --json               print the timing summary on stderr as one JSON object\n";
+
+static int cmd_run(int argc, char** argv) {
+    struct RunOpts o = {0};
+    struct Err e = {0};
+    int status;
+    sampler_params_default(&o.sp);
+    o.n_predict = 128;
+    if (parse_opts("run", RUN_HELP, &o, argc, argv, &e, &status)) return status;
+    if (sampler_params_check(&o.sp, &e)) return fail(&e);
+    if (!o.seed_given) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        o.sp.seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
+    }
+    double t_start = session_now();
+    struct Session s;
+    struct Gles x = {0};
+    struct Sampler smp = {0};
+    int rc = session_open(&s, &o, o.n_predict, &e);
+    if (!rc && !s.have_tok && !o.print_ids)
+        rc = err_set(&e, ERR_UNSUPPORTED, "%s has no tokenizer to print text with; add --print-ids", o.model);
+    const int max_batch = 512;
+    if (!rc) rc = gles_init(&x, &s.model, s.n_ctx, s.n_ids < max_batch ? s.n_ids : max_batch, &e);
+    if (!rc) rc = sampler_init(&smp, &o.sp, s.model.config.n_vocab, &e);
+    if (rc) {
+        sampler_free(&smp);
+        gles_free(&x);
+        session_free(&s);
+        return fail(&e);
+    }
+    fprintf(stderr, "mattn-gles: seed %llu\n", (unsigned long long)o.sp.seed);
+    double t_loaded = session_now(), tp = 0, tg = 0;
+    int n_gen = 0;
+    struct SessionEngine eng = {&x, x.g.max_batch, engine_forward, engine_logits};
+    rc = session_generate(&s, &o, &smp, &eng, &tp, &tg, &n_gen, &e);
+    if (!rc) session_print_timing(stderr, "mattn-gles", &o, s.n_ids, t_loaded - t_start, tp, n_gen, tg);
+    sampler_free(&smp);
+    gles_free(&x);
+    session_free(&s);
+    return rc ? fail(&e) : 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// bench
+
+static const char BENCH_HELP[] =
+    "usage: mattn-gles bench -m MODEL [-p 512] [-n 128] [-r 3] [--json]\n"
+    "Measures prompt processing (-p tokens in batches of up to 512, logits of the last row\n"
+    "read back) and generation (-n tokens one at a time, each one's logits read back and its\n"
+    "argmax fed back), the GPU synchronised around each timing. Token ids are synthetic.\n"
+    "Prints the median over -r repeats, after one warm-up run, and the GL renderer.\n";
+
+static int cmp_double(const void* a, const void* b) {
+    double x = *(const double*)a, y = *(const double*)b;
+    return (x > y) - (x < y);
+}
+
+static int bench_once(struct GlEngine* g, const int32_t* ids, int n_p, int n_g, double* tp,
+                      double* tg, struct Err* e) {
+    int nv = g->m->config.n_vocab, rc = 0;
+    gl_reset(g);
+    gl_finish();
+    double t0 = session_now();
+    for (int i = 0; i < n_p && !rc; i += g->max_batch) {
+        int n = n_p - i < g->max_batch ? n_p - i : g->max_batch;
+        rc = gl_forward(g, ids + i, n, 1, e);
+        if (!rc && i + n >= n_p) (void)gl_logits(g, n - 1);
+    }
+    gl_finish();
+    double t1 = session_now();
+    int32_t id = ids[n_p - 1];
+    for (int k = 0; k < n_g && !rc; k++) {
+        rc = gl_forward(g, &id, 1, 0, e);
+        if (rc) break;
+        const float* l = gl_logits(g, 0);
+        int best = 0;
+        for (int i = 1; i < nv; i++)
+            if (l[i] > l[best]) best = i;
+        id = best;
+    }
+    gl_finish();
+    *tp = t1 - t0;
+    *tg = session_now() - t1;
+    return rc;
+}
+
+static int cmd_bench(int argc, char** argv) {
+    const char* model = NULL;
+    int64_t n_p = 512, n_g = 128, reps = 3;
+    int json = 0, rc = 0;
+    struct Err e = {0};
+    for (int i = 1; i < argc && !rc; i++) {
+        const char* a = argv[i];
+        const char* v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(BENCH_HELP, stdout);
+            return 0;
+        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && v) {
+            model = argv[++i];
+        } else if (!strcmp(a, "-p") && v) {
+            rc = cli_int("-p", argv[++i], 1, 1 << 20, &n_p, &e);
+        } else if (!strcmp(a, "-n") && v) {
+            rc = cli_int("-n", argv[++i], 0, 1 << 20, &n_g, &e);
+        } else if (!strcmp(a, "-r") && v) {
+            rc = cli_int("-r", argv[++i], 1, 1000, &reps, &e);
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else {
+            return usage_error("bench", "unknown or incomplete option '%s'", a);
+        }
+    }
+    if (rc) return fail(&e);
+    if (!model) return usage_error("bench", "%s", "-m MODEL is required");
+    struct Model m;
+    if ((rc = model_open(&m, model, &e))) return fail(&e);
+    int32_t* ids = malloc((size_t)n_p * sizeof(int32_t));
+    double* tps = calloc((size_t)reps, sizeof(double));
+    double* tgs = calloc((size_t)reps, sizeof(double));
+    struct GlEngine g = {0};
+    if (!ids || !tps || !tgs) rc = err_set(&e, ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; !rc && i < n_p; i++)
+        ids[i] = (int32_t)((1 + i * 7919) % m.config.n_vocab);
+    int n_ctx = (int)(n_p + n_g);
+    if (!rc) rc = gl_init(&g, &m, n_ctx, n_p < 512 ? (int)n_p : 512, &e);
+    double tp, tg;
+    // Warm-up: Mesa compiles each program at its first dispatch; drivers page buffers in.
+    if (!rc) rc = bench_once(&g, ids, (int)n_p, n_g < 4 ? (int)n_g : 4, &tp, &tg, &e);
+    for (int r = 0; r < reps && !rc; r++) rc = bench_once(&g, ids, (int)n_p, (int)n_g, &tps[r], &tgs[r], &e);
+    if (!rc) {
+        qsort(tps, (size_t)reps, sizeof(double), cmp_double);
+        qsort(tgs, (size_t)reps, sizeof(double), cmp_double);
+        double mp = tps[reps / 2], mg = tgs[reps / 2];
+        double pps = mp > 0 ? (double)n_p / mp : 0, gps = mg > 0 ? (double)n_g / mg : 0;
+        if (json) {
+            cJSON* o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "model", model);
+            cJSON_AddStringToObject(o, "renderer", g.renderer);
+            cJSON_AddStringToObject(o, "egl", g.egl_path);
+            cJSON_AddNumberToObject(o, "prompt_tokens", (double)n_p);
+            cJSON_AddNumberToObject(o, "prompt_tok_s", pps);
+            cJSON_AddNumberToObject(o, "gen_tokens", (double)n_g);
+            cJSON_AddNumberToObject(o, "gen_tok_s", gps);
+            cJSON_AddNumberToObject(o, "repeats", (double)reps);
+            char* s = cJSON_PrintUnformatted(o);
+            if (s) printf("%s\n", s);
+            free(s);
+            cJSON_Delete(o);
+        } else {
+            printf("renderer: %s (EGL %s)\n", g.renderer, g.egl_path);
+            printf("prompt:     %6lld tokens  %10.2f tok/s\n", (long long)n_p, pps);
+            printf("generation: %6lld tokens  %10.2f tok/s\n", (long long)n_g, gps);
+            printf("(median of %lld after a warm-up)\n", (long long)reps);
+        }
+    }
+    gl_free(&g);
+    free(ids);
+    free(tps);
+    free(tgs);
+    model_free(&m);
+    return rc ? fail(&e) : 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// dispatch
+
+struct Command {
+    const char* name;
+    int (*fn)(int argc, char** argv);
+    const char* summary;
+};
+
+static const struct Command COMMANDS[] = {
+    {"info", cmd_info, "describe a GGUF file (--json for scripts)"},
+    {"run", cmd_run, "generate text from a prompt"},
+    {"logits", cmd_logits, "write the logits of every prompt position (float64)"},
+    {"bench", cmd_bench, "prompt and generation speed on this GPU"},
+};
+
+static void usage(FILE* f) {
+    fprintf(f, "usage: mattn-gles COMMAND [options]   (mattn-gles COMMAND --help for details)\n"
+               "The OpenGL ES 3.1 compute engine for hybrid language models in GGUF files.\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+}
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "mattn-gles: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

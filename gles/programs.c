@@ -1,0 +1,138 @@
+// programs.c: compiles the embedded shaders (or, with GL_SHADER_DIR set, the files on disk)
+// and runs them. Every kernel source is three strings: a generated head (#version, precision,
+// LOCAL_X, the variant's defines), shaders/common.glsl, then shaders/<op>.comp.
+#include "programs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shaders/registry.inc"
+
+static char* load_file(const char* dir, const char* name, int* len) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE* f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char* s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+        free(s);
+        s = NULL;
+    }
+    fclose(f);
+    if (s) *len = (int)n;
+    return s;
+}
+
+// Copies the first line of a driver log that names an error (else the log's start).
+static void first_error(char* dst, size_t cap, const char* log) {
+    const char* p = strstr(log, "error");
+    if (!p) p = log;
+    while (p > log && p[-1] != '\n') p--;
+    size_t n = strcspn(p, "\n");
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, p, n);
+    dst[n] = 0;
+}
+
+static int compile(GLuint* out, enum Kernel k, const char* defines, struct Err* e) {
+    const char* name = KERNELS[k].name;
+    char head[512];
+    snprintf(head, sizeof(head),
+             "#version 310 es\nprecision highp float;\nprecision highp int;\n"
+             "#define LOCAL_X %d\n%s", GL_LOCAL_X, defines);
+    const char* src[3] = {head, (const char*)COMMON_SRC, (const char*)KERNELS[k].data};
+    GLint len[3] = {-1, (GLint)COMMON_LEN, (GLint)KERNELS[k].len};
+    char *disk_common = NULL, *disk_kernel = NULL;
+    const char* dir = getenv("GL_SHADER_DIR");
+    if (dir && *dir) {
+        char fname[96];
+        snprintf(fname, sizeof(fname), "%s.comp", name);
+        disk_common = load_file(dir, "common.glsl", &len[1]);
+        disk_kernel = load_file(dir, fname, &len[2]);
+        if (!disk_common || !disk_kernel) {
+            free(disk_common);
+            free(disk_kernel);
+            return err_set(e, ERR_GL, "GL_SHADER_DIR: cannot read %s/common.glsl or %s/%s", dir,
+                           dir, fname);
+        }
+        src[1] = disk_common;
+        src[2] = disk_kernel;
+    }
+    GLuint sh = glCreateShader(GL_COMPUTE_SHADER);
+    glShaderSource(sh, 3, src, len);
+    glCompileShader(sh);
+    free(disk_common);
+    free(disk_kernel);
+    GLint ok = 0;
+    char log[4096] = "", line[200];
+    glGetShaderiv(sh, GL_COMPILE_STATUS, &ok);
+    if (!ok) {
+        glGetShaderInfoLog(sh, sizeof(log), NULL, log);
+        glDeleteShader(sh);
+        first_error(line, sizeof(line), log);
+        return err_set(e, ERR_GL, "shader %s.comp does not compile: %s", name, line);
+    }
+    GLuint p = glCreateProgram();
+    glAttachShader(p, sh);
+    glLinkProgram(p);
+    glDeleteShader(sh);
+    glGetProgramiv(p, GL_LINK_STATUS, &ok);
+    if (!ok) {
+        glGetProgramInfoLog(p, sizeof(log), NULL, log);
+        glDeleteProgram(p);
+        first_error(line, sizeof(line), log);
+        return err_set(e, ERR_GL, "shader %s.comp does not link: %s", name, line);
+    }
+    *out = p;
+    return 0;
+}
+
+int gl_program(struct GlEngine* g, enum Kernel k, const char* defines, struct Err* e) {
+    for (int i = 0; i < g->n_progs; i++)
+        if (g->progs[i].kernel == k && !strcmp(g->progs[i].defines, defines)) return i;
+    if (strlen(defines) >= sizeof(g->progs[0].defines))
+        return err_set(e, ERR_GL, "gl_program: defines too long for %s", KERNELS[k].name);
+    if (g->n_progs == g->cap_progs) {
+        int cap = g->cap_progs ? 2 * g->cap_progs : 32;
+        struct GlProg* p = realloc(g->progs, (size_t)cap * sizeof(*p));
+        if (!p) return err_set(e, ERR_NOMEM, "gl_program: out of memory");
+        g->progs = p;
+        g->cap_progs = cap;
+    }
+    GLuint prog = 0;
+    int rc = compile(&prog, k, defines, e);
+    if (rc) return rc;
+    struct GlProg* p = &g->progs[g->n_progs];
+    p->kernel = k;
+    snprintf(p->defines, sizeof(p->defines), "%s", defines);
+    p->prog = prog;
+    return g->n_progs++;
+}
+
+void gl_programs_free(struct GlEngine* g) {
+    for (int i = 0; i < g->n_progs; i++) glDeleteProgram(g->progs[i].prog);
+    free(g->progs);
+    g->progs = NULL;
+    g->n_progs = g->cap_progs = 0;
+}
+
+void gl_dispatch(struct GlEngine* g, int prog, int gx, int gy, int gz, const int* uni, int n_uni,
+                 const GLuint* bufs, int n_bufs) {
+    glUseProgram(g->progs[prog].prog);
+    for (int i = 0; i < n_bufs; i++) glBindBufferBase(GL_SHADER_STORAGE_BUFFER, (GLuint)i, bufs[i]);
+    if (n_uni > 0) glUniform1iv(0, n_uni, uni);
+    glDispatchCompute((GLuint)gx, (GLuint)gy, (GLuint)gz);
+    glMemoryBarrier(GL_SHADER_STORAGE_BARRIER_BIT);
+}
+
+void gl_grid(int64_t n, int* gx, int* gy) {
+    int64_t groups = (n + GL_LOCAL_X - 1) / GL_LOCAL_X;
+    if (groups < 1) groups = 1;
+    int64_t x = groups < 65535 ? groups : 65535;
+    *gx = (int)x;
+    *gy = (int)((groups + x - 1) / x);
+}

@@ -1,0 +1,31 @@
+// programs.h: the embedded compute shaders (build/gen/shaders/kernels.h: enum Kernel K_*),
+// compiled into programs cached by kernel + defines, and gl_dispatch(), the one place that
+// binds buffers, sets uniforms, dispatches and inserts the barrier.
+#pragma once
+
+#include <GLES3/gl31.h>
+
+#include "gles.h"
+#include "shaders/kernels.h"
+
+struct GlProg {
+    enum Kernel kernel;
+    char defines[160];     // "#define ...\n" lines after the standard head
+    GLuint prog;
+};
+
+// Index of the program for kernel k with the given #define lines (may be ""), compiling it
+// on first use. Returns >= 0, or a negative ERR_GL with the driver's info log in e.
+int gl_program(struct GlEngine* g, enum Kernel k, const char* defines, struct Err* e);
+void gl_programs_free(struct GlEngine* g);
+
+// Runs program prog over groups (gx, gy, gz) with uniforms U[0..n_uni) and buffers bound to
+// bindings 0..n_bufs-1, then makes its writes visible to the next dispatch.
+void gl_dispatch(struct GlEngine* g, int prog, int gx, int gy, int gz, const int* uni, int n_uni,
+                 const GLuint* bufs, int n_bufs);
+
+// Work groups of LOCAL_X invocations covering n elements, laid out for common.glsl's
+// flat_id(): x is capped at 65535 groups.
+void gl_grid(int64_t n, int* gx, int* gy);
+
+#define GL_LOCAL_X 64
