@@ -32,7 +32,7 @@ void main() {
         r = x / (1.0 + exp(-x));
     } else if (ACT == 1) {
         float k = 0.7978845608028654;  // sqrt(2/pi)
-        r = 0.5 * x * (1.0 + tanh(k * (x + 0.044715 * x * x * x)));
+        r = 0.5 * x * (1.0 + tanh(clamp(k * (x + 0.044715 * x * x * x), -15.0, 15.0)));
     } else {
         r = 0.5 * x * (1.0 + erf_approx(x * 0.7071067811865476));
     }
