@@ -82,10 +82,14 @@ static int upload_tensor(struct GlEngine* g, int id, int as_matrix, struct Err* 
     w->n_in = t->ne[0];
     w->rows = t->n_elements / t->ne[0];
     w->row_bytes = quant_row_size(t->type, t->ne[0]);
-    w->rows_per_chunk = (int64_t)((size_t)g->max_ssbo / w->row_bytes);
+    // MATTN_GL_MAX_SSBO lowers the chunk size (the tests force the split path with it).
+    size_t limit = (size_t)g->max_ssbo;
+    const char* cap = getenv("MATTN_GL_MAX_SSBO");
+    if (cap && atol(cap) > 0 && (size_t)atol(cap) < limit) limit = (size_t)atol(cap);
+    w->rows_per_chunk = (int64_t)((limit - 4) / w->row_bytes);  // 4: see the padding below
     if (w->rows_per_chunk < 1)
         return err_set(e, ERR_UNSUPPORTED, "gl_init: one row of '%s' (%zu bytes) exceeds the "
-                       "SSBO limit of %d bytes", t->name, w->row_bytes, (int)g->max_ssbo);
+                       "SSBO limit of %zu bytes", t->name, w->row_bytes, limit);
     if (w->rows_per_chunk > w->rows) w->rows_per_chunk = w->rows;
     int n = (int)((w->rows + w->rows_per_chunk - 1) / w->rows_per_chunk);
     w->bufs = calloc((size_t)n, sizeof(GLuint));
@@ -261,9 +265,6 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
     }
     if ((rc = graph_build(&g->g, m, e))) goto fail;
     glGetIntegerv(GL_MAX_SHADER_STORAGE_BLOCK_SIZE, &g->max_ssbo);
-    const char* cap = getenv("MATTN_GL_MAX_SSBO");  // tests force the split path with this
-    if (cap && atol(cap) > 0 && atol(cap) < g->max_ssbo) g->max_ssbo = (GLint)atol(cap);
-    g->max_ssbo &= ~3;
     int widest = 1;
     for (int i = 0; i < g->g.n_bufs; i++) {
         size_t bytes = (size_t)max_batch * (size_t)g->g.bufs[i].width * sizeof(float);

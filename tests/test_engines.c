@@ -1,0 +1,271 @@
+// test_engines.c: the GLES engine against the FP64 reference engine on real models from
+// ../shared: stories260K (F32, Q8_0, Q4_0) and the HF dev llama/mistral (F32). For each:
+// prompt logits (one batch, and token by token) within 1e-4 relative (max|gl-ref|/max|ref|)
+// of ref's, the same 16 greedy ids, every op output within tolerance (the op hooks), and the
+// same logits with every weight matrix split over several SSBOs. Skips without ES 3.1.
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "check.h"
+#include "gles.h"
+#include "model.h"
+#include "ref.h"
+
+#define LOGITS_RTOL 1e-4   // docs/GLES.md: max|gl - ref| / max|ref| per position
+#define N_GREEDY 16
+
+static int have_gl;
+
+static int setup(void** state) {
+    (void)state;
+    struct Err e = {0};
+    const char *path, *renderer;
+    have_gl = gl_context_acquire(&path, &renderer, &e) == 0;
+    if (have_gl) fprintf(stderr, "gl: %s via %s\n", renderer, path);
+    else fprintf(stderr, "skip: %s\n", e.msg);
+    return 0;  // the engines acquire their own reference; ours keeps the context alive
+}
+
+static int teardown(void** state) {
+    (void)state;
+    if (have_gl) gl_context_release();
+    return 0;
+}
+
+static const int32_t STORIES_IDS[] = {1, 403, 407, 261, 378, 432, 383, 286,
+                                      261, 376, 298, 315, 421, 395, 317, 426};
+
+// The prompt of a model: llama.cpp's stories ids, or hf/<name>/ids.txt.
+static int prompt_ids(const char* hf, int32_t* ids, int cap) {
+    if (!hf) {
+        int n = (int)(sizeof(STORIES_IDS) / sizeof(STORIES_IDS[0]));
+        memcpy(ids, STORIES_IDS, sizeof(STORIES_IDS));
+        return n;
+    }
+    char rel[128], path[512];
+    snprintf(rel, sizeof(rel), "hf/%s/ids.txt", hf);
+    if (!shared_path(path, sizeof(path), rel)) return -1;
+    FILE* f = fopen(path, "r");
+    int n = 0, v;
+    while (f && n < cap && fscanf(f, "%d", &v) == 1) ids[n++] = v;
+    if (f) fclose(f);
+    return n;
+}
+
+static int argmax_d(const double* x, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
+
+static int argmax_f(const float* x, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
+
+// ---------------------------------------------------------------------------------------
+// op-by-op comparison through the hooks
+
+struct Capture {
+    const struct Graph* g;
+    int n;
+    double** rows;     // per op: (n, width)
+};
+
+static void ref_hook(void* ctx, const struct Op* op, int64_t pos0, int n, const double* out,
+                     int width) {
+    struct Capture* c = ctx;
+    int i = (int)(op - c->g->ops);
+    if (!c->rows[i]) c->rows[i] = calloc((size_t)c->n * (size_t)width, sizeof(double));
+    memcpy(c->rows[i] + (size_t)pos0 * width, out, (size_t)n * (size_t)width * sizeof(double));
+}
+
+struct Check {
+    struct Capture* ref;
+    const struct Graph* g;
+    double worst;
+    char worst_name[96];
+};
+
+static void gl_hook(void* ctx, const struct Op* op, int64_t pos0, int n, const float* out,
+                    int width) {
+    struct Check* c = ctx;
+    const double* want = c->ref->rows[op - c->g->ops];
+    for (int t = 0; t < n; t++) {
+        const double* r = want + (size_t)(pos0 + t) * width;
+        double md = 0, mr = 0;
+        for (int i = 0; i < width; i++) {
+            double d = fabs(out[(size_t)t * width + i] - r[i]);
+            if (!(d <= md)) md = d;
+            if (fabs(r[i]) > mr) mr = fabs(r[i]);
+        }
+        double rel = mr > 0 ? md / mr : md;
+        if (!(rel <= c->worst)) {
+            c->worst = rel;
+            snprintf(c->worst_name, sizeof(c->worst_name), "pos %lld layer %d %s",
+                     (long long)(pos0 + t), op->layer, op->name);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
+static void check_model(const char* rel, const char* hf) {
+    if (!have_gl) skip();
+    char path[512];
+    if (!shared_path(path, sizeof(path), rel)) skip();
+    struct Model m;
+    struct Err e = {0};
+    assert_int_equal(model_open(&m, path, &e), 0);
+    int32_t ids[64 + N_GREEDY];
+    int n = prompt_ids(hf, ids, 64);
+    if (n <= 0) {
+        model_free(&m);
+        skip();
+    }
+    int nv = m.config.n_vocab, n_ctx = n + N_GREEDY;
+    size_t sz = (size_t)n * nv;
+
+    // ref: the prompt as one batch (op outputs kept), then greedy ids
+    struct RefEngine r;
+    assert_int_equal(ref_init(&r, &m, n_ctx, n, 1, &e), 0);
+    struct Capture cap = {&r.g, n, calloc((size_t)r.g.n_ops, sizeof(double*))};
+    r.hook = ref_hook;
+    r.hook_ctx = &cap;
+    assert_int_equal(ref_forward(&r, ids, n, 0, &e), 0);
+    r.hook = NULL;
+    double* want = malloc(sz * sizeof(double));
+    for (int t = 0; t < n; t++) memcpy(want + (size_t)t * nv, ref_logits(&r, t), nv * sizeof(double));
+    int32_t greedy_ref[N_GREEDY];
+    int row = n - 1;
+    for (int k = 0; k < N_GREEDY; k++) {
+        greedy_ref[k] = argmax_d(ref_logits(&r, row), nv);
+        row = 0;
+        if (k + 1 < N_GREEDY) assert_int_equal(ref_forward(&r, &greedy_ref[k], 1, 0, &e), 0);
+    }
+
+    // gl: the same batch, every op compared
+    struct GlEngine g;
+    int rc = gl_init(&g, &m, n_ctx, n, &e);
+    if (rc) fail_msg("gl_init: %s", e.msg);
+    struct Check chk = {&cap, &g.g, 0, ""};
+    g.hook = gl_hook;
+    g.hook_ctx = &chk;
+    assert_int_equal(gl_forward(&g, ids, n, 0, &e), 0);
+    g.hook = NULL;
+    fprintf(stderr, "%s: worst op relative error %.2e (%s)\n", rel, chk.worst, chk.worst_name);
+    assert_true(chk.worst <= 1e-4);
+    double* got = malloc(sz * sizeof(double));
+    for (int t = 0; t < n; t++) {
+        const float* l = gl_logits(&g, t);
+        for (int i = 0; i < nv; i++) got[(size_t)t * nv + i] = l[i];
+    }
+    double rel_batch = rel_error(got, want, sz);
+    int32_t greedy_gl[N_GREEDY];
+    row = n - 1;
+    for (int k = 0; k < N_GREEDY; k++) {
+        greedy_gl[k] = argmax_f(gl_logits(&g, row), nv);
+        row = 0;
+        if (k + 1 < N_GREEDY) assert_int_equal(gl_forward(&g, &greedy_gl[k], 1, 0, &e), 0);
+    }
+    // gl token by token (the mat-vec path) over the prompt
+    gl_reset(&g);
+    for (int t = 0; t < n; t++) {
+        assert_int_equal(gl_forward(&g, ids + t, 1, 0, &e), 0);
+        const float* l = gl_logits(&g, 0);
+        for (int i = 0; i < nv; i++) got[(size_t)t * nv + i] = l[i];
+    }
+    double rel_step = rel_error(got, want, sz);
+    gl_free(&g);
+
+    // gl with every matrix split into SSBOs of at most 4 KiB
+    setenv("MATTN_GL_MAX_SSBO", "4096", 1);
+    rc = gl_init(&g, &m, n_ctx, n, &e);
+    unsetenv("MATTN_GL_MAX_SSBO");
+    if (rc) fail_msg("gl_init (split): %s", e.msg);
+    assert_int_equal(gl_forward(&g, ids, n, 0, &e), 0);
+    for (int t = 0; t < n; t++) {
+        const float* l = gl_logits(&g, t);
+        for (int i = 0; i < nv; i++) got[(size_t)t * nv + i] = l[i];
+    }
+    double rel_split = rel_error(got, want, sz);
+    gl_free(&g);
+
+    fprintf(stderr, "%s: logits rel error batch %.2e, token by token %.2e, split %.2e\n", rel,
+            rel_batch, rel_step, rel_split);
+    assert_true(rel_batch <= LOGITS_RTOL);
+    assert_true(rel_step <= LOGITS_RTOL);
+    assert_true(rel_split <= LOGITS_RTOL);
+    assert_memory_equal(greedy_gl, greedy_ref, sizeof(greedy_ref));
+
+    for (int i = 0; i < r.g.n_ops; i++) free(cap.rows[i]);
+    free(cap.rows);
+    free(want);
+    free(got);
+    ref_free(&r);
+    model_free(&m);
+}
+
+static void test_stories260k_f32(void** s) {
+    (void)s;
+    check_model("models/stories260K.gguf", NULL);
+}
+static void test_stories260k_q8_0(void** s) {
+    (void)s;
+    check_model("models/stories260K-q8_0.gguf", NULL);
+}
+static void test_stories260k_q4_0(void** s) {
+    (void)s;
+    check_model("models/stories260K-q4_0.gguf", NULL);
+}
+static void test_llama_f32(void** s) {
+    (void)s;
+    check_model("gguf/llama-f32.gguf", "llama");
+}
+static void test_mistral_f32(void** s) {
+    (void)s;
+    check_model("gguf/mistral-f32.gguf", "mistral");
+}
+
+// Errors: a token outside the vocabulary and a full context are ERR_ARG, as in ref.
+static void test_forward_rejects_bad_input(void** s) {
+    (void)s;
+    if (!have_gl) skip();
+    char path[512];
+    if (!shared_path(path, sizeof(path), "models/stories260K.gguf")) skip();
+    struct Model m;
+    struct Err e = {0};
+    assert_int_equal(model_open(&m, path, &e), 0);
+    struct GlEngine g;
+    assert_int_equal(gl_init(&g, &m, 2, 2, &e), 0);
+    int32_t bad = 100000, ok[3] = {1, 2, 3};
+    assert_int_equal(gl_forward(&g, &bad, 1, 0, &e), ERR_ARG);
+    assert_int_equal(gl_forward(&g, ok, 3, 0, &e), ERR_ARG);
+    assert_int_equal(gl_forward(&g, ok, 2, 0, &e), 0);
+    assert_int_equal(gl_forward(&g, ok, 1, 0, &e), ERR_ARG);
+    gl_free(&g);
+    model_free(&m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stories260k_f32),
+        cmocka_unit_test(test_stories260k_q8_0),
+        cmocka_unit_test(test_stories260k_q4_0),
+        cmocka_unit_test(test_llama_f32),
+        cmocka_unit_test(test_mistral_f32),
+        cmocka_unit_test(test_forward_rejects_bad_input),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
