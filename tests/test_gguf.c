@@ -417,7 +417,8 @@ static void test_gguf_arrays_empty(void** state) {
     gguf_writer_init(&w);
     gguf_writer_set_arr(&w, "e.u32", GGUF_TYPE_UINT32, NULL, 0);
     gguf_writer_set_arr_str(&w, "e.str", NULL, NULL, 0);
-    struct GgufKv kv = {"e.arr", {.type = GGUF_TYPE_ARRAY, .arr = {GGUF_TYPE_ARRAY, 0, NULL, NULL}}};
+    struct GgufKv kv = {"e.arr",
+                        {.type = GGUF_TYPE_ARRAY, .arr = {GGUF_TYPE_ARRAY, 0, NULL, NULL}}};
     gguf_writer_set_kv(&w, &kv);
     size_t n;
     uint8_t* buf = encode(&w, &n);
@@ -536,9 +537,10 @@ static void test_gguf_tensors_zero_size_shares_offset(void** state) {
     for (int order = 0; order < 2; order++) {
         struct GgufWriter w;
         gguf_writer_init(&w);
-        if (order == 0) gguf_writer_add_tensor(&w, "empty", GGML_TYPE_F32, 1, (const int64_t[]){0}, NULL, 0);
+        const int64_t ne0[1] = {0};
+        if (order == 0) gguf_writer_add_tensor(&w, "empty", GGML_TYPE_F32, 1, ne0, NULL, 0);
         gguf_writer_add_tensor(&w, "a", GGML_TYPE_F32, 1, (const int64_t[]){8}, x, 0);
-        if (order == 1) gguf_writer_add_tensor(&w, "empty", GGML_TYPE_F32, 1, (const int64_t[]){0}, NULL, 0);
+        if (order == 1) gguf_writer_add_tensor(&w, "empty", GGML_TYPE_F32, 1, ne0, NULL, 0);
         gguf_writer_add_tensor(&w, "b", GGML_TYPE_F32, 1, (const int64_t[]){4}, x, 0);
         gguf_writer_add_tensor(&w, "empty2", GGML_TYPE_F32, 2, (const int64_t[]){4, 0}, x, 1);
         size_t n;
