@@ -1185,6 +1185,22 @@ static int64_t tok_lookup(char** toks, int64_t n, const char* s) {
     return -1;
 }
 
+// A sorted index over the token strings, for the merge scores (bsearch, not O(V) per merge).
+struct TokIdx {
+    const char* s;
+    int64_t id;
+};
+
+static int cmp_tokidx(const void* a, const void* b) {
+    return strcmp(((const struct TokIdx*)a)->s, ((const struct TokIdx*)b)->s);
+}
+
+static int64_t tokidx_find(const struct TokIdx* idx, int64_t n, const char* s) {
+    struct TokIdx key = {.s = s};
+    const struct TokIdx* r = bsearch(&key, idx, (size_t)n, sizeof(key), cmp_tokidx);
+    return r ? r->id : -1;
+}
+
 // bos/eos/unk/pad from tokenizer_config.json ("bos_token": "<s>" or {"content": "<s>"}).
 static int64_t special_from_tc(const cJSON* tc, const char* key, char** toks, int64_t n) {
     const cJSON* j = tc ? cJSON_GetObjectItemCaseSensitive(tc, key) : NULL;
@@ -1306,6 +1322,19 @@ static void import_tokenizer(struct Conv* c, cJSON* tj) {
         fail(c, ERR_NOMEM, "out of memory");
         goto done;
     }
+    struct TokIdx* tidx = NULL;
+    int64_t n_tidx = 0;
+    if (spm && !unigram && n_merges) {
+        tidx = malloc((size_t)V * sizeof(*tidx));
+        if (!tidx) {
+            free(mstr);
+            fail(c, ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        for (int64_t i = 0; i < V; i++)
+            if (toks[i]) tidx[n_tidx++] = (struct TokIdx){toks[i], i};
+        qsort(tidx, (size_t)n_tidx, sizeof(*tidx), cmp_tokidx);
+    }
     int64_t m = 0;
     for (const cJSON* it = n_merges ? merges->child : NULL; it; it = it->next, m++) {
         if (cJSON_IsString(it)) {
@@ -1335,7 +1364,7 @@ static void import_tokenizer(struct Conv* c, cJSON* tj) {
                 if (cat) {
                     memcpy(cat, mstr[m], la);
                     strcpy(cat + la, sp + 1);
-                    int64_t t = tok_lookup(toks, V, cat);
+                    int64_t t = tokidx_find(tidx, n_tidx, cat);
                     if (t >= 0 && scores[t] == 0) scores[t] = -(float)(m + 1);
                     free(cat);
                 }
@@ -1343,6 +1372,7 @@ static void import_tokenizer(struct Conv* c, cJSON* tj) {
             }
         }
     }
+    free(tidx);
     for (int64_t i = 0; i < n && !c->rc; i++) {
         if (toks[i]) continue;
         pads[i] = malloc(32);

@@ -699,6 +699,11 @@ static const char SPM_TOKENIZER[] =
     "[\"</s>\",0.0],[\"<0x41>\",0.0],[\"\xe2\x96\x81\",-1.5],[\"\xe2\x96\x81" "a\",-2.0],"
     "[\"b\",-3.25]]}}";
 
+static const char SPM_BPE_TOKENIZER[] =
+    "{\"model\":{\"type\":\"BPE\",\"byte_fallback\":true,\"vocab\":{\"<unk>\":0,\"<s>\":1,"
+    "\"</s>\":2,\"\xe2\x96\x81\":3,\"a\":4,\"b\":5,\"ab\":6,\"\xe2\x96\x81" "ab\":7},"
+    "\"merges\":[\"a b\",\"\xe2\x96\x81 ab\"]}}";
+
 static void test_tokenizer_import(void** state) {
     (void)state;
     char dir[512], out[512], p[600];
@@ -773,6 +778,21 @@ static void test_tokenizer_import(void** state) {
     assert_int_equal(gguf_arr_int(types, 5), 1);
     assert_int_equal(key_int(&g, "tokenizer.ggml.bos_token_id"), 1);  // from config.json
     assert_int_equal(key_int(&g, "tokenizer.ggml.unknown_token_id"), 0);
+    gguf_free(&g);
+
+    // SentencePiece-style BPE (byte_fallback, U+2581) -> "llama", merge ranks as scores
+    snprintf(p, sizeof(p), "%s/tokenizer.json", dir);
+    write_text(p, SPM_BPE_TOKENIZER);
+    tmp_path(out, sizeof(out), "llama-spm-bpe.gguf");
+    assert_int_equal(convert(dir, out, GGML_TYPE_F32, &e), 0);
+    assert_int_equal(gguf_open(&g, out, &e), 0);
+    assert_int_equal(gguf_get_str(&g, "tokenizer.ggml.model", &s, &e), 0);
+    assert_string_equal(s.s, "llama");
+    assert_int_equal(gguf_get_arr(&g, "tokenizer.ggml.scores", &scores, &e), 0);
+    assert_true(gguf_arr_float(scores, 6) == -1.0);
+    assert_true(gguf_arr_float(scores, 7) == -2.0);
+    assert_true(gguf_arr_float(scores, 4) == 0.0);
+    assert_null(gguf_find_key(&g, "tokenizer.ggml.merges"));
     gguf_free(&g);
 }
 
