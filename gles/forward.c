@@ -196,6 +196,15 @@ void gl_free(struct GlEngine* g) {
     memset(g, 0, sizeof(*g));
 }
 
+// Rows per matmul work group: enough that its LOCAL_X lanes each get a 32-element unit of a
+// row when rows are short (n_in 64: 32 rows of 2 lanes), one row when rows have >= 64 units.
+static int matmul_rpg(const struct GlTensor* w) {
+    int64_t units = (w->n_in + 31) / 32;
+    int rpg = 1;
+    while (rpg < 32 && (int64_t)(GL_LOCAL_X / (rpg * 2)) >= units) rpg *= 2;
+    return rpg;
+}
+
 // Picks (compiling now) the programs op i runs: op_prog for batches, op_prog1 for one row.
 static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
     const struct Op* op = &g->g.ops[i];
@@ -208,14 +217,16 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
         p = p1 = gl_program(g, K_EMBED, d, e);
         break;
     case OP_RMSNORM: p = p1 = gl_program(g, K_RMSNORM, "", e); break;
-    case OP_MATMUL:
-        snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n#define NT %d\n",
-                 wtype_define(g->wt[op->w[0]].type), NT_BATCH);
+    case OP_MATMUL: {
+        int rpg = matmul_rpg(&g->wt[op->w[0]]);
+        snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n#define NT %d\n#define RPG %d\n",
+                 wtype_define(g->wt[op->w[0]].type), NT_BATCH, rpg);
         p = gl_program(g, K_MATMUL, d, e);
-        snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n#define NT 1\n",
-                 wtype_define(g->wt[op->w[0]].type));
+        snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n#define NT 1\n#define RPG %d\n",
+                 wtype_define(g->wt[op->w[0]].type), rpg);
         p1 = p < 0 ? p : gl_program(g, K_MATMUL, d, e);
         break;
+    }
     case OP_ROPE: p = p1 = gl_program(g, K_ROPE, "", e); break;
     case OP_ATTN:
         p = gl_program(g, K_ATTN_KV, "", e);
@@ -402,11 +413,13 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
         const struct GlTensor* W = &g->wt[op->w[0]];
         GLuint bias = op->w[1] >= 0 ? g->wt[op->w[1]].bufs[0] : g->dummy;
         int prog = n == 1 ? g->op_prog1[i] : g->op_prog[i];
+        int rpg = matmul_rpg(W);
         int tiles = n == 1 ? 1 : (n + NT_BATCH - 1) / NT_BATCH;
         for (int c = 0; c < W->n_chunks; c++) {
             int64_t r0 = (int64_t)c * W->rows_per_chunk;
             int rows = (int)(W->rows - r0 < W->rows_per_chunk ? W->rows - r0 : W->rows_per_chunk);
-            int rx = rows < 65535 ? rows : 65535, ry = (rows + rx - 1) / rx;
+            int groups = (rows + rpg - 1) / rpg;
+            int rx = groups < 65535 ? groups : 65535, ry = (groups + rx - 1) / rx;
             int u[9] = {(int)W->n_in, B[op->in[0]].width, wout, rows, (int)r0, t0, n,
                         op->w[1] >= 0, (int)W->row_bytes};
             gl_dispatch(g, prog, rx, ry, tiles, u, 9,

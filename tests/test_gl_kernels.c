@@ -127,10 +127,11 @@ static void test_rmsnorm_rows(void** state) {
 }
 
 // W (n_out rows of n_in, stored as type) @ x for n positions (+ bias), vs matmul_rows.
-static void check_matmul(enum GgmlType type, int n_in, int n_out, int n, int bias) {
+// rpg: rows per work group (matmul.comp RPG).
+static void check_matmul(enum GgmlType type, int n_in, int n_out, int n, int bias, int rpg) {
     char d[160];
-    snprintf(d, sizeof(d), "#define W_BINDING 2\n#define WTYPE_%s 1\n#define NT %d\n",
-             quant_traits(type)->upper, n == 1 ? 1 : 8);
+    snprintf(d, sizeof(d), "#define W_BINDING 2\n#define WTYPE_%s 1\n#define NT %d\n#define RPG %d\n",
+             quant_traits(type)->upper, n == 1 ? 1 : 8, rpg);
     size_t rb = quant_row_size(type, n_in);
     uint8_t* wq = malloc(rb * (size_t)n_out);
     float* row = malloc((size_t)n_in * sizeof(float));
@@ -149,14 +150,15 @@ static void check_matmul(enum GgmlType type, int n_in, int n_out, int n, int bia
     int half = n_out / 2;
     int u1[9] = {n_in, n_in, n_out, half, 0, 0, n, bias, (int)rb};
     GLuint bw2 = buf_bytes(wq + rb * (size_t)half, rb * (size_t)(n_out - half));
-    gl_dispatch(&G, prog(K_MATMUL, d), half, 1, (n + 7) / 8, u1, 9,
+    gl_dispatch(&G, prog(K_MATMUL, d), (half + rpg - 1) / rpg, 1, (n + 7) / 8, u1, 9,
                 (const GLuint[]){bo, bx, bw, bb}, 4);
     int u2[9] = {n_in, n_in, n_out, n_out - half, half, 0, n, bias, (int)rb};
-    gl_dispatch(&G, prog(K_MATMUL, d), n_out - half, 1, (n + 7) / 8, u2, 9,
+    gl_dispatch(&G, prog(K_MATMUL, d), (n_out - half + rpg - 1) / rpg, 1, (n + 7) / 8, u2, 9,
                 (const GLuint[]){bo, bx, bw2, bb}, 4);
     double* got = read_f(bo, (size_t)n * n_out);
     char label[64];
-    snprintf(label, sizeof(label), "matmul %s %dx%d n=%d", quant_traits(type)->name, n_out, n_in, n);
+    snprintf(label, sizeof(label), "matmul %s %dx%d n=%d rpg=%d", quant_traits(type)->name, n_out,
+             n_in, n, rpg);
     assert_close(got, want, (size_t)n * n_out, 1e-5, 1e-4, label);
     GLuint bs[5] = {bo, bx, bw, bb, bw2};
     glDeleteBuffers(5, bs);
@@ -171,10 +173,12 @@ static void test_matmul_types(void** state) {
     for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
         int plain = quant_traits(types[k])->block_size == 1;
         int n_in = plain ? 173 : 96;  // 173: odd, F16 rows start at 2-byte offsets
-        check_matmul(types[k], n_in, 67, 1, 0);
-        check_matmul(types[k], n_in, 67, 11, 1);
+        check_matmul(types[k], n_in, 67, 1, 0, 1);
+        check_matmul(types[k], n_in, 67, 11, 1, 1);
+        check_matmul(types[k], n_in, 67, 1, 1, 8);   // 8 rows of 8 lanes per work group
+        check_matmul(types[k], n_in, 67, 11, 0, 32); // 32 rows of 2 lanes
     }
-    check_matmul(GGML_TYPE_Q4_0, 2048, 70, 3, 0);  // long rows: many units per thread
+    check_matmul(GGML_TYPE_Q4_0, 2048, 70, 3, 0, 1);  // long rows: many units per thread
 }
 
 static void test_embed_q4_0(void** state) {
