@@ -71,13 +71,13 @@ static EGLDisplay try_gbm(char* why, size_t cap) {
         snprintf(path, sizeof(path), "/dev/dri/%s", de->d_name);
         int fd = open(path, O_RDWR | O_CLOEXEC);
         if (fd < 0) {
-            snprintf(why, cap, "gbm: cannot open %s", path);
+            snprintf(why, cap, "gbm: cannot open %.150s", path);
             continue;
         }
         struct gbm_device* gbm = gbm_create_device(fd);
         if (gbm) dpy = gpd(EGL_PLATFORM_GBM_KHR, gbm, NULL);
         if (dpy == EGL_NO_DISPLAY) {
-            snprintf(why, cap, "gbm: no EGL display on %s", path);
+            snprintf(why, cap, "gbm: no EGL display on %.150s", path);
             if (gbm) gbm_device_destroy(gbm);
             close(fd);
             continue;
@@ -220,7 +220,7 @@ int gl_context_acquire(const char** path, const char** renderer, struct Err* e) 
             if (renderer) *renderer = g_renderer;
             return 0;
         }
-        snprintf(why[k], sizeof(why[k]), "%s: %s", NAMES[k], msg);
+        snprintf(why[k], sizeof(why[k]), "%s: %.180s", NAMES[k], msg);
         release_display();
     }
     if (force && *force)
