@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "model.h"
 
 static cJSON* num_or_null(int rc, double v) {
     return rc ? cJSON_CreateNull() : cJSON_CreateNumber(v);
@@ -165,4 +166,27 @@ void info_print_text(FILE* f, const cJSON* info) {
         fprintf(f, "%-24s ", c->string);
         print_item(f, c, 0);
     }
+}
+
+void info_add_layers(cJSON* info, const struct Model* m) {
+    static const char* const KIND[LAYER_KIND_COUNT] = {
+        [LAYER_ATTN] = "attn", [LAYER_MAMBA] = "mamba", [LAYER_MAMBA2] = "mamba2",
+        [LAYER_RWKV7] = "rwkv7", [LAYER_RGLRU] = "rglru",
+    };
+    static const char* const FFN[FFN_KIND_COUNT] = {[FFN_NONE] = "", [FFN_DENSE] = "+ffn",
+                                                    [FFN_MOE] = "+moe"};
+    const struct Config* c = &m->config;
+    cJSON* arr = cJSON_AddArrayToObject(info, "layers");
+    int n_attn = 0, n_rec = 0, n_moe = 0;
+    for (int l = 0; l < c->n_layer; l++) {
+        char s[32];
+        snprintf(s, sizeof(s), "%s%s", KIND[c->layer_kind[l]], FFN[c->ffn_kind[l]]);
+        cJSON_AddItemToArray(arr, cJSON_CreateString(s));
+        n_attn += c->layer_kind[l] == LAYER_ATTN;
+        n_rec += c->layer_kind[l] != LAYER_ATTN;
+        n_moe += c->ffn_kind[l] == FFN_MOE;
+    }
+    cJSON_AddNumberToObject(info, "n_attn", n_attn);
+    cJSON_AddNumberToObject(info, "n_recurrent", n_rec);
+    cJSON_AddNumberToObject(info, "n_moe", n_moe);
 }

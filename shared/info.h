@@ -15,6 +15,12 @@
 // NULL when out of memory.
 cJSON* info_describe(const struct Gguf* g, const char* path);
 
+// Adds what only a loaded model knows: "layers", one string per layer naming its mixer and
+// feed-forward ("attn+ffn", "mamba", "attn+moe", "rwkv7", ...), and counts "n_attn",
+// "n_recurrent", "n_moe".
+struct Model;
+void info_add_layers(cJSON* info, const struct Model* m);
+
 // Writes the object as "key: value" lines (nested objects indented), for people.
 void info_print_text(FILE* f, const cJSON* info);
 

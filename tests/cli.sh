@@ -94,6 +94,12 @@ $REF info -m "$TMP/s1.gguf" --json | grep -q '"n_params":1627392,' && ok || bad 
 expect_status 0 "run on a synthesized model" -- $REF run -m "$TMP/s1.gguf" --ids "1 2 3" -n 4 --print-ids
 expect_status 2 "synth without -o" -- $REF synth --arch llama
 
+# The layer pattern of hybrid files, as ../shared/gguf/README.md describes jamba-f32.gguf:
+# layers 0 and 2 Mamba with a dense MLP, 1 and 3 attention with MoE.
+if [ -f "$SHARED/gguf/jamba-f32.gguf" ]; then
+    $REF info -m "$SHARED/gguf/jamba-f32.gguf" --json | grep -q '"layers":\["mamba+ffn","attn+moe","mamba+ffn","attn+moe"\],"n_attn":2,"n_recurrent":2,"n_moe":2' && ok || bad "jamba layer pattern"
+fi
+
 expect_status 2 "no command" -- $REF
 expect_status 0 "--help" -- $REF --help
 for c in info run logits tokenize synth; do expect_status 0 "$c --help" -- $REF $c --help; done
