@@ -30,7 +30,7 @@ STORIES=$SHARED/models/stories260K.gguf
 if [ -f "$STORIES" ]; then
     # info --json: every value as the issue states it for stories260K.
     want='{"architecture":"llama","name":"llama","n_layer":5,"n_embd":64,"n_head":8,"n_head_kv":4,"n_ctx_train":2048,"n_vocab":512,"tokenizer":"llama","n_tensors":48,"n_params":292800,"file_bytes":1185376,"tensor_types":{"F32":48}}'
-    got=$($REF info -m "$STORIES" --json | sed -e 's/"file":"[^"]*",//' -e 's/"gguf_version":3,//' -e 's/"supported":true,//')
+    got=$($REF info -m "$STORIES" --json | sed -e 's/"file":"[^"]*",//' -e 's/"gguf_version":3,//' -e 's/"supported":true,//' -e 's/,"layers":\[[^]]*\],"n_attn":5,"n_recurrent":0,"n_moe":0}$/}/')
     [ "$got" = "$want" ] && ok || bad "info --json: $got"
     expect_status 0 "info text" -- $REF info -m "$STORIES"
 
