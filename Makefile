@@ -116,7 +116,7 @@ test: $(TESTS) $(BIN)
 	  exit $$fail
 
 # Suites whose run under valgrind stays short (valgrind is ~50x slower).
-VALGRIND_TESTS ?= test_gguf test_quant test_sampler
+VALGRIND_TESTS ?= test_gguf test_gguf_corrupt test_quant test_sampler test_tokenizer test_ref_forward
 ASAN_TESTS := $(patsubst tests/%.c,build/asan/tests/%,$(SRC_TESTS))
 check: $(ASAN_TESTS) $(addprefix build/tests/,$(VALGRIND_TESTS))
 	@fail=0; for t in $(ASAN_TESTS); do echo "== asan $$t"; \
