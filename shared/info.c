@@ -186,6 +186,10 @@ void info_add_layers(cJSON* info, const struct Model* m) {
         n_rec += c->layer_kind[l] != LAYER_ATTN;
         n_moe += c->ffn_kind[l] == FFN_MOE;
     }
+    // RWKV-7 files store head_count 0; the model's head count follows from wkv.head_size.
+    const cJSON* nh = cJSON_GetObjectItem(info, "n_head");
+    if (c->n_head > 0 && (!cJSON_IsNumber(nh) || cJSON_GetNumberValue(nh) == 0))
+        cJSON_ReplaceItemInObject(info, "n_head", cJSON_CreateNumber(c->n_head));
     cJSON_AddNumberToObject(info, "n_attn", n_attn);
     cJSON_AddNumberToObject(info, "n_recurrent", n_rec);
     cJSON_AddNumberToObject(info, "n_moe", n_moe);

@@ -100,6 +100,11 @@ if [ -f "$SHARED/gguf/jamba-f32.gguf" ]; then
     $REF info -m "$SHARED/gguf/jamba-f32.gguf" --json | grep -q '"layers":\["mamba+ffn","attn+moe","mamba+ffn","attn+moe"\],"n_attn":2,"n_recurrent":2,"n_moe":2' && ok || bad "jamba layer pattern"
 fi
 
+# tiny-rwkv7 (../shared/README.md: 12 layers, dim 64, one head of 64) stores head_count 0.
+if [ -f "$SHARED/models/tiny-rwkv7-834K-f32.gguf" ]; then
+    $REF info -m "$SHARED/models/tiny-rwkv7-834K-f32.gguf" --json | grep -q '"n_layer":12,"n_embd":64,"n_head":1,' && ok || bad "rwkv7 info"
+fi
+
 expect_status 2 "no command" -- $REF
 expect_status 0 "--help" -- $REF --help
 for c in info run logits tokenize synth; do expect_status 0 "$c --help" -- $REF $c --help; done
