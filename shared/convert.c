@@ -1157,13 +1157,13 @@ static void placeholder_vocab(struct Conv* c) {
     char** toks = calloc((size_t)V, sizeof(char*));
     int32_t* types = malloc((size_t)V * sizeof(int32_t));
     float* scores = calloc((size_t)V, sizeof(float));
-    char* text = malloc((size_t)V * 24);
+    char* text = malloc((size_t)V * 32);
     if (!toks || !types || !scores || !text) {
         fail(c, ERR_NOMEM, "out of memory");
     } else {
         for (int64_t i = 0; i < V; i++) {
-            toks[i] = text + i * 24;
-            snprintf(toks[i], 24, "tok_%lld", (long long)i);
+            toks[i] = text + i * 32;
+            snprintf(toks[i], 32, "tok_%lld", (long long)i);
             types[i] = 1;
         }
         gguf_writer_set_str(&c->w, "tokenizer.ggml.model", "test");
