@@ -32,65 +32,21 @@ static int usage_error(const char* cmd, const char* fmt, const char* arg) {
 // ---------------------------------------------------------------------------------------
 // info
 
-static const char INFO_HELP[] =
-    "usage: mattn-gles info -m MODEL.gguf [--json] [--kv] [--tensors]\n"
-    "Describes a GGUF file: architecture, name, layers, widths, heads, context, vocabulary,\n"
-    "tensor count and types, parameter count, file size.\n"
-    "  -m, --model FILE  the GGUF file\n"
-    "  --json            one JSON object on stdout (for scripts)\n"
-    "  --kv              also list every metadata key and value\n"
-    "  --tensors         also list every tensor (name, type, shape, offset)\n";
-
-static int cmd_info(int argc, char** argv) {
-    const char* model = NULL;
-    int json = 0, kv = 0, tensors = 0;
-    for (int i = 1; i < argc; i++) {
-        const char* a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(INFO_HELP, stdout);
-            return 0;
-        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && i + 1 < argc) {
-            model = argv[++i];
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--kv")) {
-            kv = 1;
-        } else if (!strcmp(a, "--tensors")) {
-            tensors = 1;
-        } else {
-            return usage_error("info", "unknown or incomplete option '%s'", a);
-        }
-    }
-    if (!model) return usage_error("info", "%s", "-m MODEL is required");
-    struct Gguf g;
+// The GL context's path and renderer, or why there is none.
+static void gl_fields(cJSON* o) {
+    const char *path = NULL, *renderer = NULL;
     struct Err e = {0};
-    if (gguf_open(&g, model, &e)) return fail(&e);
-    cJSON* o = info_describe(&g, model);
-    struct Gguf g2;
-    struct Model mdl;
-    if (o && gguf_parse(&g2, g.bytes, g.size, NULL) == 0) {
-        if (model_load(&mdl, &g2, NULL) == 0) {
-            info_add_layers(o, &mdl);
-            model_free(&mdl);
-        }
-    }
-    if (o && kv) info_add_kv(o, &g);
-    if (o && tensors) info_add_tensors(o, &g);
-    gguf_free(&g);
-    if (!o) {
-        fprintf(stderr, "mattn-gles: error: out of memory\n");
-        return 1;
-    }
-    if (json) {
-        char* s = cJSON_PrintUnformatted(o);
-        if (s) printf("%s\n", s);
-        free(s);
+    if (gl_context_acquire(&path, &renderer, &e) == 0) {
+        cJSON_AddStringToObject(o, "egl", path);
+        cJSON_AddStringToObject(o, "renderer", renderer);
+        gl_context_release();
     } else {
-        info_print_text(stdout, o);
+        cJSON_AddNullToObject(o, "renderer");
+        cJSON_AddStringToObject(o, "gl_error", e.msg);
     }
-    cJSON_Delete(o);
-    return 0;
 }
+
+static int cmd_info(int argc, char** argv) { return session_info("mattn-gles", argc, argv, gl_fields); }
 
 // ---------------------------------------------------------------------------------------
 // the engine as shared/session.c sees it: float results widened to double

@@ -9,7 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
+#include "info.h"
 
 int session_parse_opt(struct RunOpts* o, int argc, char** argv, int* i, struct Err* e) {
     const char* a = argv[*i];
@@ -262,4 +265,79 @@ void session_print_timing(FILE* f, const char* prog, const struct RunOpts* o, in
         fprintf(f, "%s: load %.3f s; prompt %d tokens, %.2f tok/s; generated %d tokens, "
                 "%.2f tok/s\n", prog, load_s, n_prompt, tp > 0 ? n_prompt / tp : 0.0, n_gen,
                 tg > 0 ? n_gen / tg : 0.0);
+}
+
+// ---------------------------------------------------------------------------------------
+// info
+
+static const char INFO_HELP[] =
+    "usage: %s info -m MODEL.gguf [--json] [--kv] [--tensors]\n"
+    "Describes a GGUF file: architecture, name, layers, widths, heads, context, vocabulary,\n"
+    "tensor count and types, parameter count, file size.\n"
+    "  -m, --model FILE  the GGUF file\n"
+    "  --json            one JSON object on stdout (for scripts)\n"
+    "  --kv              also list every metadata key and value\n"
+    "  --tensors         also list every tensor (name, type, shape, offset)\n";
+
+int session_info(const char* prog, int argc, char** argv, void (*engine_fields)(struct cJSON* o)) {
+    const char* model = NULL;
+    int json = 0, kv = 0, tensors = 0;
+    for (int i = 1; i < argc; i++) {
+        const char* a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf(INFO_HELP, prog);
+            return 0;
+        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && i + 1 < argc) {
+            model = argv[++i];
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--kv")) {
+            kv = 1;
+        } else if (!strcmp(a, "--tensors")) {
+            tensors = 1;
+        } else {
+            {
+            fprintf(stderr, "%s info: unknown or incomplete option '%s' (see '%s info --help')\n", prog, a, prog);
+            return EXIT_USAGE;
+        }
+        }
+    }
+    if (!model) {
+        fprintf(stderr, "%s info: -m MODEL is required (see '%s info --help')\n", prog, prog);
+        return EXIT_USAGE;
+    }
+    struct Gguf g;
+    struct Err e = {0};
+    if (gguf_open(&g, model, &e)) {
+        fprintf(stderr, "%s: error: %s\n", prog, e.msg);
+        return 1;
+    }
+    cJSON* o = info_describe(&g, model);
+    // The layer pattern needs the model's own rules (which layers attend, which are MoE): load
+    // it over the same mapping when mattn supports the architecture.
+    struct Gguf g2;
+    struct Model mdl;
+    if (o && gguf_parse(&g2, g.bytes, g.size, NULL) == 0) {
+        if (model_load(&mdl, &g2, NULL) == 0) {
+            info_add_layers(o, &mdl);
+            model_free(&mdl);
+        }
+    }
+    if (o && engine_fields) engine_fields(o);
+    if (o && kv) info_add_kv(o, &g);
+    if (o && tensors) info_add_tensors(o, &g);
+    gguf_free(&g);
+    if (!o) {
+        fprintf(stderr, "%s: error: out of memory\n", prog);
+        return 1;
+    }
+    if (json) {
+        char* s = cJSON_PrintUnformatted(o);
+        if (s) printf("%s\n", s);
+        free(s);
+    } else {
+        info_print_text(stdout, o);
+    }
+    cJSON_Delete(o);
+    return 0;
 }

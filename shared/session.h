@@ -86,3 +86,10 @@ int session_generate(struct Session* s, const struct RunOpts* o, struct Sampler*
 // The timing summary of `run` on f: text, or one JSON object with --json.
 void session_print_timing(FILE* f, const char* prog, const struct RunOpts* o, int n_prompt,
                           double load_s, double t_prompt, int n_gen, double t_gen);
+
+// ---------------------------------------------------------------------------------------
+// info: `PROG info -m MODEL [--json] [--kv] [--tensors]`, the same for both engines.
+// engine_fields (may be NULL) adds what only the engine knows (the GL renderer, say).
+// Prints the description on stdout, errors on stderr; returns the exit status.
+struct cJSON;
+int session_info(const char* prog, int argc, char** argv, void (*engine_fields)(struct cJSON* o));

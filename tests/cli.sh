@@ -105,6 +105,18 @@ if [ -f "$SHARED/models/tiny-rwkv7-834K-f32.gguf" ]; then
     $REF info -m "$SHARED/models/tiny-rwkv7-834K-f32.gguf" --json | grep -q '"n_layer":12,"n_embd":64,"n_head":1,' && ok || bad "rwkv7 info"
 fi
 
+# mattn-gles: the same commands; info names the GL renderer; greedy text equals llama.cpp's.
+GLES=build/mattn-gles
+if [ -x "$GLES" ] && [ -f "$STORIES" ]; then
+    if $GLES info -m "$STORIES" --json | grep -q '"renderer":"'; then
+        ok
+        got=$($GLES run -m "$STORIES" -p "Once upon a time, there was a little girl named Lily." -n 32 --temp 0 2>/dev/null)
+        [ "$got" = " She loved to play outside in the park. One day, she saw a big, red ball. She wanted" ] && ok || bad "gles run greedy: '$got'"
+    else
+        skip "mattn-gles has no GL context here: $($GLES info -m "$STORIES" --json | grep -o '"gl_error":"[^"]*"')"
+    fi
+fi
+
 expect_status 2 "no command" -- $REF
 expect_status 0 "--help" -- $REF --help
 for c in info run logits tokenize synth; do expect_status 0 "$c --help" -- $REF $c --help; done
