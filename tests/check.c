@@ -9,6 +9,10 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+#include <string.h>
+
+#include "model.h"
+#include "ref.h"
 
 const char* shared_path(char* buf, size_t cap, const char* rel) {
     const char* dir = getenv("MATTN_SHARED");
@@ -76,4 +80,50 @@ void assert_close_impl(const double* got, const double* want, size_t n, double a
 int quick_mode(void) {
     const char* q = getenv("MATTN_QUICK");
     return q && *q && *q != '0';
+}
+
+int read_ids(const char* rel, int32_t* ids, int cap) {
+    char path[512];
+    if (!shared_path(path, sizeof(path), rel)) return -1;
+    FILE* f = fopen(path, "r");
+    int n = 0, v;
+    while (f && n < cap && fscanf(f, "%d", &v) == 1) ids[n++] = v;
+    if (f) fclose(f);
+    return n;
+}
+
+double* read_f32(const char* rel, size_t n) {
+    char path[512];
+    if (!shared_path(path, sizeof(path), rel)) return NULL;
+    size_t size;
+    float* f = (float*)read_file(path, &size);
+    assert_non_null(f);
+    assert_int_equal(size, n * sizeof(float));
+    double* d = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) d[i] = (double)f[i];
+    free(f);
+    return d;
+}
+
+int argmax(const double* x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+double* run_logits(const struct Model* m, const int32_t* ids, int n, int chunk, int threads) {
+    struct RefEngine r;
+    struct Err e = {0};
+    assert_int_equal(ref_init(&r, m, n, chunk, threads, &e), 0);
+    int nv = m->config.n_vocab;
+    double* out = malloc((size_t)n * (size_t)nv * sizeof(double));
+    for (int i = 0; i < n; i += chunk) {
+        int k = n - i < chunk ? n - i : chunk;
+        assert_int_equal(ref_forward(&r, ids + i, k, 0, &e), 0);
+        for (int t = 0; t < k; t++)
+            memcpy(out + (size_t)(i + t) * nv, ref_logits(&r, t), (size_t)nv * sizeof(double));
+    }
+    ref_free(&r);
+    return out;
 }

@@ -22,5 +22,21 @@ void assert_close_impl(const double* got, const double* want, size_t n, double a
 #define assert_close(got, want, n, atol, rtol, label) \
     assert_close_impl(got, want, n, atol, rtol, label, __FILE__, __LINE__)
 
+// Reads whitespace-separated ids from a ../shared text file into ids[0..cap); returns the
+// count, or -1 (after the skip message) when the file is absent.
+int read_ids(const char* rel, int32_t* ids, int cap);
+
+// Reads a ../shared float32 file of exactly n values into malloc'ed doubles (NULL when absent;
+// a wrong size fails the test).
+double* read_f32(const char* rel, size_t n);
+
+// Index of the largest x[i], the lowest index on ties (llama.cpp's greedy rule).
+int argmax(const double* x, int n);
+
+// The FP64 engine's logits [n][n_vocab] for ids fed in chunks of `chunk` positions (n: one
+// prefill, 1: token by token) with `threads` threads, malloc'ed. Fails the test on an error.
+struct Model;
+double* run_logits(const struct Model* m, const int32_t* ids, int n, int chunk, int threads);
+
 // 1 when MATTN_QUICK is set (valgrind runs): suites shrink their loops.
 int quick_mode(void);

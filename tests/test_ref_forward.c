@@ -17,47 +17,6 @@
 #include "quant.h"
 #include "ref.h"
 
-// Reads whitespace-separated ids from a text file (NULL when absent: skip).
-static int read_ids(const char* rel, int32_t* ids, int cap) {
-    char path[512];
-    if (!shared_path(path, sizeof(path), rel)) return -1;
-    FILE* f = fopen(path, "r");
-    int n = 0, v;
-    while (f && n < cap && fscanf(f, "%d", &v) == 1) ids[n++] = v;
-    if (f) fclose(f);
-    return n;
-}
-
-// Runs ids through the engine in one batch (or one token at a time) and returns the
-// logits [n][n_vocab] in a malloc'ed array.
-static double* run_logits(const struct Model* m, const int32_t* ids, int n, int one_by_one,
-                          int threads) {
-    struct RefEngine r;
-    struct Err e = {0};
-    assert_int_equal(ref_init(&r, m, n, n, threads, &e), 0);
-    int nv = m->config.n_vocab;
-    double* out = malloc((size_t)n * (size_t)nv * sizeof(double));
-    if (one_by_one) {
-        for (int t = 0; t < n; t++) {
-            assert_int_equal(ref_forward(&r, ids + t, 1, 0, &e), 0);
-            memcpy(out + (size_t)t * nv, ref_logits(&r, 0), (size_t)nv * sizeof(double));
-        }
-    } else {
-        assert_int_equal(ref_forward(&r, ids, n, 0, &e), 0);
-        for (int t = 0; t < n; t++)
-            memcpy(out + (size_t)t * nv, ref_logits(&r, t), (size_t)nv * sizeof(double));
-    }
-    ref_free(&r);
-    return out;
-}
-
-static int argmax(const double* x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
-
 // Logits vs HF float64 within tol, and greedy ids vs greedy.txt (which may end at EOS).
 static void check_hf(const char* gguf_rel, const char* hf, double tol) {
     char path[512], rel[256];
@@ -79,7 +38,7 @@ static void check_hf(const char* gguf_rel, const char* hf, double tol) {
     double* want = (double*)read_file(path, &size);
     int nv = m.config.n_vocab;
     assert_int_equal(size, (size_t)n * (size_t)nv * sizeof(double));
-    double* got = run_logits(&m, ids, n, 0, 2);
+    double* got = run_logits(&m, ids, n, n, 2);
     double rel_err = rel_error(got, want, (size_t)n * nv);
     printf("%s: relative error vs HF float64 %.3e\n", hf, rel_err);
     assert_true(rel_err <= tol);
@@ -131,7 +90,7 @@ static double* check_stories(const char* model_rel, const char* ref_rel, double 
     assert_int_equal(size, 16 * (size_t)nv * sizeof(float));
     double* want = malloc(16 * (size_t)nv * sizeof(double));
     for (size_t i = 0; i < 16 * (size_t)nv; i++) want[i] = (double)ref32[i];
-    double* got = run_logits(m, STORIES_IDS, 16, 0, 2);
+    double* got = run_logits(m, STORIES_IDS, 16, 16, 2);
     double rel_err = rel_error(got, want, 16 * (size_t)nv);
     int agree = 0;
     for (int t = 0; t < 16; t++) agree += argmax(got + t * nv, nv) == argmax(want + t * nv, nv);
@@ -179,7 +138,7 @@ static void check_quantized(const char* model_rel, const char* ref_rel) {
     struct Model m32;
     assert_int_equal(gguf_parse(&g, bytes, size, &e), 0);
     assert_int_equal(model_load(&m32, &g, &e), 0);
-    double* got32 = run_logits(&m32, STORIES_IDS, 16, 0, 1);
+    double* got32 = run_logits(&m32, STORIES_IDS, 16, 16, 1);
     double rel_err = rel_error(got, got32, 16 * (size_t)m.config.n_vocab);
     printf("%s: relative error vs its F32 dequantization %.3e\n", model_rel, rel_err);
     assert_true(rel_err <= 1e-12);
@@ -217,9 +176,9 @@ static void test_prefill_equals_decode(void** state) {
         int nv = m.config.n_vocab;
         int32_t ids[16];
         for (int i = 0; i < 16; i++) ids[i] = STORIES_IDS[i] % nv;
-        double* a = run_logits(&m, ids, 16, 0, 1);
+        double* a = run_logits(&m, ids, 16, 16, 1);
         double* b = run_logits(&m, ids, 16, 1, 1);
-        double* c = run_logits(&m, ids, 16, 0, 3);
+        double* c = run_logits(&m, ids, 16, 16, 3);
         assert_close(b, a, 16 * (size_t)nv, 0, 1e-12, models[k]);
         assert_int_equal(memcmp(a, c, 16 * (size_t)nv * sizeof(double)), 0);
         free(a);

@@ -16,47 +16,6 @@
 #include "model.h"
 #include "ref.h"
 
-// Reads whitespace-separated ids from a text file (-1 when absent: skip).
-static int read_ids(const char* rel, int32_t* ids, int cap) {
-    char path[512];
-    if (!shared_path(path, sizeof(path), rel)) return -1;
-    FILE* f = fopen(path, "r");
-    int n = 0, v;
-    while (f && n < cap && fscanf(f, "%d", &v) == 1) ids[n++] = v;
-    if (f) fclose(f);
-    return n;
-}
-
-// Runs ids through the engine in one batch (or one token at a time) and returns the
-// logits [n][n_vocab] in a malloc'ed array.
-static double* run_logits(const struct Model* m, const int32_t* ids, int n, int one_by_one,
-                          int threads) {
-    struct RefEngine r;
-    struct Err e = {0};
-    assert_int_equal(ref_init(&r, m, n, n, threads, &e), 0);
-    int nv = m->config.n_vocab;
-    double* out = malloc((size_t)n * (size_t)nv * sizeof(double));
-    if (one_by_one) {
-        for (int t = 0; t < n; t++) {
-            assert_int_equal(ref_forward(&r, ids + t, 1, 0, &e), 0);
-            memcpy(out + (size_t)t * nv, ref_logits(&r, 0), (size_t)nv * sizeof(double));
-        }
-    } else {
-        assert_int_equal(ref_forward(&r, ids, n, 0, &e), 0);
-        for (int t = 0; t < n; t++)
-            memcpy(out + (size_t)t * nv, ref_logits(&r, t), (size_t)nv * sizeof(double));
-    }
-    ref_free(&r);
-    return out;
-}
-
-static int argmax(const double* x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
-
 // One model: logits vs HF float64 within tol, greedy.txt token by token, llama.cpp's float32
 // logits (reported, loosely bounded), prefill == decode to 1e-12, 1 thread == 3 threads.
 static void check_model(const char* name, const char* arch, enum LayerKind kind, double tol) {
@@ -86,7 +45,7 @@ static void check_model(const char* name, const char* arch, enum LayerKind kind,
     size_t count = (size_t)n * (size_t)nv;
     assert_int_equal(size, count * sizeof(double));
 
-    double* got = run_logits(&m, ids, n, 0, 1);
+    double* got = run_logits(&m, ids, n, n, 1);
     double rel_err = rel_error(got, want, count);
     printf("%s: relative error vs HF float64 %.3e\n", name, rel_err);
     assert_true(rel_err <= tol);
@@ -108,7 +67,7 @@ static void check_model(const char* name, const char* arch, enum LayerKind kind,
 
     // Prefill vs token by token; threads change nothing.
     double* dec = run_logits(&m, ids, n, 1, 1);
-    double* thr = run_logits(&m, ids, n, 0, 3);
+    double* thr = run_logits(&m, ids, n, n, 3);
     printf("%s: prefill vs decode %.3e\n", name, rel_error(dec, got, count));
     assert_close(dec, got, count, 0, 1e-12, name);
     assert_int_equal(memcmp(got, thr, count * sizeof(double)), 0);
