@@ -569,7 +569,7 @@ static int make_piece(const struct Tokenizer* t, int id, const int16_t* byte_of_
 static const char* const EOT_TEXTS[] = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
     "<EOT>", "_<EOT>", "[EOT]", "<end_of_utterance>",
-    "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",  // DeepSeek
+    ("<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"),  // DeepSeek
 };
 
 static int load_tokens(struct Tokenizer* t, const struct Gguf* g, struct Err* e) {
