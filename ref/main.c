@@ -170,13 +170,7 @@ static int cmd_run(int argc, char** argv) {
 // ---------------------------------------------------------------------------------------
 // dispatch
 
-struct Command {
-    const char* name;
-    int (*fn)(int argc, char** argv);
-    const char* summary;
-};
-
-static const struct Command COMMANDS[] = {
+static const struct SessionCommand COMMANDS[] = {
     {"info", cmd_info, "describe a GGUF file (--json for scripts)"},
     {"run", cmd_run, "generate text from a prompt"},
     {"logits", cmd_logits, "write the logits of every prompt position (float64)"},
@@ -185,25 +179,8 @@ static const struct Command COMMANDS[] = {
     {"synth", cmd_synth, "write a seeded random-weight model of a given shape"},
 };
 
-static void usage(FILE* f) {
-    fprintf(f, "usage: mattn-ref COMMAND [options]   (mattn-ref COMMAND --help for details)\n"
-               "The FP64 reference engine for hybrid language models in GGUF files.\n\n"
-               "commands:\n");
-    for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
-        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
-}
-
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        fprintf(stderr, "mattn-ref: no command given (try 'mattn-ref --help')\n");
-        return EXIT_USAGE;
-    }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-        usage(stdout);
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
-        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "mattn-ref: unknown command '%s' (try 'mattn-ref --help')\n", argv[1]);
-    return EXIT_USAGE;
+    return session_main("mattn-ref",
+                        "The FP64 reference engine for hybrid language models in GGUF files.",
+                        COMMANDS, (int)(sizeof(COMMANDS) / sizeof(COMMANDS[0])), argc, argv);
 }
