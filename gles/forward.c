@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <EGL/egl.h>
+
 #include "gles.h"
 #include "programs.h"
 #include "quant.h"
 
-#define NT_BATCH 8   // positions per mat-mat tile (matmul.comp NT)
+#define MM_TILE 64   // rows and positions per matmul.comp work group (TM, TN)
 
 // ---------------------------------------------------------------------------------------
 // weights
@@ -177,6 +179,7 @@ void gl_free(struct GlEngine* g) {
                 for (int j = 0; j < i && !shared; j++) shared = g->rope_tab[j] == g->rope_tab[i];
                 if (g->rope_tab[i] && !shared) glDeleteBuffers(1, &g->rope_tab[i]);
             }
+        if (g->queries) glDeleteQueries(g->g.n_ops + 1, g->queries);
         glDeleteBuffers(1, &g->tokens);
         glDeleteBuffers(1, &g->dummy);
         gl_programs_free(g);
@@ -192,17 +195,75 @@ void gl_free(struct GlEngine* g) {
     free(g->op_prog1);
     free(g->logits_host);
     free(g->hook_buf);
+    free(g->queries);
+    free(g->op_ns);
     graph_free(&g->g);
     memset(g, 0, sizeof(*g));
 }
 
-// Rows per matmul work group: enough that its LOCAL_X lanes each get a 32-element unit of a
-// row when rows are short (n_in 64: 32 rows of 2 lanes), one row when rows have >= 64 units.
-static int matmul_rpg(const struct GlTensor* w) {
-    int64_t units = (w->n_in + 31) / 32;
-    int rpg = 1;
-    while (rpg < 32 && (int64_t)(GL_LOCAL_X / (rpg * 2)) >= units) rpg *= 2;
-    return rpg;
+// ---- matvec.comp: the generation-time mat-vec, for shapes it reads with 16-byte loads.
+
+// Lanes of the subgroups the driver gives compute shaders, when they can add (subgroupAdd);
+// 0 when GL_KHR_shader_subgroup is absent or lacks arithmetic (llvmpipe) or when
+// MATTN_GL_SUBGROUP=0 turns it off (to compare).
+#define GL_SUBGROUP_SIZE_KHR 0x9532
+#define GL_SUBGROUP_SUPPORTED_STAGES_KHR 0x9533
+#define GL_SUBGROUP_SUPPORTED_FEATURES_KHR 0x9534
+#define GL_SUBGROUP_FEATURE_ARITHMETIC_BIT_KHR 0x4
+int gl_subgroup_lanes(void) {
+    const char* off = getenv("MATTN_GL_SUBGROUP");
+    if (off && !strcmp(off, "0")) return 0;
+    GLint n_ext = 0;
+    int found = 0;
+    glGetIntegerv(GL_NUM_EXTENSIONS, &n_ext);
+    for (GLint i = 0; i < n_ext && !found; i++) {
+        const char* x = (const char*)glGetStringi(GL_EXTENSIONS, (GLuint)i);
+        found = x && !strcmp(x, "GL_KHR_shader_subgroup");
+    }
+    GLint size = 0, stages = 0, features = 0;
+    if (found) {
+        glGetIntegerv(GL_SUBGROUP_SIZE_KHR, &size);
+        glGetIntegerv(GL_SUBGROUP_SUPPORTED_STAGES_KHR, &stages);
+        glGetIntegerv(GL_SUBGROUP_SUPPORTED_FEATURES_KHR, &features);
+    }
+    glGetError();  // the queries are invalid enums where the extension is absent
+    int ok = found && (stages & GL_COMPUTE_SHADER_BIT) &&
+             (features & GL_SUBGROUP_FEATURE_ARITHMETIC_BIT_KHR) && size >= 4 && size <= 128 &&
+             (size & (size - 1)) == 0;
+    return ok ? size : 0;
+}
+
+// Whether matvec.comp can run op (an OP_MATMUL): whole 16-byte words or blocks per row and
+// rows of x starting on 4-float boundaries.
+static int matvec_fits(const struct GlEngine* g, const struct Op* op) {
+    const struct GlTensor* W = &g->wt[op->w[0]];
+    int per = W->type == GGML_TYPE_F32 ? 4
+              : (W->type == GGML_TYPE_F16 || W->type == GGML_TYPE_BF16) ? 8
+              : (W->type == GGML_TYPE_Q8_0 || W->type == GGML_TYPE_Q4_0) ? 32 : 0;
+    return per && W->n_in % per == 0 && g->g.bufs[op->in[0]].width % 4 == 0;
+}
+
+// matvec.comp's shape: TEAMS teams of one subgroup (else 32 lanes) per work group, NR rows
+// per team; MATTN_GL_MATVEC="TEAMS,NR" overrides the default 4,1 (for tuning).
+static void matvec_shape(const struct GlEngine* g, int* team, int* teams, int* nr) {
+    *team = g->subgroup ? g->subgroup : 32;
+    *teams = 4;
+    *nr = 1;
+    const char* s = getenv("MATTN_GL_MATVEC");
+    int a, b;
+    if (s && sscanf(s, "%d,%d", &a, &b) == 2 && a >= 1 && a * *team <= 1024 && b >= 1 && b <= 4) {
+        *teams = a;
+        *nr = b;
+    }
+}
+
+int gl_matvec_program(struct GlEngine* g, enum GgmlType type, int teams, int nr, struct Err* e) {
+    int team = g->subgroup ? g->subgroup : 32;
+    char d[200];
+    snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n#define TEAM %d\n#define TEAMS %d\n"
+             "#define MV_X %d\n#define NR %d\n%s", wtype_define(type), team, teams, team * teams,
+             nr, g->subgroup ? "#define SUBGROUP 1\n" : "");
+    return gl_program(g, K_MATVEC, d, e);
 }
 
 // Picks (compiling now) the programs op i runs: op_prog for batches, op_prog1 for one row.
@@ -218,13 +279,14 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
         break;
     case OP_RMSNORM: p = p1 = gl_program(g, K_RMSNORM, "", e); break;
     case OP_MATMUL: {
-        int rpg = matmul_rpg(&g->wt[op->w[0]]);
-        snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n#define NT %d\n#define RPG %d\n",
-                 wtype_define(g->wt[op->w[0]].type), NT_BATCH, rpg);
-        p = gl_program(g, K_MATMUL, d, e);
-        snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n#define NT 1\n#define RPG %d\n",
-                 wtype_define(g->wt[op->w[0]].type), rpg);
-        p1 = p < 0 ? p : gl_program(g, K_MATMUL, d, e);
+        snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n",
+                 wtype_define(g->wt[op->w[0]].type));
+        p = p1 = gl_program(g, K_MATMUL, d, e);
+        if (p >= 0 && matvec_fits(g, op)) {
+            int team, teams, nr;
+            matvec_shape(g, &team, &teams, &nr);
+            p1 = gl_matvec_program(g, g->wt[op->w[0]].type, teams, nr, e);
+        }
         break;
     }
     case OP_ROPE: p = p1 = gl_program(g, K_ROPE, "", e); break;
@@ -276,6 +338,7 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
     }
     if ((rc = graph_build(&g->g, m, e))) goto fail;
     glGetIntegerv(GL_MAX_SHADER_STORAGE_BLOCK_SIZE, &g->max_ssbo);
+    g->subgroup = gl_subgroup_lanes();
     int widest = 1;
     for (int i = 0; i < g->g.n_bufs; i++) {
         size_t bytes = (size_t)max_batch * (size_t)g->g.bufs[i].width * sizeof(float);
@@ -412,17 +475,31 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
     case OP_MATMUL: {
         const struct GlTensor* W = &g->wt[op->w[0]];
         GLuint bias = op->w[1] >= 0 ? g->wt[op->w[1]].bufs[0] : g->dummy;
-        int prog = n == 1 ? g->op_prog1[i] : g->op_prog[i];
-        int rpg = matmul_rpg(W);
-        int tiles = n == 1 ? 1 : (n + NT_BATCH - 1) / NT_BATCH;
+        if (n == 1 && matvec_fits(g, op)) {
+            int team, teams, nr;
+            matvec_shape(g, &team, &teams, &nr);
+            for (int c = 0; c < W->n_chunks; c++) {
+                int64_t r0 = (int64_t)c * W->rows_per_chunk;
+                int rows = (int)(W->rows - r0 < W->rows_per_chunk ? W->rows - r0 : W->rows_per_chunk);
+                int groups = (rows + teams * nr - 1) / (teams * nr);
+                int rx = groups < 65535 ? groups : 65535, ry = (groups + rx - 1) / rx;
+                int u[7] = {(int)W->n_in, t0 * B[op->in[0]].width / 4, t0 * wout, rows, (int)r0,
+                            op->w[1] >= 0, (int)W->row_bytes};
+                gl_dispatch(g, g->op_prog1[i], rx, ry, 1, u, 7,
+                            (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c], bias,
+                                             W->bufs[c]}, 5);
+            }
+            break;
+        }
+        int tiles = (n + MM_TILE - 1) / MM_TILE;
         for (int c = 0; c < W->n_chunks; c++) {
             int64_t r0 = (int64_t)c * W->rows_per_chunk;
             int rows = (int)(W->rows - r0 < W->rows_per_chunk ? W->rows - r0 : W->rows_per_chunk);
-            int groups = (rows + rpg - 1) / rpg;
+            int groups = (rows + MM_TILE - 1) / MM_TILE;
             int rx = groups < 65535 ? groups : 65535, ry = (groups + rx - 1) / rx;
             int u[9] = {(int)W->n_in, B[op->in[0]].width, wout, rows, (int)r0, t0, n,
                         op->w[1] >= 0, (int)W->row_bytes};
-            gl_dispatch(g, prog, rx, ry, tiles, u, 9,
+            gl_dispatch(g, g->op_prog[i], rx, ry, tiles, u, 9,
                         (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c], bias}, 4);
         }
         break;
@@ -483,6 +560,50 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
     }
 }
 
+// ---- profiling: a GPU timestamp before the first op and after every op
+
+#define GL_TIMESTAMP_EXT 0x8E28
+static void (*query_counter)(GLuint id, GLenum target);
+static void (*query_u64)(GLuint id, GLenum pname, GLuint64* value);
+
+int gl_profile(struct GlEngine* g, int on, struct Err* e) {
+    if (g->queries) {
+        glDeleteQueries(g->g.n_ops + 1, g->queries);
+        free(g->queries);
+        g->queries = NULL;
+    }
+    if (!on) return 0;
+    const char* ext = NULL;
+    GLint n_ext = 0;
+    glGetIntegerv(GL_NUM_EXTENSIONS, &n_ext);
+    for (GLint i = 0; i < n_ext && !ext; i++) {
+        const char* x = (const char*)glGetStringi(GL_EXTENSIONS, (GLuint)i);
+        if (x && !strcmp(x, "GL_EXT_disjoint_timer_query")) ext = x;
+    }
+    query_counter = (void (*)(GLuint, GLenum))eglGetProcAddress("glQueryCounterEXT");
+    query_u64 = (void (*)(GLuint, GLenum, GLuint64*))eglGetProcAddress("glGetQueryObjectui64vEXT");
+    if (!ext || !query_counter || !query_u64)
+        return err_set(e, ERR_UNSUPPORTED, "profiling needs GL_EXT_disjoint_timer_query, which "
+                       "%s lacks", g->renderer);
+    free(g->op_ns);
+    g->queries = calloc((size_t)g->g.n_ops + 1, sizeof(GLuint));
+    g->op_ns = calloc((size_t)g->g.n_ops + 1, sizeof(double));
+    g->n_profiled = 0;
+    if (!g->queries || !g->op_ns) return err_set(e, ERR_NOMEM, "gl_profile: out of memory");
+    glGenQueries(g->g.n_ops + 1, g->queries);
+    return gl_error("gl_profile", e);
+}
+
+static void profile_collect(struct GlEngine* g) {
+    GLuint64 prev = 0, t = 0;
+    for (int i = 0; i <= g->g.n_ops; i++) {
+        query_u64(g->queries[i], GL_QUERY_RESULT, &t);  // waits for the GPU
+        if (i > 0) g->op_ns[i - 1] += (double)(t - prev);
+        prev = t;
+    }
+    g->n_profiled++;
+}
+
 int gl_forward(struct GlEngine* g, const int32_t* tokens, int n, int last_only, struct Err* e) {
     if (n < 1 || n > g->max_batch)
         return err_set(e, ERR_ARG, "gl_forward: batch of %d (1..%d)", n, g->max_batch);
@@ -496,6 +617,7 @@ int gl_forward(struct GlEngine* g, const int32_t* tokens, int n, int last_only, 
     glBindBuffer(GL_SHADER_STORAGE_BUFFER, g->tokens);
     glBufferSubData(GL_SHADER_STORAGE_BUFFER, 0, (GLsizeiptr)((size_t)n * sizeof(int32_t)), tokens);
     int t_last = last_only ? n - 1 : 0;
+    if (g->queries) query_counter(g->queries[0], GL_TIMESTAMP_EXT);
     for (int i = 0; i < g->g.n_ops; i++) {
         const struct Op* op = &g->g.ops[i];
         // The final norm and classifier only matter for rows whose logits are read.
@@ -506,7 +628,9 @@ int gl_forward(struct GlEngine* g, const int32_t* tokens, int n, int last_only, 
             read_rows(g->bufs[op->out], t0, n - t0, w, g->hook_buf);
             g->hook(g->hook_ctx, op, g->n_past + t0, n - t0, g->hook_buf, w);
         }
+        if (g->queries) query_counter(g->queries[i + 1], GL_TIMESTAMP_EXT);
     }
+    if (g->queries) profile_collect(g);
     g->n_past += n;
     g->last_t0 = t_last;
     g->last_n = n;

@@ -38,6 +38,7 @@ struct GlEngine {
     const char* egl_path;      // "gbm", "device" or "surfaceless"
     const char* renderer;      // GL_RENDERER
     GLint max_ssbo;            // GL_MAX_SHADER_STORAGE_BLOCK_SIZE (or MATTN_GL_MAX_SSBO)
+    int subgroup;              // subgroup lanes usable by compute shaders, 0: none
     GLuint bufs[32];           // (max_batch, g.bufs[i].width) floats each
     GLuint* state_k;           // per state slot: (n_ctx, width) keys
     GLuint* state_v;           // per state slot: (n_ctx, width) values
@@ -55,6 +56,10 @@ struct GlEngine {
     int logits_ready;
     float* hook_buf;           // (max_batch * widest buffer) scratch for hooks
     GlOpHook hook;
+    // profiling (gl_profile): per op, GPU nanoseconds summed over the profiled forwards
+    GLuint* queries;           // n_ops + 1 timestamp queries, or NULL when not profiling
+    double* op_ns;
+    int n_profiled;
     void* hook_ctx;
 };
 
@@ -76,6 +81,19 @@ int gl_forward(struct GlEngine* g, const int32_t* tokens, int n, int last_only, 
 // Logits of row t of the last forward (n_vocab floats), valid until the next call. The first
 // call after a forward waits for the GPU and reads the computed rows back.
 const float* gl_logits(struct GlEngine* g, int t);
+
+// Lanes per subgroup that compute shaders can reduce over (GL_KHR_shader_subgroup with
+// arithmetic), 0 without (llvmpipe) or with MATTN_GL_SUBGROUP=0. Needs a current context.
+int gl_subgroup_lanes(void);
+
+// The matvec.comp program for weights of type (F32, F16, BF16, Q8_0, Q4_0): work groups of
+// teams teams (one subgroup each when g->subgroup, else 32 lanes), nr rows per team.
+int gl_matvec_program(struct GlEngine* g, enum GgmlType type, int teams, int nr, struct Err* e);
+
+// Turns per-op GPU timing on (GL_EXT_disjoint_timer_query timestamps around every op; each
+// forward then waits for its own results) or off. Sums land in g->op_ns per op index over
+// g->n_profiled forwards. Fails with ERR_UNSUPPORTED when the driver has no timestamps.
+int gl_profile(struct GlEngine* g, int on, struct Err* e);
 
 // Waits until every encoded dispatch has finished (for timing).
 void gl_finish(void);

@@ -229,11 +229,15 @@ static int cmd_run(int argc, char** argv) {
 // bench
 
 static const char BENCH_HELP[] =
-    "usage: mattn-gles bench -m MODEL [-p 512] [-n 128] [-r 3] [--json]\n"
+    "usage: mattn-gles bench -m MODEL [-p 512] [-n 128] [-r 3] [--json] [--profile]\n"
     "Measures prompt processing (-p tokens in batches of up to 512, logits of the last row\n"
     "read back) and generation (-n tokens one at a time, each one's logits read back and its\n"
     "argmax fed back), the GPU synchronised around each timing. Token ids are synthetic.\n"
-    "Prints the median over -r repeats, after one warm-up run, and the GL renderer.\n";
+    "Prints the median over -r repeats, after one warm-up run, and the GL renderer.\n"
+    "--profile: then one more run with a GPU timestamp around every op\n"
+    "(GL_EXT_disjoint_timer_query), printing GPU time per op name to stderr.\n"
+    "MATTN_GL_SUBGROUP=0 turns subgroup reductions off; MATTN_GL_MATVEC=TEAMS,NR reshapes\n"
+    "the mat-vec kernel (default 4,1).\n";
 
 static int cmp_double(const void* a, const void* b) {
     double x = *(const double*)a, y = *(const double*)b;
@@ -269,10 +273,63 @@ static int bench_once(struct GlEngine* g, const int32_t* ids, int n_p, int n_g, 
     return rc;
 }
 
+// Per-op GPU time of the last profiled forwards, summed over layers by op name, slowest first.
+static void print_profile(const struct GlEngine* g, const char* what) {
+    struct Row {
+        const char* name;
+        double ns;
+        int ops;
+    } rows[64];
+    int n_rows = 0;
+    double total = 0;
+    for (int i = 0; i < g->g.n_ops; i++) {
+        const char* name = g->g.ops[i].name;
+        int r = 0;
+        while (r < n_rows && strcmp(rows[r].name, name)) r++;
+        if (r == n_rows) {
+            if (n_rows == 64) continue;
+            rows[n_rows++] = (struct Row){name, 0, 0};
+        }
+        rows[r].ns += g->op_ns[i];
+        rows[r].ops++;
+        total += g->op_ns[i];
+    }
+    for (int a = 1; a < n_rows; a++)  // insertion sort, slowest first
+        for (int b = a; b > 0 && rows[b].ns > rows[b - 1].ns; b--) {
+            struct Row t = rows[b];
+            rows[b] = rows[b - 1];
+            rows[b - 1] = t;
+        }
+    int n = g->n_profiled > 0 ? g->n_profiled : 1;
+    fprintf(stderr, "profile, %s: %.1f us of GPU time per forward (%d forwards)\n", what,
+            total / n / 1e3, g->n_profiled);
+    fprintf(stderr, "  %-16s %5s %10s %6s\n", "op", "count", "us", "share");
+    for (int r = 0; r < n_rows; r++)
+        fprintf(stderr, "  %-16s %5d %10.1f %5.1f%%\n", rows[r].name, rows[r].ops,
+                rows[r].ns / n / 1e3, total > 0 ? 100 * rows[r].ns / total : 0);
+}
+
+// One profiled prompt pass (per-op times for the whole prompt) and n_g profiled tokens.
+static int bench_profile(struct GlEngine* g, const int32_t* ids, int n_p, int n_g, struct Err* e) {
+    int rc = gl_profile(g, 1, e);
+    gl_reset(g);
+    for (int i = 0; i < n_p && !rc; i += g->max_batch) {
+        int n = n_p - i < g->max_batch ? n_p - i : g->max_batch;
+        rc = gl_forward(g, ids + i, n, 1, e);
+    }
+    if (!rc) print_profile(g, "prompt");
+    if (!rc) rc = gl_profile(g, 1, e);  // restart the sums
+    int32_t id = ids[n_p - 1];
+    for (int k = 0; k < n_g && !rc; k++) rc = gl_forward(g, &id, 1, 0, e);
+    if (!rc && n_g > 0) print_profile(g, "generation");
+    gl_profile(g, 0, e);
+    return rc;
+}
+
 static int cmd_bench(int argc, char** argv) {
     const char* model = NULL;
     int64_t n_p = 512, n_g = 128, reps = 3;
-    int json = 0, rc = 0;
+    int json = 0, profile = 0, rc = 0;
     struct Err e = {0};
     for (int i = 1; i < argc && !rc; i++) {
         const char* a = argv[i];
@@ -290,6 +347,8 @@ static int cmd_bench(int argc, char** argv) {
             rc = cli_int("-r", argv[++i], 1, 1000, &reps, &e);
         } else if (!strcmp(a, "--json")) {
             json = 1;
+        } else if (!strcmp(a, "--profile")) {
+            profile = 1;
         } else {
             return usage_error("bench", "unknown or incomplete option '%s'", a);
         }
@@ -311,6 +370,7 @@ static int cmd_bench(int argc, char** argv) {
     // Warm-up: Mesa compiles each program at its first dispatch; drivers page buffers in.
     if (!rc) rc = bench_once(&g, ids, (int)n_p, n_g < 4 ? (int)n_g : 4, &tp, &tg, &e);
     for (int r = 0; r < reps && !rc; r++) rc = bench_once(&g, ids, (int)n_p, (int)n_g, &tps[r], &tgs[r], &e);
+    if (!rc && profile) rc = bench_profile(&g, ids, (int)n_p, (int)n_g, &e);
     if (!rc) {
         qsort(tps, (size_t)reps, sizeof(double), cmp_double);
         qsort(tgs, (size_t)reps, sizeof(double), cmp_double);

@@ -126,12 +126,11 @@ static void test_rmsnorm_rows(void** state) {
     free(x), free(w), free(want), free(got);
 }
 
-// W (n_out rows of n_in, stored as type) @ x for n positions (+ bias), vs matmul_rows.
-// rpg: rows per work group (matmul.comp RPG).
-static void check_matmul(enum GgmlType type, int n_in, int n_out, int n, int bias, int rpg) {
+// W (n_out rows of n_in, stored as type) @ x for n positions (+ bias), vs matmul_rows, through
+// matmul.comp's 64 x 64 tiles, in two chunks of rows as the engine splits a large matrix.
+static void check_matmul(enum GgmlType type, int n_in, int n_out, int n, int bias) {
     char d[160];
-    snprintf(d, sizeof(d), "#define W_BINDING 2\n#define WTYPE_%s 1\n#define NT %d\n#define RPG %d\n",
-             quant_traits(type)->upper, n == 1 ? 1 : 8, rpg);
+    snprintf(d, sizeof(d), "#define W_BINDING 2\n#define WTYPE_%s 1\n", quant_traits(type)->upper);
     size_t rb = quant_row_size(type, n_in);
     uint8_t* wq = malloc(rb * (size_t)n_out);
     float* row = malloc((size_t)n_in * sizeof(float));
@@ -145,22 +144,21 @@ static void check_matmul(enum GgmlType type, int n_in, int n_out, int n, int bia
         matmul_rows(want + (size_t)t * n_out, x + (size_t)t * n_in, wq, type, bias ? b : NULL,
                     n_in, 0, n_out);
     GLuint bo = buf_bytes(NULL, (size_t)n * n_out * 4), bx = buf_f(x, (size_t)n * n_in),
-           bw = buf_bytes(wq, rb * (size_t)n_out), bb = buf_f(b, (size_t)n_out);
-    // Two chunks of rows, as the engine splits a matrix over the SSBO limit.
-    int half = n_out / 2;
-    int u1[9] = {n_in, n_in, n_out, half, 0, 0, n, bias, (int)rb};
-    GLuint bw2 = buf_bytes(wq + rb * (size_t)half, rb * (size_t)(n_out - half));
-    gl_dispatch(&G, prog(K_MATMUL, d), (half + rpg - 1) / rpg, 1, (n + 7) / 8, u1, 9,
-                (const GLuint[]){bo, bx, bw, bb}, 4);
-    int u2[9] = {n_in, n_in, n_out, n_out - half, half, 0, n, bias, (int)rb};
-    gl_dispatch(&G, prog(K_MATMUL, d), (n_out - half + rpg - 1) / rpg, 1, (n + 7) / 8, u2, 9,
-                (const GLuint[]){bo, bx, bw2, bb}, 4);
+           bb = buf_f(b, (size_t)n_out);
+    int half = n_out / 2, tiles = (n + 63) / 64;
+    GLuint bw[2] = {buf_bytes(wq, rb * (size_t)half),
+                    buf_bytes(wq + rb * (size_t)half, rb * (size_t)(n_out - half))};
+    for (int c = 0; c < 2; c++) {
+        int rows = c ? n_out - half : half;
+        int u[9] = {n_in, n_in, n_out, rows, c ? half : 0, 0, n, bias, (int)rb};
+        gl_dispatch(&G, prog(K_MATMUL, d), (rows + 63) / 64, 1, tiles, u, 9,
+                    (const GLuint[]){bo, bx, bw[c], bb}, 4);
+    }
     double* got = read_f(bo, (size_t)n * n_out);
     char label[64];
-    snprintf(label, sizeof(label), "matmul %s %dx%d n=%d rpg=%d", quant_traits(type)->name, n_out,
-             n_in, n, rpg);
+    snprintf(label, sizeof(label), "matmul %s %dx%d n=%d", quant_traits(type)->name, n_out, n_in, n);
     assert_close(got, want, (size_t)n * n_out, 1e-5, 1e-4, label);
-    GLuint bs[5] = {bo, bx, bw, bb, bw2};
+    GLuint bs[5] = {bo, bx, bb, bw[0], bw[1]};
     glDeleteBuffers(5, bs);
     free(wq), free(row), free(x), free(b), free(want), free(got);
 }
@@ -173,12 +171,76 @@ static void test_matmul_types(void** state) {
     for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
         int plain = quant_traits(types[k])->block_size == 1;
         int n_in = plain ? 173 : 96;  // 173: odd, F16 rows start at 2-byte offsets
-        check_matmul(types[k], n_in, 67, 1, 0, 1);
-        check_matmul(types[k], n_in, 67, 11, 1, 1);
-        check_matmul(types[k], n_in, 67, 1, 1, 8);   // 8 rows of 8 lanes per work group
-        check_matmul(types[k], n_in, 67, 11, 0, 32); // 32 rows of 2 lanes
+        check_matmul(types[k], n_in, 67, 1, 0);
+        check_matmul(types[k], n_in, 67, 11, 1);
+        check_matmul(types[k], n_in, 150, 70, 1);  // row and position tiles cut at both ends
     }
-    check_matmul(GGML_TYPE_Q4_0, 2048, 70, 3, 0, 1);  // long rows: many units per thread
+    check_matmul(GGML_TYPE_Q4_0, 2048, 70, 3, 0);  // long rows: many K steps
+}
+
+// matvec.comp (the one-position mat-vec) vs matmul_rows: x is row `row` of a 3-row batch,
+// the output lands in row `row` of a batch too, in two chunks of rows like the engine's.
+static void check_matvec(enum GgmlType type, int n_in, int n_out, int bias, int teams, int nr,
+                         int subgroup) {
+    int row = 2;
+    G.subgroup = subgroup;
+    struct Err e = {0};
+    int p = gl_matvec_program(&G, type, teams, nr, &e);
+    if (p < 0) fail_msg("%s", e.msg);
+    size_t rb = quant_row_size(type, n_in);
+    uint8_t* wq = malloc(rb * (size_t)n_out);
+    float* r = malloc((size_t)n_in * sizeof(float));
+    for (int o = 0; o < n_out; o++) {
+        for (int i = 0; i < n_in; i++) r[i] = (float)urand();
+        assert_int_equal(quant_quantize_row(type, r, wq + (size_t)o * rb, n_in), 0);
+    }
+    double *x = rand_vec((size_t)3 * n_in, 1.0), *b = rand_vec((size_t)n_out, 1.0);
+    double* want = calloc((size_t)3 * n_out, sizeof(double));
+    matmul_rows(want + (size_t)row * n_out, x + (size_t)row * n_in, wq, type, bias ? b : NULL,
+                n_in, 0, n_out);
+    GLuint bo = buf_f(want, (size_t)3 * n_out), bx = buf_f(x, (size_t)3 * n_in),
+           bb = buf_f(b, (size_t)n_out);
+    for (size_t i = 0; i < (size_t)3 * n_out; i++)  // rows 0, 1 must stay untouched
+        if (i / (size_t)n_out != (size_t)row) want[i] = 0;
+    int half = n_out / 3, per_group = teams * nr;
+    GLuint bw[2] = {buf_bytes(wq, rb * (size_t)half),
+                    buf_bytes(wq + rb * (size_t)half, rb * (size_t)(n_out - half))};
+    for (int c = 0; c < 2; c++) {
+        int rows = c ? n_out - half : half, r0 = c ? half : 0;
+        int u[7] = {n_in, row * n_in / 4, row * n_out, rows, r0, bias, (int)rb};
+        gl_dispatch(&G, p, (rows + per_group - 1) / per_group, 1, 1, u, 7,
+                    (const GLuint[]){bo, bx, bw[c], bb, bw[c]}, 5);
+    }
+    double* got = read_f(bo, (size_t)3 * n_out);
+    for (size_t i = 0; i < (size_t)2 * n_out; i++) got[i] = 0;  // buf_f wrote `want` there: fine
+    char label[96];
+    snprintf(label, sizeof(label), "matvec %s %dx%d teams=%d nr=%d subgroup=%d",
+             quant_traits(type)->name, n_out, n_in, teams, nr, subgroup);
+    assert_close(got, want, (size_t)3 * n_out, 1e-5, 1e-4, label);
+    GLuint bs[5] = {bo, bx, bb, bw[0], bw[1]};
+    glDeleteBuffers(5, bs);
+    free(wq), free(r), free(x), free(b), free(want), free(got);
+}
+
+static void test_matvec_types(void** state) {
+    (void)state;
+    NEED_GL();
+    const enum GgmlType types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0,
+                                   GGML_TYPE_Q4_0};
+    int sg = gl_subgroup_lanes();
+    fprintf(stderr, "matvec: subgroup lanes %d\n", sg);
+    for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
+        // 7 x 32 = 224 inputs: odd block counts (Q4_0/Q8_0 blocks at 2 mod 4 bytes), fewer
+        // words than lanes for F16; 1184 = 37 blocks, more than a team's lanes.
+        for (int n_in = 224; n_in <= 1184; n_in += 960) {
+            check_matvec(types[k], n_in, 67, 1, 4, 1, 0);
+            check_matvec(types[k], n_in, 67, 0, 3, 2, 0);
+            if (sg) {
+                check_matvec(types[k], n_in, 67, 1, 4, 1, sg);
+                check_matvec(types[k], n_in, 67, 0, 2, 3, sg);
+            }
+        }
+    }
 }
 
 static void test_embed_q4_0(void** state) {
@@ -331,6 +393,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rmsnorm_rows),
         cmocka_unit_test(test_matmul_types),
+        cmocka_unit_test(test_matvec_types),
         cmocka_unit_test(test_embed_q4_0),
         cmocka_unit_test(test_rope_norm_neox),
         cmocka_unit_test(test_attn_gqa_chunks_window),
