@@ -430,7 +430,8 @@ void gl_finish(void) { glFinish(); }
 // the interpreter
 
 // Copies rows [t0, t0+n) of buffer id (width floats) to dst.
-static void read_rows(GLuint buf, int t0, int n, int width, float* dst) {
+static void read_rows(struct GlEngine* g, GLuint buf, int t0, int n, int width, float* dst) {
+    gl_barrier(g);
     glMemoryBarrier(GL_BUFFER_UPDATE_BARRIER_BIT);
     glBindBuffer(GL_SHADER_STORAGE_BUFFER, buf);
     size_t off = (size_t)t0 * (size_t)width * sizeof(float);
@@ -458,8 +459,8 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
         for (int c = 0; c < E->n_chunks; c++) {
             int u[7] = {wout, wout, t0, n, (int)(c * E->rows_per_chunk), (int)E->rows_per_chunk,
                         (int)E->row_bytes};
-            gl_dispatch(g, g->op_prog[i], gx, gy, 1, u, 7,
-                        (const GLuint[]){g->bufs[op->out], g->tokens, E->bufs[c]}, 3);
+            gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, u, 7,
+                        (const GLuint[]){g->bufs[op->out], g->tokens, E->bufs[c]}, 3, 1u);
         }
         break;
     }
@@ -467,9 +468,9 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
         float eps = (float)op->p.norm.eps;
         int eb;
         memcpy(&eb, &eps, 4);
-        gl_dispatch(g, g->op_prog[i], n, 1, 1, (const int[]){wout, wout, B[op->in[0]].width, t0, eb},
+        gl_dispatch_rw(g, g->op_prog[i], n, 1, 1, (const int[]){wout, wout, B[op->in[0]].width, t0, eb},
                     5, (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->wt[op->w[0]].bufs[0]},
-                    3);
+                    3, 1u);
         break;
     }
     case OP_MATMUL: {
@@ -485,9 +486,9 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
                 int rx = groups < 65535 ? groups : 65535, ry = (groups + rx - 1) / rx;
                 int u[7] = {(int)W->n_in, t0 * B[op->in[0]].width / 4, t0 * wout, rows, (int)r0,
                             op->w[1] >= 0, (int)W->row_bytes};
-                gl_dispatch(g, g->op_prog1[i], rx, ry, 1, u, 7,
+                gl_dispatch_rw(g, g->op_prog1[i], rx, ry, 1, u, 7,
                             (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c], bias,
-                                             W->bufs[c]}, 5);
+                                             W->bufs[c]}, 5, 1u);
             }
             break;
         }
@@ -499,8 +500,8 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
             int rx = groups < 65535 ? groups : 65535, ry = (groups + rx - 1) / rx;
             int u[9] = {(int)W->n_in, B[op->in[0]].width, wout, rows, (int)r0, t0, n,
                         op->w[1] >= 0, (int)W->row_bytes};
-            gl_dispatch(g, g->op_prog[i], rx, ry, tiles, u, 9,
-                        (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c], bias}, 4);
+            gl_dispatch_rw(g, g->op_prog[i], rx, ry, tiles, u, 9,
+                        (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c], bias}, 4, 1u);
         }
         break;
     }
@@ -508,38 +509,38 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
         gl_grid((int64_t)n * op->p.rope.n_head * (op->p.rope.head_dim / 2), &gx, &gy);
         int u[9] = {op->p.rope.n_head, op->p.rope.head_dim, op->p.rope.n_rot,
                     op->p.rope.type == ROPE_NEOX, wout, B[op->in[0]].width, t0, n, pos0};
-        gl_dispatch(g, g->op_prog[i], gx, gy, 1, u, 9,
-                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->rope_tab[i]}, 3);
+        gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, u, 9,
+                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->rope_tab[i]}, 3, 1u);
         break;
     }
     case OP_ATTN: {
         int w = g->g.states[op->state].width;
         GLuint K = g->state_k[op->state], V = g->state_v[op->state];
         gl_grid((int64_t)n * w, &gx, &gy);
-        gl_dispatch(g, g->op_prog[i], gx, gy, 1,
+        gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1,
                     (const int[]){w, B[op->in[1]].width, B[op->in[2]].width, t0, n, pos0}, 6,
-                    (const GLuint[]){K, V, g->bufs[op->in[1]], g->bufs[op->in[2]]}, 4);
+                    (const GLuint[]){K, V, g->bufs[op->in[1]], g->bufs[op->in[2]]}, 4, 3u);
         float scale = (float)op->p.attn.scale;
         int sb;
         memcpy(&sb, &scale, 4);
         int u[10] = {op->p.attn.n_head, op->p.attn.n_head_kv, op->p.attn.head_dim,
                      op->p.attn.window, sb, B[op->in[0]].width, wout, w, t0, pos0};
-        gl_dispatch(g, g->op_prog1[i], op->p.attn.n_head, n, 1, u, 10,
-                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], K, V}, 4);
+        gl_dispatch_rw(g, g->op_prog1[i], op->p.attn.n_head, n, 1, u, 10,
+                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], K, V}, 4, 1u);
         break;
     }
     case OP_ADD:
         gl_grid((int64_t)n * wout, &gx, &gy);
-        gl_dispatch(g, g->op_prog[i], gx, gy, 1,
+        gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1,
                     (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n}, 6,
-                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->bufs[op->in[1]]}, 3);
+                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->bufs[op->in[1]]}, 3, 1u);
         break;
     case OP_GLU:
         gl_grid((int64_t)n * wout, &gx, &gy);
-        gl_dispatch(g, g->op_prog[i], gx, gy, 1,
+        gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1,
                     (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n,
                                   (int)op->p.glu.act}, 7,
-                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->bufs[op->in[1]]}, 3);
+                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->bufs[op->in[1]]}, 3, 1u);
         break;
     case OP_LAYERNORM:
     case OP_TOKEN_SHIFT:
@@ -625,7 +626,7 @@ int gl_forward(struct GlEngine* g, const int32_t* tokens, int n, int last_only, 
         run_op(g, i, t0, n - t0);
         if (g->hook) {
             int w = g->g.bufs[op->out].width;
-            read_rows(g->bufs[op->out], t0, n - t0, w, g->hook_buf);
+            read_rows(g, g->bufs[op->out], t0, n - t0, w, g->hook_buf);
             g->hook(g->hook_ctx, op, g->n_past + t0, n - t0, g->hook_buf, w);
         }
         if (g->queries) query_counter(g->queries[i + 1], GL_TIMESTAMP_EXT);
@@ -641,7 +642,7 @@ int gl_forward(struct GlEngine* g, const int32_t* tokens, int n, int last_only, 
 const float* gl_logits(struct GlEngine* g, int t) {
     int nv = g->g.bufs[g->g.logits].width;
     if (!g->logits_ready) {
-        read_rows(g->bufs[g->g.logits], g->last_t0, g->last_n - g->last_t0, nv,
+        read_rows(g, g->bufs[g->g.logits], g->last_t0, g->last_n - g->last_t0, nv,
                   g->logits_host + (size_t)g->last_t0 * nv);
         g->logits_ready = 1;
     }

@@ -46,6 +46,10 @@ struct GlEngine {
     GLuint tokens;             // (max_batch,) int token ids of the current call
     GLuint dummy;              // bound where an optional buffer is absent
     GLuint* rope_tab;          // per op index: (n_ctx, n_rot/2) vec2 (cos, sin), or 0
+    // buffers read and written by dispatches since the last barrier (programs.c)
+#define GL_MAX_PENDING 64
+    GLuint pend_r[GL_MAX_PENDING], pend_w[GL_MAX_PENDING];
+    int n_pend_r, n_pend_w;
     struct GlProg* progs;      // compiled programs (programs.c)
     int n_progs, cap_progs;
     int* op_prog;              // per op: program index for batches (mat-mat) ...

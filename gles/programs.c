@@ -42,8 +42,8 @@ static int compile(GLuint* out, enum Kernel k, const char* defines, struct Err* 
     const char* name = KERNELS[k].name;
     char head[512];
     snprintf(head, sizeof(head),
-             "#version 310 es\nprecision highp float;\nprecision highp int;\n"
-             "#define LOCAL_X %d\n%s", GL_LOCAL_X, defines);
+             "#version 310 es\n%s#define LOCAL_X %d\nprecision highp float;\nprecision highp int;\n",
+             defines, GL_LOCAL_X);  // defines first: they may hold #extension lines
     const char* src[3] = {head, (const char*)COMMON_SRC, (const char*)KERNELS[k].data};
     GLint len[3] = {-1, (GLint)COMMON_LEN, (GLint)KERNELS[k].len};
     char *disk_common = NULL, *disk_kernel = NULL;
@@ -120,13 +120,37 @@ void gl_programs_free(struct GlEngine* g) {
     g->n_progs = g->cap_progs = 0;
 }
 
-void gl_dispatch(struct GlEngine* g, int prog, int gx, int gy, int gz, const int* uni, int n_uni,
-                 const GLuint* bufs, int n_bufs) {
+void gl_barrier(struct GlEngine* g) {
+    glMemoryBarrier(GL_SHADER_STORAGE_BARRIER_BIT);
+    g->n_pend_r = g->n_pend_w = 0;
+}
+
+static int pending(const GLuint* set, int n, GLuint b) {
+    for (int i = 0; i < n; i++)
+        if (set[i] == b) return 1;
+    return 0;
+}
+
+void gl_dispatch_rw(struct GlEngine* g, int prog, int gx, int gy, int gz, const int* uni,
+                    int n_uni, const GLuint* bufs, int n_bufs, unsigned writes) {
+    int hazard = g->n_pend_r + n_bufs > GL_MAX_PENDING || g->n_pend_w + n_bufs > GL_MAX_PENDING;
+    for (int i = 0; i < n_bufs && !hazard; i++)
+        hazard = pending(g->pend_w, g->n_pend_w, bufs[i]) ||
+                 ((writes >> i & 1u) && pending(g->pend_r, g->n_pend_r, bufs[i]));
+    if (hazard) gl_barrier(g);
     glUseProgram(g->progs[prog].prog);
     for (int i = 0; i < n_bufs; i++) glBindBufferBase(GL_SHADER_STORAGE_BUFFER, (GLuint)i, bufs[i]);
     if (n_uni > 0) glUniform1iv(0, n_uni, uni);
     glDispatchCompute((GLuint)gx, (GLuint)gy, (GLuint)gz);
-    glMemoryBarrier(GL_SHADER_STORAGE_BARRIER_BIT);
+    for (int i = 0; i < n_bufs; i++) {
+        if (writes >> i & 1u) g->pend_w[g->n_pend_w++] = bufs[i];
+        else g->pend_r[g->n_pend_r++] = bufs[i];
+    }
+}
+
+void gl_dispatch(struct GlEngine* g, int prog, int gx, int gy, int gz, const int* uni, int n_uni,
+                 const GLuint* bufs, int n_bufs) {
+    gl_dispatch_rw(g, prog, gx, gy, gz, uni, n_uni, bufs, n_bufs, ~0u);
 }
 
 void gl_grid(int64_t n, int* gx, int* gy) {

@@ -10,7 +10,7 @@
 
 struct GlProg {
     enum Kernel kernel;
-    char defines[160];     // "#define ...\n" lines after the standard head
+    char defines[320];     // "#define ...\n" (and #extension) lines of the head
     GLuint prog;
 };
 
@@ -20,9 +20,16 @@ int gl_program(struct GlEngine* g, enum Kernel k, const char* defines, struct Er
 void gl_programs_free(struct GlEngine* g);
 
 // Runs program prog over groups (gx, gy, gz) with uniforms U[0..n_uni) and buffers bound to
-// bindings 0..n_bufs-1, then makes its writes visible to the next dispatch.
+// bindings 0..n_bufs-1, every one of which it may write. A barrier goes in first when a
+// buffer it binds was written, or is one it may write and was read, by a dispatch since the
+// last barrier: independent dispatches (q, k and v from one input) run without one.
 void gl_dispatch(struct GlEngine* g, int prog, int gx, int gy, int gz, const int* uni, int n_uni,
                  const GLuint* bufs, int n_bufs);
+// The same, declaring that it writes only the bindings in the mask writes (bit b: binding b).
+void gl_dispatch_rw(struct GlEngine* g, int prog, int gx, int gy, int gz, const int* uni,
+                    int n_uni, const GLuint* bufs, int n_bufs, unsigned writes);
+// Makes every dispatch so far complete and visible (before reading back, or timing).
+void gl_barrier(struct GlEngine* g);
 
 // Work groups of LOCAL_X invocations covering n elements, laid out for common.glsl's
 // flat_id(): x is capped at 65535 groups.

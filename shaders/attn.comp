@@ -3,7 +3,11 @@
 // head h / (n_head / n_head_kv), keys j0..pos (j0 = pos - window + 1 with a sliding window).
 // Keys are visited in chunks of CHUNK with an online softmax (running max M and sum S; the
 // partial output is rescaled by exp(M_old - M_new)), so any context length fits in shared
-// memory. Thread lid owns output dims lid, lid + LOCAL_X, ... (head_dim <= MAX_HD).
+// memory. The ATTN_X threads score one key each at a time; for the weighted sum of values
+// they split into groups of DL lanes (DL: head_dim rounded up to 64, 128 or 256), lane d of
+// group g summing dim d over the chunk's keys j = g mod (ATTN_X / DL); the groups' sums meet
+// in shared memory at the end. A decode step has only n_head work groups, so each must use
+// many threads. head_dim <= MAX_HD.
 // bindings: 0 out, 1 q, 2 key cache, 3 value cache
 // U: 0 n_head, 1 n_head_kv, 2 head_dim, 3 window, 4 scale (float bits), 5 q stride,
 //    6 out stride, 7 kv width, 8 r0, 9 pos0
@@ -19,15 +23,15 @@
 #define POS0 U[9]
 #define MAX_HD 256
 #define CHUNK 512
-#define NACC (MAX_HD / LOCAL_X)
-layout(local_size_x = LOCAL_X) in;
+#define ATTN_X 256
+layout(local_size_x = ATTN_X) in;
 layout(std430, binding = 0) writeonly buffer Out { float y[]; };
 layout(std430, binding = 1) readonly buffer Q { float q[]; };
 layout(std430, binding = 2) readonly buffer KC { float kc[]; };
 layout(std430, binding = 3) readonly buffer VC { float vc[]; };
 shared float qs[MAX_HD];
 shared float sc[CHUNK];
-shared float red[LOCAL_X];
+shared float red[ATTN_X];
 
 void main() {
     int lid = int(gl_LocalInvocationID.x);
@@ -35,26 +39,31 @@ void main() {
     int pos = POS0 + t;
     int j0 = WINDOW > 0 ? max(0, pos - WINDOW + 1) : 0;
     int kvo = (h / (N_HEAD / N_HEAD_KV)) * HD;
-    for (int d = lid; d < HD; d += LOCAL_X) qs[d] = q[t * SQ + h * HD + d];
+    int dl = HD <= 64 ? 64 : HD <= 128 ? 128 : 256;
+    int d = lid % dl, grp = lid / dl, n_grp = ATTN_X / dl;
+    for (int i = lid; i < HD; i += ATTN_X) qs[i] = q[t * SQ + h * HD + i];
     barrier();
-    float acc[NACC];
-    for (int a = 0; a < NACC; a++) acc[a] = 0.0;
-    float M = 0.0, S = 0.0;
+    float acc = 0.0, M = 0.0, S = 0.0;
     for (int c0 = j0; c0 <= pos; c0 += CHUNK) {
         int cn = min(CHUNK, pos - c0 + 1);
         // scores of this chunk, and their max
         float lmax = -3.0e38;
-        for (int j = lid; j < cn; j += LOCAL_X) {
+        for (int j = lid; j < cn; j += ATTN_X) {
             int ko = (c0 + j) * KVW + kvo;
-            float s = 0.0;
-            for (int d = 0; d < HD; d++) s += qs[d] * kc[ko + d];
+            vec4 s4 = vec4(0.0);
+            int i = 0;
+            for (; i + 4 <= HD; i += 4)
+                s4 += vec4(qs[i], qs[i + 1], qs[i + 2], qs[i + 3]) *
+                      vec4(kc[ko + i], kc[ko + i + 1], kc[ko + i + 2], kc[ko + i + 3]);
+            float s = (s4.x + s4.y) + (s4.z + s4.w);
+            for (; i < HD; i++) s += qs[i] * kc[ko + i];
             s *= SCALE;
             sc[j] = s;
             lmax = max(lmax, s);
         }
         red[lid] = lmax;
         barrier();
-        for (int s = LOCAL_X / 2; s > 0; s >>= 1) {
+        for (int s = ATTN_X / 2; s > 0; s >>= 1) {
             if (lid < s) red[lid] = max(red[lid], red[lid + s]);
             barrier();
         }
@@ -63,30 +72,30 @@ void main() {
         barrier();
         // probabilities (unnormalised) and their sum
         float lsum = 0.0;
-        for (int j = lid; j < cn; j += LOCAL_X) {
+        for (int j = lid; j < cn; j += ATTN_X) {
             float p = exp(sc[j] - m_new);
             sc[j] = p;
             lsum += p;
         }
         red[lid] = lsum;
         barrier();
-        for (int s = LOCAL_X / 2; s > 0; s >>= 1) {
+        for (int s = ATTN_X / 2; s > 0; s >>= 1) {
             if (lid < s) red[lid] += red[lid + s];
             barrier();
         }
         S = S * corr + red[0];
         M = m_new;
-        for (int a = 0; a < NACC; a++) {
-            int d = lid + a * LOCAL_X;
-            if (d >= HD) break;
-            float o = 0.0;
-            for (int j = 0; j < cn; j++) o += sc[j] * vc[(c0 + j) * KVW + kvo + d];
-            acc[a] = acc[a] * corr + o;
-        }
+        float o = 0.0;
+        if (d < HD)
+            for (int j = grp; j < cn; j += n_grp) o += sc[j] * vc[(c0 + j) * KVW + kvo + d];
+        acc = acc * corr + o;
         barrier();  // sc and red are rewritten by the next chunk
     }
-    for (int a = 0; a < NACC; a++) {
-        int d = lid + a * LOCAL_X;
-        if (d < HD) y[t * SO + h * HD + d] = acc[a] / S;
+    red[lid] = acc;
+    barrier();
+    if (grp == 0 && d < HD) {
+        float o = 0.0;
+        for (int g = 0; g < n_grp; g++) o += red[g * dl + d];
+        y[t * SO + h * HD + d] = o / S;
     }
 }

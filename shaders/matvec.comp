@@ -3,7 +3,8 @@
 // written to keep many wide loads in flight: a team of TEAM lanes owns NR adjacent rows,
 // each lane walks the rows in steps that are one GGUF block (Q8_0, Q4_0: 32 elements) or one
 // 16-byte word (F32, F16, BF16: 4 or 8 elements), x comes in vec4s shared by the NR rows, and
-// the team's partial sums meet in one subgroupAdd (SUBGROUP: a team is a subgroup) or a
+// the team's partial sums meet in one subgroupAdd (SUBGROUP: a team is a subgroup; the host
+// puts the #extension lines in the head) or a
 // shared-memory tree (no subgroups, as on llvmpipe). Weights stay in their GGUF encoding.
 // Needs n_in % 4 == 0 and a 4-float aligned x (F16/BF16: n_in % 8 == 0, quant types: whole
 // blocks); matmul.comp (NT 1) serves every other shape.
@@ -17,10 +18,6 @@
 #define ROW0 U[4]
 #define HAS_BIAS U[5]
 #define ROW_BYTES U[6]
-#ifdef SUBGROUP
-#extension GL_KHR_shader_subgroup_basic : require
-#extension GL_KHR_shader_subgroup_arithmetic : require
-#endif
 #ifndef NR
 #define NR 1
 #endif
