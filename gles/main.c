@@ -237,7 +237,7 @@ static const char BENCH_HELP[] =
     "--profile: then one more run with a GPU timestamp around every op\n"
     "(GL_EXT_disjoint_timer_query), printing GPU time per op name to stderr.\n"
     "MATTN_GL_SUBGROUP=0 turns subgroup reductions off; MATTN_GL_MATVEC=TEAMS,NR reshapes\n"
-    "the mat-vec kernel (default 4,1).\n";
+    "the mat-vec kernel (default 4,2).\n";
 
 static int cmp_double(const void* a, const void* b) {
     double x = *(const double*)a, y = *(const double*)b;

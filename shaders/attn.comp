@@ -85,10 +85,17 @@ void main() {
         }
         S = S * corr + red[0];
         M = m_new;
-        float o = 0.0;
-        if (d < HD)
-            for (int j = grp; j < cn; j += n_grp) o += sc[j] * vc[(c0 + j) * KVW + kvo + d];
-        acc = acc * corr + o;
+        // four keys per step, four sums: loads in flight instead of one latency per key
+        vec4 o4 = vec4(0.0);
+        if (d < HD) {
+            int j = grp, vo = kvo + d;
+            for (; j + 3 * n_grp < cn; j += 4 * n_grp)
+                o4 += vec4(sc[j], sc[j + n_grp], sc[j + 2 * n_grp], sc[j + 3 * n_grp]) *
+                      vec4(vc[(c0 + j) * KVW + vo], vc[(c0 + j + n_grp) * KVW + vo],
+                           vc[(c0 + j + 2 * n_grp) * KVW + vo], vc[(c0 + j + 3 * n_grp) * KVW + vo]);
+            for (; j < cn; j += n_grp) o4.x += sc[j] * vc[(c0 + j) * KVW + vo];
+        }
+        acc = acc * corr + ((o4.x + o4.y) + (o4.z + o4.w));
         barrier();  // sc and red are rewritten by the next chunk
     }
     red[lid] = acc;

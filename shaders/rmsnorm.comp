@@ -7,23 +7,24 @@
 #define SX U[2]
 #define R0 U[3]
 #define EPS intBitsToFloat(U[4])
-layout(local_size_x = LOCAL_X) in;
+#define NORM_X 256  // one work group per row: enough threads to keep loads in flight
+layout(local_size_x = NORM_X) in;
 layout(std430, binding = 0) writeonly buffer Out { float y[]; };
 layout(std430, binding = 1) readonly buffer X { float x[]; };
 layout(std430, binding = 2) readonly buffer Wt { float w[]; };
-shared float red[LOCAL_X];
+shared float red[NORM_X];
 
 void main() {
     int t = R0 + int(gl_WorkGroupID.x), lid = int(gl_LocalInvocationID.x);
     int xo = t * SX;
     float ss = 0.0;
-    for (int i = lid; i < WIDTH; i += LOCAL_X) ss += x[xo + i] * x[xo + i];
+    for (int i = lid; i < WIDTH; i += NORM_X) ss += x[xo + i] * x[xo + i];
     red[lid] = ss;
     barrier();
-    for (int s = LOCAL_X / 2; s > 0; s >>= 1) {
+    for (int s = NORM_X / 2; s > 0; s >>= 1) {
         if (lid < s) red[lid] += red[lid + s];
         barrier();
     }
     float r = 1.0 / sqrt(red[0] / float(WIDTH) + EPS);
-    for (int i = lid; i < WIDTH; i += LOCAL_X) y[t * SO + i] = w[i] * (x[xo + i] * r);
+    for (int i = lid; i < WIDTH; i += NORM_X) y[t * SO + i] = w[i] * (x[xo + i] * r);
 }
