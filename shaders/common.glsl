@@ -14,6 +14,18 @@ int flat_id() {
                gl_LocalInvocationID.x);
 }
 
+// torch softplus (beta 1, threshold 20): x if x > 20, else log1p(exp(x)). log1p(e) for
+// e = exp(x) <= 1 by its series in z = e / (2 + e): 2 (z + z^3/3 + z^5/5 + ...), z <= 1/3, so
+// small values keep their relative accuracy (log(1.0 + e) would round them away).
+float softplus(float x) {
+    if (x > 20.0) return x;
+    float e = exp(x);
+    if (x > 0.0) return log(1.0 + e);
+    float z = e / (2.0 + e), z2 = z * z, s = 0.0;
+    for (int k = 9; k >= 0; k--) s = s * z2 + 1.0 / float(2 * k + 1);
+    return 2.0 * z * s;
+}
+
 #ifdef W_BINDING
 layout(std430, binding = W_BINDING) readonly buffer Weights { uint wq[]; };
 
