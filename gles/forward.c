@@ -24,7 +24,16 @@ static const char* wtype_define(enum GgmlType t) {
     case GGML_TYPE_BF16: return "WTYPE_BF16";
     case GGML_TYPE_Q8_0: return "WTYPE_Q8_0";
     case GGML_TYPE_Q4_0: return "WTYPE_Q4_0";
-    default: return NULL;  // TODO: Q4_K, Q6_K and the other K-quants: no decoder yet
+    case GGML_TYPE_Q4_1: return "WTYPE_Q4_1";
+    case GGML_TYPE_Q5_0: return "WTYPE_Q5_0";
+    case GGML_TYPE_Q5_1: return "WTYPE_Q5_1";
+    case GGML_TYPE_Q2_K: return "WTYPE_Q2_K";
+    case GGML_TYPE_Q3_K: return "WTYPE_Q3_K";
+    case GGML_TYPE_Q4_K: return "WTYPE_Q4_K";
+    case GGML_TYPE_Q5_K: return "WTYPE_Q5_K";
+    case GGML_TYPE_Q6_K: return "WTYPE_Q6_K";
+    case GGML_TYPE_IQ4_NL: return "WTYPE_IQ4_NL";
+    default: return NULL; // the IQ*_XXS/XS/S/M, TQ and MXFP4 types: no decoder
     }
 }
 
@@ -77,9 +86,11 @@ static int upload_tensor(struct GlEngine* g, int id, int as_matrix, struct Err* 
         return gl_error("gl_init: uploading a vector", e);
     }
     if (!wtype_define(t->type))
-        return err_set(e, ERR_UNSUPPORTED, "gl_init: tensor '%s' is %s; the GLES engine reads "
-                       "F32, F16, BF16, Q8_0 and Q4_0 (use mattn-ref)", t->name,
-                       quant_type_name(t->type));
+        return err_set(
+            e, ERR_UNSUPPORTED,
+            "gl_init: tensor '%s' is %s; the GLES engine reads "
+            "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K and IQ4_NL (use mattn-ref)",
+            t->name, quant_type_name(t->type));
     w->type = t->type;
     w->n_in = t->ne[0];
     w->rows = t->n_elements / t->ne[0];
@@ -371,9 +382,10 @@ static int moe_scratch(struct GlEngine* g, struct Err* e) {
     if (!logits) return 0;
     size_t b = (size_t)g->max_batch * sizeof(float);
     if (b * ff > (size_t)g->max_ssbo || b * out > (size_t)g->max_ssbo)
-        return err_set(e, ERR_UNSUPPORTED, "gl_init: the MoE scratch rows of a batch of %d exceed "
-                       "the SSBO limit of %d bytes; use a smaller batch", g->max_batch,
-                       (int)g->max_ssbo);
+        return err_set(e, ERR_UNSUPPORTED,
+                       "gl_init: the MoE scratch rows of a batch of %d exceed "
+                       "the SSBO limit of %d bytes; use a smaller batch",
+                       g->max_batch, (int)g->max_ssbo);
     g->moe_logits = new_buffer(b * logits, NULL);
     g->moe_sel = new_buffer(b * slots, NULL);
     g->moe_pw = new_buffer(b * slots, NULL);
@@ -420,8 +432,8 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
     g->moe = calloc((size_t)g->g.n_ops + 1, sizeof(*g->moe));
     g->logits_host = malloc((size_t)max_batch * (size_t)m->config.n_vocab * sizeof(float));
     g->hook_buf = malloc((size_t)max_batch * (size_t)widest * sizeof(float));
-    if (!g->state_k || !g->state_v || !g->wt || !g->rope_tab || !g->op_prog || !g->op_prog1 || !g->moe ||
-        !g->logits_host || !g->hook_buf) {
+    if (!g->state_k || !g->state_v || !g->wt || !g->rope_tab || !g->op_prog || !g->op_prog1 ||
+        !g->moe || !g->logits_host || !g->hook_buf) {
         rc = err_set(e, ERR_NOMEM, "gl_init: out of memory");
         goto fail;
     }
@@ -447,8 +459,10 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
         case STATE_CONV:
         case STATE_SSM:
             if ((size_t)sd->width * sizeof(float) > (size_t)g->max_ssbo) {
-                rc = err_set(e, ERR_UNSUPPORTED, "gl_init: a recurrent state of %d floats "
-                             "exceeds the SSBO limit of %d bytes", sd->width, (int)g->max_ssbo);
+                rc = err_set(e, ERR_UNSUPPORTED,
+                             "gl_init: a recurrent state of %d floats "
+                             "exceeds the SSBO limit of %d bytes",
+                             sd->width, (int)g->max_ssbo);
                 goto fail;
             }
             g->state_k[s] = new_buffer((size_t)sd->width * sizeof(float), NULL);
@@ -463,8 +477,10 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
         const struct Op* op = &g->g.ops[i];
         for (int k = 0; k < OP_MAX_W && !rc; k++)
             if (op->w[k] >= 0)
-                rc = upload_tensor(g, op->w[k], op->kind == OP_MOE ||
-                                   ((op->kind == OP_MATMUL || op->kind == OP_EMBED) && k == 0), e);
+                rc = upload_tensor(g, op->w[k],
+                                   op->kind == OP_MOE ||
+                                       ((op->kind == OP_MATMUL || op->kind == OP_EMBED) && k == 0),
+                                   e);
         if (!rc && op->kind == OP_ROPE && !(g->rope_tab[i] = rope_table(g, op, e))) rc = e->code;
         if (!rc) rc = choose_programs(g, i, e);
     }
@@ -540,8 +556,8 @@ static void moe_matmul(struct GlEngine* g, int prog, const struct GlTensor* w, i
     for (int c = 0; c < w->n_chunks; c++) {
         int64_t r0 = (int64_t)c * w->rows_per_chunk;
         int rows = (int)(w->rows - r0 < w->rows_per_chunk ? w->rows - r0 : w->rows_per_chunk);
-        int u[10] = {(int)w->n_in, sx, n_out, rows, (int)r0, k, t0, x_slot, (int)w->row_bytes,
-                     sel != 0};
+        int u[10] = {(int)w->n_in,      sx,      n_out, rows, (int)r0, k, t0, x_slot,
+                     (int)w->row_bytes, sel != 0};
         gl_dispatch(g, prog, n_out, n * k, 1, u, 10,
                     (const GLuint[]){y, x, w->bufs[c], sel ? sel : g->dummy}, 4);
     }
@@ -565,8 +581,8 @@ static void run_moe(struct GlEngine* g, int i, int t0, int n) {
     gl_grid((int64_t)n * k * ff, &gx, &gy);
     gl_dispatch(g, mp->glu, gx, gy, 1, (const int[]){ff, ff, ff, ff, t0 * k, n * k, ACT_SILU}, 7,
                 (const GLuint[]){g->moe_hg, g->moe_hg, g->moe_hu}, 3);
-    moe_matmul(g, mp->down, &g->wt[op->w[3]], wout, g->moe_eo, g->moe_hg, ff, 1, g->moe_sel, k,
-               t0, n);
+    moe_matmul(g, mp->down, &g->wt[op->w[3]], wout, g->moe_eo, g->moe_hg, ff, 1, g->moe_sel, k, t0,
+               n);
     gl_grid((int64_t)n * wout, &gx, &gy);
     gl_dispatch(g, mp->sum, gx, gy, 1, (const int[]){wout, wout, k, t0, n}, 5,
                 (const GLuint[]){g->bufs[op->out], g->moe_eo, g->moe_pw}, 3);
@@ -596,9 +612,9 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
         float eps = (float)op->p.norm.eps;
         int eb;
         memcpy(&eb, &eps, 4);
-        gl_dispatch(g, g->op_prog[i], n, 1, 1, (const int[]){wout, wout, B[op->in[0]].width, t0, eb},
-                    5, (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->wt[op->w[0]].bufs[0]},
-                    3);
+        gl_dispatch(
+            g, g->op_prog[i], n, 1, 1, (const int[]){wout, wout, B[op->in[0]].width, t0, eb}, 5,
+            (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->wt[op->w[0]].bufs[0]}, 3);
         break;
     }
     case OP_MATMUL: {
@@ -616,7 +632,8 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
                             op->w[1] >= 0, (int)W->row_bytes};
                 gl_dispatch(g, g->op_prog1[i], rx, ry, 1, u, 7,
                             (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c], bias,
-                                             W->bufs[c]}, 5);
+                                             W->bufs[c]},
+                            5);
             }
             break;
         }
@@ -629,7 +646,8 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
             int u[9] = {(int)W->n_in, B[op->in[0]].width, wout, rows, (int)r0, t0, n,
                         op->w[1] >= 0, (int)W->row_bytes};
             gl_dispatch(g, g->op_prog[i], rx, ry, tiles, u, 9,
-                        (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c], bias}, 4);
+                        (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c], bias},
+                        4);
         }
         break;
     }
@@ -667,29 +685,37 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
         gl_grid((int64_t)n * wout, &gx, &gy);
         gl_dispatch(g, g->op_prog[i], gx, gy, 1,
                     (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n,
-                                  (int)op->p.glu.act}, 7,
-                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->bufs[op->in[1]]}, 3);
+                                  (int)op->p.glu.act},
+                    7, (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->bufs[op->in[1]]},
+                    3);
         break;
     // ---- rwkv7
     case OP_LAYERNORM: {
         const struct GlTensor *w = &g->wt[op->w[0]], *b = &g->wt[op->w[1]];
-        int u[6] = {wout, op->p.layernorm.n_group, wout, B[op->in[0]].width, t0,
-                    float_bits(op->p.layernorm.eps)};
+        int u[6] = {wout, op->p.layernorm.n_group,        wout, B[op->in[0]].width,
+                    t0,   float_bits(op->p.layernorm.eps)};
         gl_dispatch(g, g->op_prog[i], op->p.layernorm.n_group, n, 1, u, 6,
                     (const GLuint[]){O, I(0), w->bufs[0], b->bufs[0]}, 4);
         break;
     }
     case OP_TOKEN_SHIFT:
         gl_grid(wout, &gx, &gy);
-        gl_dispatch(g, g->op_prog[i], gx, gy, 1, (const int[]){wout, wout, B[op->in[0]].width, t0, n},
-                    5, (const GLuint[]){O, I(0), g->state_k[op->state]}, 3);
+        gl_dispatch(g, g->op_prog[i], gx, gy, 1,
+                    (const int[]){wout, wout, B[op->in[0]].width, t0, n}, 5,
+                    (const GLuint[]){O, I(0), g->state_k[op->state]}, 3);
         break;
     case OP_LERP: {
         // the mix: a slice of a weight vector stack (stride 0) or a row of in[2]
         int weight = op->w[0] >= 0;
         GLuint mix = weight ? g->wt[op->w[0]].bufs[0] : I(2);
-        int u[8] = {wout, wout, B[op->in[0]].width, B[op->in[1]].width,
-                    weight ? 0 : B[op->in[2]].width, weight ? op->p.lerp.slice * wout : 0, t0, n};
+        int u[8] = {wout,
+                    wout,
+                    B[op->in[0]].width,
+                    B[op->in[1]].width,
+                    weight ? 0 : B[op->in[2]].width,
+                    weight ? op->p.lerp.slice * wout : 0,
+                    t0,
+                    n};
         gl_grid((int64_t)n * wout, &gx, &gy);
         gl_dispatch(g, g->op_prog[i], gx, gy, 1, u, 8, (const GLuint[]){O, I(0), I(1), mix}, 4);
         break;
@@ -720,7 +746,8 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
     case OP_WKV7: {
         // in: r, w, k, v, kk, a; the whole batch in one dispatch, one work group per head
         int u[9] = {wout, 0, 0, 0, 0, 0, 0, t0, n};
-        for (int k = 0; k < 6; k++) u[1 + k] = B[op->in[k]].width;
+        for (int k = 0; k < 6; k++)
+            u[1 + k] = B[op->in[k]].width;
         gl_dispatch(g, g->op_prog[i], op->p.rwkv7.n_head, 1, 1, u, 9,
                     (const GLuint[]){O, g->state_k[op->state], I(0), I(1), I(2), I(3), I(4), I(5)},
                     8);
@@ -728,8 +755,9 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
     }
     case OP_RWKV7_BONUS: {
         // in: y, r, k, v
-        int u[7] = {op->p.rwkv7.head_size, wout, B[op->in[0]].width, B[op->in[1]].width,
-                    B[op->in[2]].width, B[op->in[3]].width, t0};
+        int u[7] = {
+            op->p.rwkv7.head_size, wout, B[op->in[0]].width, B[op->in[1]].width, B[op->in[2]].width,
+            B[op->in[3]].width,    t0};
         gl_dispatch(g, g->op_prog[i], op->p.rwkv7.n_head, n, 1, u, 7,
                     (const GLuint[]){O, I(0), I(1), I(2), I(3), g->wt[op->w[0]].bufs[0]}, 6);
         break;
@@ -752,8 +780,14 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
     case OP_SSM_SCAN:
     case OP_SSM_SCAN2: {
         // in: x, dt, B, C; w: A, D, dt bias; one invocation per channel walks the batch
-        const GLuint bufs[9] = {O, g->state_k[op->state], I(0), I(1), I(2), I(3),
-                                g->wt[op->w[0]].bufs[0], g->wt[op->w[1]].bufs[0],
+        const GLuint bufs[9] = {O,
+                                g->state_k[op->state],
+                                I(0),
+                                I(1),
+                                I(2),
+                                I(3),
+                                g->wt[op->w[0]].bufs[0],
+                                g->wt[op->w[1]].bufs[0],
                                 g->wt[op->w[2]].bufs[0]};
         int sx = B[op->in[0]].width, sdt = B[op->in[1]].width, sb = B[op->in[2]].width,
             sc = B[op->in[3]].width;

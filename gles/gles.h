@@ -58,8 +58,8 @@ struct GlEngine {
     int* op_prog;              // per op: program index for batches (mat-mat) ...
     int* op_prog1;             // ... and for one row (mat-vec)
     struct GlMoe* moe;         // per op index (OP_MOE only)
-    GLuint moe_logits, moe_sel, moe_pw;  // per row: router logits, k experts and their weights
-    GLuint moe_hg, moe_hu, moe_eo;       // per (row, slot): gate, up, expert output rows
+    GLuint moe_logits, moe_sel, moe_pw; // per row: router logits, k experts and their weights
+    GLuint moe_hg, moe_hu, moe_eo;      // per (row, slot): gate, up, expert output rows
     int64_t n_past;            // positions already in the caches
     float* logits_host;        // (max_batch, n_vocab) read back by gl_logits
     int last_t0, last_n;       // rows of the logits the last forward computed
