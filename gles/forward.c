@@ -24,7 +24,16 @@ static const char* wtype_define(enum GgmlType t) {
     case GGML_TYPE_BF16: return "WTYPE_BF16";
     case GGML_TYPE_Q8_0: return "WTYPE_Q8_0";
     case GGML_TYPE_Q4_0: return "WTYPE_Q4_0";
-    default: return NULL;  // TODO: Q4_K, Q6_K and the other K-quants: no decoder yet
+    case GGML_TYPE_Q4_1: return "WTYPE_Q4_1";
+    case GGML_TYPE_Q5_0: return "WTYPE_Q5_0";
+    case GGML_TYPE_Q5_1: return "WTYPE_Q5_1";
+    case GGML_TYPE_Q2_K: return "WTYPE_Q2_K";
+    case GGML_TYPE_Q3_K: return "WTYPE_Q3_K";
+    case GGML_TYPE_Q4_K: return "WTYPE_Q4_K";
+    case GGML_TYPE_Q5_K: return "WTYPE_Q5_K";
+    case GGML_TYPE_Q6_K: return "WTYPE_Q6_K";
+    case GGML_TYPE_IQ4_NL: return "WTYPE_IQ4_NL";
+    default: return NULL; // the IQ*_XXS/XS/S/M, TQ and MXFP4 types: no decoder
     }
 }
 
@@ -77,9 +86,11 @@ static int upload_tensor(struct GlEngine* g, int id, int as_matrix, struct Err* 
         return gl_error("gl_init: uploading a vector", e);
     }
     if (!wtype_define(t->type))
-        return err_set(e, ERR_UNSUPPORTED, "gl_init: tensor '%s' is %s; the GLES engine reads "
-                       "F32, F16, BF16, Q8_0 and Q4_0 (use mattn-ref)", t->name,
-                       quant_type_name(t->type));
+        return err_set(
+            e, ERR_UNSUPPORTED,
+            "gl_init: tensor '%s' is %s; the GLES engine reads "
+            "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K and IQ4_NL (use mattn-ref)",
+            t->name, quant_type_name(t->type));
     w->type = t->type;
     w->n_in = t->ne[0];
     w->rows = t->n_elements / t->ne[0];
@@ -182,6 +193,9 @@ void gl_free(struct GlEngine* g) {
         if (g->queries) glDeleteQueries(g->g.n_ops + 1, g->queries);
         glDeleteBuffers(1, &g->tokens);
         glDeleteBuffers(1, &g->dummy);
+        GLuint moe[6] = {g->moe_logits, g->moe_sel, g->moe_pw, g->moe_hg, g->moe_hu, g->moe_eo};
+        for (int k = 0; k < 6; k++)
+            if (moe[k]) glDeleteBuffers(1, &moe[k]);
         gl_programs_free(g);
         gl_context_release();
     }
@@ -193,6 +207,7 @@ void gl_free(struct GlEngine* g) {
     free(g->rope_tab);
     free(g->op_prog);
     free(g->op_prog1);
+    free(g->moe);
     free(g->logits_host);
     free(g->hook_buf);
     free(g->queries);
@@ -300,24 +315,51 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
         break;
     case OP_ADD: p = p1 = gl_program(g, K_ADD, "", e); break;
     case OP_GLU: p = p1 = gl_program(g, K_GLU, "", e); break;
-    // TODO: the RWKV-7 and Mamba ops have ref kernels but no shaders yet (issue 8, part 2).
-    case OP_LAYERNORM:
-    case OP_TOKEN_SHIFT:
-    case OP_LERP:
-    case OP_UNARY:
-    case OP_MUL:
-    case OP_RWKV7_KK:
-    case OP_RWKV7_KA:
+    // ---- rwkv7
+    case OP_LAYERNORM: p = p1 = gl_program(g, K_LAYERNORM, "", e); break;
+    case OP_TOKEN_SHIFT: p = p1 = gl_program(g, K_TOKEN_SHIFT, "", e); break;
+    case OP_LERP: p = p1 = gl_program(g, K_LERP, "", e); break;
+    case OP_UNARY: p = p1 = gl_program(g, K_UNARY, "", e); break;
+    case OP_MUL: p = p1 = gl_program(g, K_MUL, "", e); break;
+    case OP_RWKV7_KK: p = p1 = gl_program(g, K_RWKV7_KK, "", e); break;
+    case OP_RWKV7_KA: p = p1 = gl_program(g, K_RWKV7_KA, "", e); break;
     case OP_WKV7:
-    case OP_RWKV7_BONUS:
-    case OP_SLICE:
-    case OP_SSM_CONV:
+        // one work group of head_size invocations per head
+        if (op->p.rwkv7.head_size < 1 || op->p.rwkv7.head_size > 1024)
+            return err_set(e, ERR_UNSUPPORTED, "gl_init: RWKV-7 head size %d (1..1024)",
+                           op->p.rwkv7.head_size);
+        snprintf(d, sizeof(d), "#define HS %d\n", op->p.rwkv7.head_size);
+        p = p1 = gl_program(g, K_WKV7, d, e);
+        break;
+    case OP_RWKV7_BONUS: p = p1 = gl_program(g, K_RWKV7_BONUS, "", e); break;
+    // ---- mamba
+    case OP_SLICE: p = p1 = gl_program(g, K_SLICE, "", e); break;
+    case OP_SSM_CONV: p = p1 = gl_program(g, K_SSM_CONV, "", e); break;
     case OP_SSM_SCAN:
     case OP_SSM_SCAN2:
-    case OP_RMSNORM_GROUP:
-    case OP_MOE:
-        return err_set(e, ERR_UNSUPPORTED, "gl_init: op '%s' (%s) has no GLES kernel yet; "
-                       "use mattn-ref", op->name, op_kind_name(op->kind));
+        // the state row of a channel lives in registers: d_state is a compile-time size
+        if (op->p.ssm.d_state < 1 || op->p.ssm.d_state > 256)
+            return err_set(e, ERR_UNSUPPORTED, "gl_init: SSM state size %d (1..256)",
+                           op->p.ssm.d_state);
+        snprintf(d, sizeof(d), "#define DS %d\n", op->p.ssm.d_state);
+        p = p1 = gl_program(g, op->kind == OP_SSM_SCAN ? K_SSM_SCAN : K_SSM_SCAN2, d, e);
+        break;
+    case OP_RMSNORM_GROUP: p = p1 = gl_program(g, K_RMSNORM_GROUP, "", e); break;
+    case OP_MOE: {
+        // router, gate, up, down: moe_matmul.comp for each one's weight type
+        struct GlMoe* mp = &g->moe[i];
+        int* progs[4] = {&mp->router, &mp->gate, &mp->up, &mp->down};
+        for (int k = 0; k < 4; k++) {
+            snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n",
+                     wtype_define(g->wt[op->w[k]].type));
+            if ((*progs[k] = gl_program(g, K_MOE_MATMUL, d, e)) < 0) return *progs[k];
+        }
+        if ((mp->route = gl_program(g, K_MOE_ROUTE, "", e)) < 0) return mp->route;
+        if ((mp->glu = gl_program(g, K_GLU, "", e)) < 0) return mp->glu;
+        if ((mp->sum = gl_program(g, K_MOE_SUM, "", e)) < 0) return mp->sum;
+        p = p1 = mp->sum;
+        break;
+    }
     case OP_COUNT: break;
     }
     if (p < 0) return p;
@@ -325,6 +367,36 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
     g->op_prog[i] = p;
     g->op_prog1[i] = p1;
     return 0;
+}
+
+// ---- mamba: scratch buffers for the MoE ops, sized for the largest: per row the router
+// logits and the k chosen experts with their weights, per (row, slot) the gate, up and
+// expert output rows.
+static int moe_scratch(struct GlEngine* g, struct Err* e) {
+    size_t logits = 0, slots = 0, ff = 0, out = 0;
+    for (int i = 0; i < g->g.n_ops; i++) {
+        const struct Op* op = &g->g.ops[i];
+        if (op->kind != OP_MOE) continue;
+        size_t k = (size_t)op->p.moe.n_expert_used;
+        if ((size_t)op->p.moe.n_expert > logits) logits = (size_t)op->p.moe.n_expert;
+        if (k > slots) slots = k;
+        if (k * (size_t)op->p.moe.n_ff > ff) ff = k * (size_t)op->p.moe.n_ff;
+        if (k * (size_t)g->g.bufs[op->out].width > out) out = k * (size_t)g->g.bufs[op->out].width;
+    }
+    if (!logits) return 0;
+    size_t b = (size_t)g->max_batch * sizeof(float);
+    if (b * ff > (size_t)g->max_ssbo || b * out > (size_t)g->max_ssbo)
+        return err_set(e, ERR_UNSUPPORTED,
+                       "gl_init: the MoE scratch rows of a batch of %d exceed "
+                       "the SSBO limit of %d bytes; use a smaller batch",
+                       g->max_batch, (int)g->max_ssbo);
+    g->moe_logits = new_buffer(b * logits, NULL);
+    g->moe_sel = new_buffer(b * slots, NULL);
+    g->moe_pw = new_buffer(b * slots, NULL);
+    g->moe_hg = new_buffer(b * ff, NULL);
+    g->moe_hu = new_buffer(b * ff, NULL);
+    g->moe_eo = new_buffer(b * out, NULL);
+    return gl_error("gl_init: MoE scratch", e);
 }
 
 int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch, struct Err* e) {
@@ -361,10 +433,11 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
     g->rope_tab = calloc((size_t)g->g.n_ops + 1, sizeof(GLuint));
     g->op_prog = calloc((size_t)g->g.n_ops + 1, sizeof(int));
     g->op_prog1 = calloc((size_t)g->g.n_ops + 1, sizeof(int));
+    g->moe = calloc((size_t)g->g.n_ops + 1, sizeof(*g->moe));
     g->logits_host = malloc((size_t)max_batch * (size_t)m->config.n_vocab * sizeof(float));
     g->hook_buf = malloc((size_t)max_batch * (size_t)widest * sizeof(float));
     if (!g->state_k || !g->state_v || !g->wt || !g->rope_tab || !g->op_prog || !g->op_prog1 ||
-        !g->logits_host || !g->hook_buf) {
+        !g->moe || !g->logits_host || !g->hook_buf) {
         rc = err_set(e, ERR_NOMEM, "gl_init: out of memory");
         goto fail;
     }
@@ -384,21 +457,34 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
             g->state_v[s] = new_buffer(bytes, NULL);
             break;
         }
+        // ---- rwkv7, mamba: one row, zeroed by gl_reset
         case STATE_SHIFT:
         case STATE_WKV:
         case STATE_CONV:
         case STATE_SSM:
-        case STATE_KIND_COUNT: break;  // their ops are refused below
+            if ((size_t)sd->width * sizeof(float) > (size_t)g->max_ssbo) {
+                rc = err_set(e, ERR_UNSUPPORTED,
+                             "gl_init: a recurrent state of %d floats "
+                             "exceeds the SSBO limit of %d bytes",
+                             sd->width, (int)g->max_ssbo);
+                goto fail;
+            }
+            g->state_k[s] = new_buffer((size_t)sd->width * sizeof(float), NULL);
+            break;
+        case STATE_KIND_COUNT: break;
         }
     }
+    if ((rc = moe_scratch(g, e))) goto fail;
     g->tokens = new_buffer((size_t)max_batch * sizeof(int32_t), NULL);
     g->dummy = new_buffer(16, NULL);
     for (int i = 0; i < g->g.n_ops && !rc; i++) {
         const struct Op* op = &g->g.ops[i];
         for (int k = 0; k < OP_MAX_W && !rc; k++)
             if (op->w[k] >= 0)
-                rc = upload_tensor(g, op->w[k], (op->kind == OP_MATMUL || op->kind == OP_EMBED)
-                                   && k == 0, e);
+                rc = upload_tensor(g, op->w[k],
+                                   op->kind == OP_MOE ||
+                                       ((op->kind == OP_MATMUL || op->kind == OP_EMBED) && k == 0),
+                                   e);
         if (!rc && op->kind == OP_ROPE && !(g->rope_tab[i] = rope_table(g, op, e))) rc = e->code;
         if (!rc) rc = choose_programs(g, i, e);
     }
@@ -417,12 +503,22 @@ void gl_reset(struct GlEngine* g) {
     g->n_past = 0;
     for (int s = 0; s < g->g.n_states; s++) {
         const struct StateDesc* sd = &g->g.states[s];
-        size_t bytes = (size_t)g->n_ctx * (size_t)sd->width * sizeof(float);
         GLuint bs[2] = {g->state_k[s], g->state_v[s]};
-        for (int k = 0; k < 2; k++) {
-            if (!bs[k]) continue;
-            glBindBuffer(GL_SHADER_STORAGE_BUFFER, bs[k]);
-            glBufferData(GL_SHADER_STORAGE_BUFFER, (GLsizeiptr)bytes, NULL, GL_DYNAMIC_COPY);
+        if (sd->kind == STATE_KV) {
+            size_t bytes = (size_t)g->n_ctx * (size_t)sd->width * sizeof(float);
+            for (int k = 0; k < 2; k++) {
+                if (!bs[k]) continue;
+                glBindBuffer(GL_SHADER_STORAGE_BUFFER, bs[k]);
+                glBufferData(GL_SHADER_STORAGE_BUFFER, (GLsizeiptr)bytes, NULL, GL_DYNAMIC_COPY);
+            }
+        } else if (bs[0]) {
+            // ---- rwkv7, mamba: a recurrent state starts at zero (glBufferData(NULL) leaves
+            // the contents undefined)
+            size_t bytes = (size_t)sd->width * sizeof(float);
+            float* zero = calloc(1, bytes);
+            glBindBuffer(GL_SHADER_STORAGE_BUFFER, bs[0]);
+            if (zero) glBufferSubData(GL_SHADER_STORAGE_BUFFER, 0, (GLsizeiptr)bytes, zero);
+            free(zero);
         }
     }
     g->logits_ready = 0;
@@ -450,12 +546,61 @@ static void read_rows(struct GlEngine* g, GLuint buf, int t0, int n, int width, 
     }
 }
 
+static int float_bits(double x) {
+    float f = (float)x;
+    int b;
+    memcpy(&b, &f, 4);
+    return b;
+}
+
+// ---- mamba: the (rows of n_out per slot) mat-vecs of stacked tensor w with moe_matmul.comp
+// program prog, one dispatch per chunk of w's rows. k slots per row; sel: each slot's expert
+// (0: none, every slot reads matrix 0, as the router does); x_slot: x has a row per slot.
+static void moe_matmul(struct GlEngine* g, int prog, const struct GlTensor* w, int n_out, GLuint y,
+                       GLuint x, int sx, int x_slot, GLuint sel, int k, int t0, int n) {
+    for (int c = 0; c < w->n_chunks; c++) {
+        int64_t r0 = (int64_t)c * w->rows_per_chunk;
+        int rows = (int)(w->rows - r0 < w->rows_per_chunk ? w->rows - r0 : w->rows_per_chunk);
+        int u[10] = {(int)w->n_in,      sx,      n_out, rows, (int)r0, k, t0, x_slot,
+                     (int)w->row_bytes, sel != 0};
+        gl_dispatch(g, prog, n_out, n * k, 1, u, 10,
+                    (const GLuint[]){y, x, w->bufs[c], sel ? sel : g->dummy}, 4);
+    }
+}
+
+// ---- mamba: one OP_MOE over rows t0..t0+n-1 (slots s = t*k + i), all on the GPU: router
+// logits, routing, the chosen experts' gate and up mat-vecs, glu, down, weighted sum.
+static void run_moe(struct GlEngine* g, int i, int t0, int n) {
+    const struct Op* op = &g->g.ops[i];
+    const struct GlMoe* mp = &g->moe[i];
+    int ne = op->p.moe.n_expert, k = op->p.moe.n_expert_used, ff = op->p.moe.n_ff;
+    int wout = g->g.bufs[op->out].width, win = g->g.bufs[op->in[0]].width;
+    GLuint u = g->bufs[op->in[0]];
+    int gx, gy;
+    moe_matmul(g, mp->router, &g->wt[op->w[0]], ne, g->moe_logits, u, win, 0, 0, 1, t0, n);
+    gl_grid(n, &gx, &gy);
+    gl_dispatch(g, mp->route, gx, gy, 1, (const int[]){ne, k, t0, n}, 4,
+                (const GLuint[]){g->moe_logits, g->moe_sel, g->moe_pw}, 3);
+    moe_matmul(g, mp->gate, &g->wt[op->w[1]], ff, g->moe_hg, u, win, 0, g->moe_sel, k, t0, n);
+    moe_matmul(g, mp->up, &g->wt[op->w[2]], ff, g->moe_hu, u, win, 0, g->moe_sel, k, t0, n);
+    gl_grid((int64_t)n * k * ff, &gx, &gy);
+    gl_dispatch(g, mp->glu, gx, gy, 1, (const int[]){ff, ff, ff, ff, t0 * k, n * k, ACT_SILU}, 7,
+                (const GLuint[]){g->moe_hg, g->moe_hg, g->moe_hu}, 3);
+    moe_matmul(g, mp->down, &g->wt[op->w[3]], wout, g->moe_eo, g->moe_hg, ff, 1, g->moe_sel, k, t0,
+               n);
+    gl_grid((int64_t)n * wout, &gx, &gy);
+    gl_dispatch(g, mp->sum, gx, gy, 1, (const int[]){wout, wout, k, t0, n}, 5,
+                (const GLuint[]){g->bufs[op->out], g->moe_eo, g->moe_pw}, 3);
+}
+
 static void run_op(struct GlEngine* g, int i, int t0, int n) {
     const struct Op* op = &g->g.ops[i];
     const struct Buf* B = g->g.bufs;
     int pos0 = (int)g->n_past;
     int wout = B[op->out].width;
     int gx, gy;
+#define O g->bufs[op->out]
+#define I(k) g->bufs[op->in[k]]
     switch (op->kind) {
     case OP_EMBED: {
         const struct GlTensor* E = &g->wt[op->w[0]];
@@ -546,23 +691,130 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
                                   (int)op->p.glu.act}, 7,
                     (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->bufs[op->in[1]]}, 3, 1u);
         break;
-    case OP_LAYERNORM:
-    case OP_TOKEN_SHIFT:
-    case OP_LERP:
-    case OP_UNARY:
-    case OP_MUL:
-    case OP_RWKV7_KK:
-    case OP_RWKV7_KA:
-    case OP_WKV7:
-    case OP_RWKV7_BONUS:
-    case OP_SLICE:
-    case OP_SSM_CONV:
-    case OP_SSM_SCAN:
-    case OP_SSM_SCAN2:
-    case OP_RMSNORM_GROUP:
-    case OP_MOE:
-    case OP_COUNT: break;  // refused by gl_init
+    // ---- rwkv7
+    case OP_LAYERNORM: {
+        const struct GlTensor *w = &g->wt[op->w[0]], *b = &g->wt[op->w[1]];
+        int u[6] = {wout, op->p.layernorm.n_group,        wout, B[op->in[0]].width,
+                    t0,   float_bits(op->p.layernorm.eps)};
+        gl_dispatch(g, g->op_prog[i], op->p.layernorm.n_group, n, 1, u, 6,
+                    (const GLuint[]){O, I(0), w->bufs[0], b->bufs[0]}, 4);
+        break;
     }
+    case OP_TOKEN_SHIFT:
+        gl_grid(wout, &gx, &gy);
+        gl_dispatch(g, g->op_prog[i], gx, gy, 1,
+                    (const int[]){wout, wout, B[op->in[0]].width, t0, n}, 5,
+                    (const GLuint[]){O, I(0), g->state_k[op->state]}, 3);
+        break;
+    case OP_LERP: {
+        // the mix: a slice of a weight vector stack (stride 0) or a row of in[2]
+        int weight = op->w[0] >= 0;
+        GLuint mix = weight ? g->wt[op->w[0]].bufs[0] : I(2);
+        int u[8] = {wout,
+                    wout,
+                    B[op->in[0]].width,
+                    B[op->in[1]].width,
+                    weight ? 0 : B[op->in[2]].width,
+                    weight ? op->p.lerp.slice * wout : 0,
+                    t0,
+                    n};
+        gl_grid((int64_t)n * wout, &gx, &gy);
+        gl_dispatch(g, g->op_prog[i], gx, gy, 1, u, 8, (const GLuint[]){O, I(0), I(1), mix}, 4);
+        break;
+    }
+    case OP_UNARY:
+        gl_grid((int64_t)n * wout, &gx, &gy);
+        gl_dispatch(g, g->op_prog[i], gx, gy, 1,
+                    (const int[]){wout, wout, B[op->in[0]].width, t0, n, (int)op->p.unary.fn}, 6,
+                    (const GLuint[]){O, I(0)}, 2);
+        break;
+    case OP_MUL:
+        gl_grid((int64_t)n * wout, &gx, &gy);
+        gl_dispatch(g, g->op_prog[i], gx, gy, 1,
+                    (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n}, 6,
+                    (const GLuint[]){O, I(0), I(1)}, 3);
+        break;
+    case OP_RWKV7_KK:
+        gl_dispatch(g, g->op_prog[i], op->p.rwkv7.n_head, n, 1,
+                    (const int[]){op->p.rwkv7.head_size, wout, B[op->in[0]].width, t0}, 4,
+                    (const GLuint[]){O, I(0), g->wt[op->w[0]].bufs[0]}, 3);
+        break;
+    case OP_RWKV7_KA:
+        gl_grid((int64_t)n * wout, &gx, &gy);
+        gl_dispatch(g, g->op_prog[i], gx, gy, 1,
+                    (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n}, 6,
+                    (const GLuint[]){O, I(0), I(1), g->wt[op->w[0]].bufs[0]}, 4);
+        break;
+    case OP_WKV7: {
+        // in: r, w, k, v, kk, a; the whole batch in one dispatch, one work group per head
+        int u[9] = {wout, 0, 0, 0, 0, 0, 0, t0, n};
+        for (int k = 0; k < 6; k++)
+            u[1 + k] = B[op->in[k]].width;
+        gl_dispatch(g, g->op_prog[i], op->p.rwkv7.n_head, 1, 1, u, 9,
+                    (const GLuint[]){O, g->state_k[op->state], I(0), I(1), I(2), I(3), I(4), I(5)},
+                    8);
+        break;
+    }
+    case OP_RWKV7_BONUS: {
+        // in: y, r, k, v
+        int u[7] = {
+            op->p.rwkv7.head_size, wout, B[op->in[0]].width, B[op->in[1]].width, B[op->in[2]].width,
+            B[op->in[3]].width,    t0};
+        gl_dispatch(g, g->op_prog[i], op->p.rwkv7.n_head, n, 1, u, 7,
+                    (const GLuint[]){O, I(0), I(1), I(2), I(3), g->wt[op->w[0]].bufs[0]}, 6);
+        break;
+    }
+    // ---- mamba
+    case OP_SLICE:
+        gl_grid((int64_t)n * wout, &gx, &gy);
+        gl_dispatch(g, g->op_prog[i], gx, gy, 1,
+                    (const int[]){wout, wout, B[op->in[0]].width, op->p.slice.offset, t0, n}, 6,
+                    (const GLuint[]){O, I(0)}, 2);
+        break;
+    case OP_SSM_CONV:
+        gl_grid(wout, &gx, &gy);
+        gl_dispatch(g, g->op_prog[i], gx, gy, 1,
+                    (const int[]){wout, op->p.ssm.d_conv, wout, B[op->in[0]].width, t0, n}, 6,
+                    (const GLuint[]){O, I(0), g->state_k[op->state], g->wt[op->w[0]].bufs[0],
+                                     g->wt[op->w[1]].bufs[0]},
+                    5);
+        break;
+    case OP_SSM_SCAN:
+    case OP_SSM_SCAN2: {
+        // in: x, dt, B, C; w: A, D, dt bias; one invocation per channel walks the batch
+        const GLuint bufs[9] = {O,
+                                g->state_k[op->state],
+                                I(0),
+                                I(1),
+                                I(2),
+                                I(3),
+                                g->wt[op->w[0]].bufs[0],
+                                g->wt[op->w[1]].bufs[0],
+                                g->wt[op->w[2]].bufs[0]};
+        int sx = B[op->in[0]].width, sdt = B[op->in[1]].width, sb = B[op->in[2]].width,
+            sc = B[op->in[3]].width;
+        gl_grid((int64_t)op->p.ssm.n_head * op->p.ssm.head_dim, &gx, &gy);
+        if (op->kind == OP_SSM_SCAN)
+            gl_dispatch(g, g->op_prog[i], gx, gy, 1,
+                        (const int[]){op->p.ssm.n_head, wout, sx, sdt, sb, sc, t0, n}, 8, bufs, 9);
+        else
+            gl_dispatch(g, g->op_prog[i], gx, gy, 1,
+                        (const int[]){op->p.ssm.n_head, op->p.ssm.head_dim, op->p.ssm.n_group, wout,
+                                      sx, sdt, sb, sc, t0, n},
+                        10, bufs, 9);
+        break;
+    }
+    case OP_RMSNORM_GROUP:
+        gl_dispatch(g, g->op_prog[i], op->p.gnorm.n_group, n, 1,
+                    (const int[]){wout, op->p.gnorm.n_group, wout, B[op->in[0]].width, t0,
+                                  float_bits(op->p.gnorm.eps)},
+                    6, (const GLuint[]){O, I(0), g->wt[op->w[0]].bufs[0]}, 3);
+        break;
+    case OP_MOE: run_moe(g, i, t0, n); break;
+    case OP_COUNT: break;
+    }
+#undef O
+#undef I
 }
 
 // ---- profiling: a GPU timestamp before the first op and after every op

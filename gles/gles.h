@@ -30,6 +30,13 @@ struct GlTensor {
 
 struct GlProg;
 
+// ---- mamba: the programs of one OP_MOE: moe_matmul.comp for the router and the experts'
+// gate, up and down matrices (by weight type), moe_route.comp, glu.comp, moe_sum.comp.
+struct GlMoe {
+    int router, gate, up, down;
+    int route, glu, sum;
+};
+
 struct GlEngine {
     const struct Model* m;
     struct Graph g;
@@ -40,8 +47,8 @@ struct GlEngine {
     GLint max_ssbo;            // GL_MAX_SHADER_STORAGE_BLOCK_SIZE (or MATTN_GL_MAX_SSBO)
     int subgroup;              // subgroup lanes usable by compute shaders, 0: none
     GLuint bufs[32];           // (max_batch, g.bufs[i].width) floats each
-    GLuint* state_k;           // per state slot: (n_ctx, width) keys
-    GLuint* state_v;           // per state slot: (n_ctx, width) values
+    GLuint* state_k;           // per state slot: (n_ctx, width) keys; or the recurrent state
+    GLuint* state_v;           // per state slot: (n_ctx, width) values (KV slots only)
     struct GlTensor* wt;       // per tensor id (uploaded only when an op uses it)
     GLuint tokens;             // (max_batch,) int token ids of the current call
     GLuint dummy;              // bound where an optional buffer is absent
@@ -54,6 +61,9 @@ struct GlEngine {
     int n_progs, cap_progs;
     int* op_prog;              // per op: program index for batches (mat-mat) ...
     int* op_prog1;             // ... and for one row (mat-vec)
+    struct GlMoe* moe;         // per op index (OP_MOE only)
+    GLuint moe_logits, moe_sel, moe_pw; // per row: router logits, k experts and their weights
+    GLuint moe_hg, moe_hu, moe_eo;      // per (row, slot): gate, up, expert output rows
     int64_t n_past;            // positions already in the caches
     float* logits_host;        // (max_batch, n_vocab) read back by gl_logits
     int last_t0, last_n;       // rows of the logits the last forward computed
@@ -74,7 +84,7 @@ struct GlEngine {
 int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch, struct Err* e);
 void gl_free(struct GlEngine* g);
 
-// Clears the KV caches: a new sequence starts at position 0.
+// Clears the KV caches and zeroes the recurrent states: a new sequence starts at position 0.
 void gl_reset(struct GlEngine* g);
 
 // Encodes n tokens (n <= max_batch) at positions n_past..n_past+n-1 and advances n_past; with

@@ -112,6 +112,23 @@ if [ -x "$GLES" ] && [ -f "$STORIES" ]; then
         ok
         got=$($GLES run -m "$STORIES" -p "Once upon a time, there was a little girl named Lily." -n 32 --temp 0 2>/dev/null)
         [ "$got" = " She loved to play outside in the park. One day, she saw a big, red ball. She wanted" ] && ok || bad "gles run greedy: '$got'"
+        # ---- rwkv7, mamba: mattn-diff passes every op at its default tolerance,
+        # |gl - ref| <= 1e-4 + 1e-3 |ref| per element (docs/GLES.md), and greedy text agrees.
+        DIFF=build/mattn-diff
+        RWKV=$SHARED/models/tiny-rwkv7-834K
+        for f in "$RWKV-f32.gguf" "$RWKV-fp16.gguf" "$RWKV-q5_0.gguf" "$RWKV-q5_1.gguf"; do
+            [ -f "$f" ] || continue
+            $DIFF -m "$f" -p '"in the beginning was the word' -q >"$TMP/diff" 2>&1 && ok || bad "mattn-diff $f: $(tail -1 "$TMP/diff")"
+        done
+        for a in mamba mamba2 jamba; do
+            [ -f "$SHARED/gguf/$a-f32.gguf" ] && [ -f "$SHARED/hf/$a/ids.txt" ] || continue
+            $DIFF -m "$SHARED/gguf/$a-f32.gguf" --ids "$(cat "$SHARED/hf/$a/ids.txt")" -q >"$TMP/diff" 2>&1 && ok || bad "mattn-diff $a: $(tail -1 "$TMP/diff")"
+        done
+        if [ -f "$RWKV-f32.gguf" ]; then
+            want=$($REF run -m "$RWKV-f32.gguf" -p "The" -n 24 --temp 0 2>/dev/null)
+            got=$($GLES run -m "$RWKV-f32.gguf" -p "The" -n 24 --temp 0 2>/dev/null)
+            [ -n "$want" ] && [ "$got" = "$want" ] && ok || bad "gles rwkv7 greedy: '$got' vs ref '$want'"
+        fi
     else
         skip "mattn-gles has no GL context here: $($GLES info -m "$STORIES" --json | grep -o '"gl_error":"[^"]*"')"
     fi

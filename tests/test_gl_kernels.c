@@ -101,6 +101,14 @@ static double* rand_vec(size_t n, double scale) {
     return x;
 }
 
+// rand_vec rounded to float: copies through a float buffer compare exactly.
+static double* rand_vec_f(size_t n, double scale) {
+    double* x = rand_vec(n, scale);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)x[i];
+    return x;
+}
+
 #define NEED_GL() \
     do {          \
         if (!have_gl) skip(); \
@@ -126,6 +134,50 @@ static void test_rmsnorm_rows(void** state) {
     free(x), free(w), free(want), free(got);
 }
 
+// Absolute tolerance of a mat-mul's outputs: 1e-5 of the largest (at least 1e-5). An output
+// that cancels to near zero carries the FP32 rounding of its large terms (random K-quant
+// blocks reach |W x| ~ 100 with 768 terms).
+static double out_atol(const double* want, size_t n) {
+    double mx = 1.0;
+    for (size_t i = 0; i < n; i++)
+        mx = fabs(want[i]) > mx ? fabs(want[i]) : mx;
+    return 1e-5 * mx;
+}
+
+// A random row of n elements of type t at dst: quantized from uniform [-1, 1) floats where
+// shared/quant.c has a quantizer, else (K-quants, IQ4_NL) random bytes in every field with
+// the f16 super-block scales replaced by sane values in [0.005, 0.05).
+static void random_row(enum GgmlType t, uint8_t* dst, int n) {
+    float* f = malloc((size_t)n * sizeof(float));
+    for (int i = 0; i < n; i++)
+        f[i] = (float)urand();
+    int rc = quant_quantize_row(t, f, dst, n);
+    free(f);
+    if (rc == 0) return;
+    assert_int_equal(rc, ERR_UNSUPPORTED);
+    const struct QuantTraits* tr = quant_traits(t);
+    int scale_at[2] = {-1, -1}; // byte offsets of the f16 d (and dmin) in a block
+    switch (t) {
+    case GGML_TYPE_Q2_K: scale_at[0] = 80, scale_at[1] = 82; break;
+    case GGML_TYPE_Q3_K: scale_at[0] = 108; break;
+    case GGML_TYPE_Q4_K:
+    case GGML_TYPE_Q5_K: scale_at[0] = 0, scale_at[1] = 2; break;
+    case GGML_TYPE_Q6_K: scale_at[0] = 208; break;
+    case GGML_TYPE_IQ4_NL: scale_at[0] = 0; break;
+    default: fail_msg("no way to make a random %s row", tr->name);
+    }
+    for (int b = 0; b < n / tr->block_size; b++) {
+        uint8_t* blk = dst + (size_t)b * tr->type_size;
+        for (int i = 0; i < tr->type_size; i++)
+            blk[i] = (uint8_t)(urand() * 128.0 + 128.0);
+        for (int k = 0; k < 2; k++) {
+            if (scale_at[k] < 0) continue;
+            uint16_t h = quant_f32_to_f16((float)(0.0275 + 0.0225 * urand()));
+            memcpy(blk + scale_at[k], &h, 2);
+        }
+    }
+}
+
 // W (n_out rows of n_in, stored as type) @ x for n positions (+ bias), vs matmul_rows, through
 // matmul.comp's 64 x 64 tiles, in two chunks of rows as the engine splits a large matrix.
 static void check_matmul(enum GgmlType type, int n_in, int n_out, int n, int bias) {
@@ -133,11 +185,8 @@ static void check_matmul(enum GgmlType type, int n_in, int n_out, int n, int bia
     snprintf(d, sizeof(d), "#define W_BINDING 2\n#define WTYPE_%s 1\n", quant_traits(type)->upper);
     size_t rb = quant_row_size(type, n_in);
     uint8_t* wq = malloc(rb * (size_t)n_out);
-    float* row = malloc((size_t)n_in * sizeof(float));
-    for (int o = 0; o < n_out; o++) {
-        for (int i = 0; i < n_in; i++) row[i] = (float)urand();
-        assert_int_equal(quant_quantize_row(type, row, wq + (size_t)o * rb, n_in), 0);
-    }
+    for (int o = 0; o < n_out; o++)
+        random_row(type, wq + (size_t)o * rb, n_in);
     double *x = rand_vec((size_t)n * n_in, 1.0), *b = rand_vec((size_t)n_out, 1.0);
     double* want = malloc((size_t)n * n_out * sizeof(double));
     for (int t = 0; t < n; t++)
@@ -157,10 +206,10 @@ static void check_matmul(enum GgmlType type, int n_in, int n_out, int n, int bia
     double* got = read_f(bo, (size_t)n * n_out);
     char label[64];
     snprintf(label, sizeof(label), "matmul %s %dx%d n=%d", quant_traits(type)->name, n_out, n_in, n);
-    assert_close(got, want, (size_t)n * n_out, 1e-5, 1e-4, label);
+    assert_close(got, want, (size_t)n * n_out, out_atol(want, (size_t)n * n_out), 1e-4, label);
     GLuint bs[5] = {bo, bx, bb, bw[0], bw[1]};
     glDeleteBuffers(5, bs);
-    free(wq), free(row), free(x), free(b), free(want), free(got);
+    free(wq), free(x), free(b), free(want), free(got);
 }
 
 static void test_matmul_types(void** state) {
@@ -176,6 +225,53 @@ static void test_matmul_types(void** state) {
         check_matmul(types[k], n_in, 150, 70, 1);  // row and position tiles cut at both ends
     }
     check_matmul(GGML_TYPE_Q4_0, 2048, 70, 3, 0);  // long rows: many K steps
+}
+
+// Every other type common.glsl decodes: 32-element blocks with 96- and 160-element rows,
+// 256-element super-blocks with 256- and 768-element rows (2 and 3 super-blocks per row, so
+// odd rows start off 4-byte boundaries for the odd-sized blocks), through matmul.comp (w_get)
+// and through moe_matmul.comp (w_unit, with every slot on matrix 0).
+static void check_moe_unit(enum GgmlType type, int n_in, int n_out) {
+    char d[96];
+    snprintf(d, sizeof(d), "#define W_BINDING 2\n#define WTYPE_%s 1\n", quant_traits(type)->upper);
+    size_t rb = quant_row_size(type, n_in);
+    uint8_t* wq = malloc(rb * (size_t)n_out);
+    for (int o = 0; o < n_out; o++)
+        random_row(type, wq + (size_t)o * rb, n_in);
+    const int n = 3;
+    double *x = rand_vec((size_t)n * n_in, 1.0), *want = malloc((size_t)n * n_out * sizeof(double));
+    for (int t = 0; t < n; t++)
+        matmul_rows(want + (size_t)t * n_out, x + (size_t)t * n_in, wq, type, NULL, n_in, 0, n_out);
+    GLuint bo = buf_bytes(NULL, (size_t)n * n_out * 4), bx = buf_f(x, (size_t)n * n_in),
+           bw = buf_bytes(wq, rb * (size_t)n_out);
+    gl_dispatch(&G, prog(K_MOE_MATMUL, d), n_out, n, 1,
+                (const int[]){n_in, n_in, n_out, n_out, 0, 1, 0, 0, (int)rb, 0}, 10,
+                (const GLuint[]){bo, bx, bw, bx}, 4);
+    double* got = read_f(bo, (size_t)n * n_out);
+    char label[64];
+    snprintf(label, sizeof(label), "w_unit %s %dx%d", quant_traits(type)->name, n_out, n_in);
+    assert_close(got, want, (size_t)n * n_out, out_atol(want, (size_t)n * n_out), 1e-4, label);
+    GLuint bs[3] = {bo, bx, bw};
+    glDeleteBuffers(3, bs);
+    free(wq), free(x), free(want), free(got);
+}
+
+static void test_matmul_more_types(void** state) {
+    (void)state;
+    NEED_GL();
+    const enum GgmlType types[] = {GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_IQ4_NL,
+                                   GGML_TYPE_Q2_K, GGML_TYPE_Q3_K, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K,
+                                   GGML_TYPE_Q6_K, GGML_TYPE_F16,  GGML_TYPE_Q8_0, GGML_TYPE_Q4_0};
+    for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
+        int bs = quant_traits(types[k])->block_size;
+        int n_short = bs == 1 ? 173 : bs == 32 ? 96 : 256;
+        int n_long = bs == 1 ? 301 : bs == 32 ? 160 : 768;
+        check_matmul(types[k], n_short, 67, 1, 0);
+        check_matmul(types[k], n_long, 67, 11, 1);
+        check_matmul(types[k], n_long, 150, 70, 1);
+        check_moe_unit(types[k], n_short, 67);
+        check_moe_unit(types[k], n_long, 13);
+    }
 }
 
 // matvec.comp (the one-position mat-vec) vs matmul_rows: x is row `row` of a 3-row batch,
@@ -389,15 +485,427 @@ static void test_add_glu(void** state) {
     free(a), free(b), free(want);
 }
 
+// ---------------------------------------------------------------------------------------
+// ---- rwkv7
+
+// Grid of work groups for n elements (flat_id).
+static void grid(int64_t n, int* gx, int* gy) {
+    gl_grid(n, gx, gy);
+}
+
+static void test_layernorm_groups(void** state) {
+    (void)state;
+    NEED_GL();
+    const int rows = 3;
+    const int cases[3][2] = {{100, 1}, {100, 4}, {200, 1}}; // width, groups (gs 100, 25, 200)
+    for (int c = 0; c < 3; c++) {
+        int n = cases[c][0], ng = cases[c][1];
+        size_t m = (size_t)rows * n;
+        double *x = rand_vec(m, 2.0), *w = rand_vec(n, 1.0), *b = rand_vec(n, 1.0);
+        for (size_t i = 0; i < m; i++)
+            x[i] += 3.0; // a mean far from 0: two passes matter
+        double* want = malloc(m * sizeof(double));
+        for (int t = 0; t < rows; t++)
+            layernorm(want + (size_t)t * n, x + (size_t)t * n, w, b, n, ng, 64e-5);
+        GLuint bx = buf_f(x, m), bw = buf_f(w, n), bb = buf_f(b, n);
+        // in place, as the graph runs it (out = x)
+        gl_dispatch(&G, prog(K_LAYERNORM, ""), ng, rows, 1,
+                    (const int[]){n, ng, n, n, 0, fbits(64e-5)}, 6,
+                    (const GLuint[]){bx, bx, bw, bb}, 4);
+        double* got = read_f(bx, m);
+        assert_close(got, want, m, 1e-5, 1e-5, ng == 1 ? "layernorm" : "groupnorm");
+        GLuint bs[3] = {bx, bw, bb};
+        glDeleteBuffers(3, bs);
+        free(x), free(w), free(b), free(want), free(got);
+    }
+}
+
+// Two calls (a batch of 5, then 1 row): the state carries the last row across calls.
+static void test_token_shift_state(void** state) {
+    (void)state;
+    NEED_GL();
+    const int w = 70;
+    double* x = rand_vec_f(6 * w, 1.0);
+    double* want = calloc(6 * w, sizeof(double)); // row 0: the zero state
+    memcpy(want + w, x, 5 * w * sizeof(double));
+    double zero[70] = {0};
+    GLuint bo = buf_bytes(NULL, 6 * w * 4), bx = buf_f(x, 6 * w), bs = buf_f(zero, w);
+    int gx, gy, p = prog(K_TOKEN_SHIFT, "");
+    grid(w, &gx, &gy);
+    gl_dispatch(&G, p, gx, gy, 1, (const int[]){w, w, w, 0, 5}, 5, (const GLuint[]){bo, bx, bs}, 3);
+    gl_dispatch(&G, p, gx, gy, 1, (const int[]){w, w, w, 5, 1}, 5, (const GLuint[]){bo, bx, bs}, 3);
+    double* got = read_f(bo, 6 * w);
+    assert_close(got, want, 6 * w, 0, 0, "token_shift");
+    double* st = read_f(bs, w);
+    assert_close(st, x + 5 * w, w, 0, 0, "token_shift state");
+    GLuint b3[3] = {bo, bx, bs};
+    glDeleteBuffers(3, b3);
+    free(x), free(want), free(got), free(st);
+}
+
+static void test_lerp_unary_mul_ka(void** state) {
+    (void)state;
+    NEED_GL();
+    const int w = 130, n = 3;
+    size_t m = (size_t)w * n;
+    double *x = rand_vec(m, 3.0), *pv = rand_vec(m, 3.0), *mixb = rand_vec(m, 1.0);
+    double *stack = rand_vec(4 * (size_t)w, 1.0), *want = malloc(m * sizeof(double));
+    GLuint bo = buf_bytes(NULL, m * 4), bx = buf_f(x, m), bp = buf_f(pv, m), bm = buf_f(mixb, m),
+           bst = buf_f(stack, 4 * (size_t)w);
+    int gx, gy;
+    grid((int64_t)m, &gx, &gy);
+    // lerp with slice 2 of a stack, then with a row of a buffer
+    for (int t = 0; t < n; t++)
+        lerp(want + t * w, x + t * w, pv + t * w, stack + 2 * w, w);
+    gl_dispatch(&G, prog(K_LERP, ""), gx, gy, 1, (const int[]){w, w, w, w, 0, 2 * w, 0, n}, 8,
+                (const GLuint[]){bo, bx, bp, bst}, 4);
+    double* got = read_f(bo, m);
+    assert_close(got, want, m, 1e-6, 1e-6, "lerp slice");
+    free(got);
+    lerp(want, x, pv, mixb, (int)m);
+    gl_dispatch(&G, prog(K_LERP, ""), gx, gy, 1, (const int[]){w, w, w, w, w, 0, 0, n}, 8,
+                (const GLuint[]){bo, bx, bp, bm}, 4);
+    got = read_f(bo, m);
+    assert_close(got, want, m, 1e-6, 1e-6, "lerp row");
+    free(got);
+    const char* names[4] = {"tanh", "sigmoid", "rwkv7 decay", "sqrelu"};
+    for (int f = 0; f < 4; f++) {
+        if (f == 0) vec_tanh(want, x, (int)m);
+        if (f == 1) vec_sigmoid(want, x, (int)m);
+        if (f == 2) rwkv7_decay(want, x, (int)m);
+        if (f == 3) sqrelu(want, x, (int)m);
+        gl_dispatch(&G, prog(K_UNARY, ""), gx, gy, 1, (const int[]){w, w, w, 0, n, f}, 6,
+                    (const GLuint[]){bo, bx}, 2);
+        got = read_f(bo, m);
+        assert_close(got, want, m, 1e-6, 1e-6, names[f]);
+        free(got);
+    }
+    mul(want, x, pv, (int)m);
+    gl_dispatch(&G, prog(K_MUL, ""), gx, gy, 1, (const int[]){w, w, w, w, 0, n}, 6,
+                (const GLuint[]){bo, bx, bp}, 3);
+    got = read_f(bo, m);
+    assert_close(got, want, m, 1e-6, 1e-6, "mul");
+    free(got);
+    for (int t = 0; t < n; t++)
+        rwkv7_ka(want + t * w, x + t * w, pv + t * w, stack, w);
+    gl_dispatch(&G, prog(K_RWKV7_KA, ""), gx, gy, 1, (const int[]){w, w, w, w, 0, n}, 6,
+                (const GLuint[]){bo, bx, bp, bst}, 4);
+    got = read_f(bo, m);
+    assert_close(got, want, m, 1e-6, 1e-6, "rwkv7_ka");
+    free(got);
+    GLuint bs[5] = {bo, bx, bp, bm, bst};
+    glDeleteBuffers(5, bs);
+    free(x), free(pv), free(mixb), free(stack), free(want);
+}
+
+static void test_rwkv7_kk_bonus(void** state) {
+    (void)state;
+    NEED_GL();
+    const int nh = 3, hs = 70, w = nh * hs, n = 4; // head size > 64: two per thread
+    size_t m = (size_t)w * n;
+    double *k = rand_vec(m, 2.0), *kk = rand_vec(w, 1.0), *y = rand_vec(m, 1.0);
+    double *r = rand_vec(m, 1.0), *v = rand_vec(m, 1.0), *want = malloc(m * sizeof(double));
+    for (int i = 0; i < hs; i++)
+        k[hs + i] = 0.0; // head 1 of row 0 is zero: the 1e-12 floor
+    for (int t = 0; t < n; t++)
+        rwkv7_kk(want + t * w, k + t * w, kk, nh, hs);
+    GLuint bo = buf_bytes(NULL, m * 4), bk = buf_f(k, m), bkk = buf_f(kk, w), by = buf_f(y, m),
+           br = buf_f(r, m), bv = buf_f(v, m);
+    gl_dispatch(&G, prog(K_RWKV7_KK, ""), nh, n, 1, (const int[]){hs, w, w, 0}, 4,
+                (const GLuint[]){bo, bk, bkk}, 3);
+    double* got = read_f(bo, m);
+    assert_close(got, want, m, 1e-6, 1e-5, "rwkv7_kk");
+    free(got);
+    for (int t = 0; t < n; t++)
+        rwkv7_bonus(want + t * w, y + t * w, r + t * w, k + t * w, v + t * w, kk, nh, hs);
+    // in place: out = y
+    gl_dispatch(&G, prog(K_RWKV7_BONUS, ""), nh, n, 1, (const int[]){hs, w, w, w, w, w, 0}, 7,
+                (const GLuint[]){by, by, br, bk, bv, bkk}, 6);
+    got = read_f(by, m);
+    assert_close(got, want, m, 1e-5, 1e-5, "rwkv7_bonus");
+    free(got);
+    GLuint bs[6] = {bo, bk, bkk, by, br, bv};
+    glDeleteBuffers(6, bs);
+    free(k), free(kk), free(y), free(r), free(v), free(want);
+}
+
+// A prompt batch then single rows through the same state, vs wkv7() token by token.
+static void check_wkv7(int nh, int hs, int n1, int n2) {
+    int w = nh * hs, n = n1 + n2;
+    size_t m = (size_t)w * n, ns = (size_t)nh * hs * hs;
+    double *r = rand_vec(m, 1.0), *dw = rand_vec(m, 1.0), *k = rand_vec(m, 1.0);
+    double *v = rand_vec(m, 1.0), *kr = rand_vec(m, 1.0), *a = rand_vec(m, 1.0);
+    double* kk = malloc(m * sizeof(double));
+    double* ones = malloc((size_t)w * sizeof(double));
+    for (int i = 0; i < w; i++)
+        ones[i] = 1.0;
+    for (size_t i = 0; i < m; i++)
+        a[i] = 0.5 * (a[i] + 1.0); // a in (0, 1)
+    rwkv7_decay(dw, dw, (int)m);   // w in (0.55, 1)
+    for (int t = 0; t < n; t++)
+        rwkv7_kk(kk + t * w, kr + t * w, ones, nh, hs); // unit heads
+    double *S = calloc(ns, sizeof(double)), *want = malloc(m * sizeof(double));
+    for (int t = 0; t < n; t++)
+        wkv7(want + t * w, S, r + t * w, dw + t * w, k + t * w, v + t * w, kk + t * w, a + t * w,
+             nh, hs);
+    GLuint by = buf_bytes(NULL, m * 4), bS = buf_bytes(NULL, ns * 4);
+    float* zero = calloc(ns, sizeof(float));
+    glBindBuffer(GL_SHADER_STORAGE_BUFFER, bS);
+    glBufferSubData(GL_SHADER_STORAGE_BUFFER, 0, (GLsizeiptr)(ns * 4), zero);
+    GLuint in[6] = {buf_f(r, m), buf_f(dw, m), buf_f(k, m), buf_f(v, m), buf_f(kk, m), buf_f(a, m)};
+    char d[32];
+    snprintf(d, sizeof(d), "#define HS %d\n", hs);
+    int p = prog(K_WKV7, d);
+    const GLuint bufs[8] = {by, bS, in[0], in[1], in[2], in[3], in[4], in[5]};
+    gl_dispatch(&G, p, nh, 1, 1, (const int[]){w, w, w, w, w, w, w, 0, n1}, 9, bufs, 8);
+    for (int t = n1; t < n; t++)
+        gl_dispatch(&G, p, nh, 1, 1, (const int[]){w, w, w, w, w, w, w, t, 1}, 9, bufs, 8);
+    double* got = read_f(by, m);
+    char label[64];
+    snprintf(label, sizeof(label), "wkv7 %d heads of %d, %d + %d rows", nh, hs, n1, n2);
+    assert_close(got, want, m, 1e-5, 1e-4, label);
+    double* gS = read_f(bS, ns);
+    assert_close(gS, S, ns, 1e-5, 1e-4, "wkv7 state");
+    glDeleteBuffers(8 - 0, (const GLuint[]){by, bS, in[0], in[1], in[2], in[3], in[4], in[5]});
+    free(r), free(dw), free(k), free(v), free(kr), free(a), free(kk), free(ones), free(S),
+        free(want), free(zero), free(got), free(gS);
+}
+
+static void test_wkv7_batch_then_steps(void** state) {
+    (void)state;
+    NEED_GL();
+    check_wkv7(3, 24, 7, 2);
+    check_wkv7(2, 64, 11, 3);
+}
+
+// ---------------------------------------------------------------------------------------
+// ---- mamba
+
+static void test_slice_rmsnorm_group(void** state) {
+    (void)state;
+    NEED_GL();
+    const int wi = 150, wo = 67, off = 41, n = 3, ng = 3, wg = 99;
+    double* x = rand_vec_f((size_t)wi * n, 1.0);
+    double* want = malloc((size_t)wi * n * sizeof(double));
+    for (int t = 0; t < n; t++)
+        memcpy(want + t * wo, x + t * wi + off, wo * sizeof(double));
+    GLuint bo = buf_bytes(NULL, (size_t)wi * n * 4), bx = buf_f(x, (size_t)wi * n);
+    int gx, gy;
+    grid((int64_t)n * wo, &gx, &gy);
+    gl_dispatch(&G, prog(K_SLICE, ""), gx, gy, 1, (const int[]){wo, wo, wi, off, 0, n}, 6,
+                (const GLuint[]){bo, bx}, 2);
+    double* got = read_f(bo, (size_t)n * wo);
+    assert_close(got, want, (size_t)n * wo, 0, 0, "slice");
+    free(got);
+    double* w = rand_vec(wg, 1.0);
+    for (int t = 0; t < n; t++)
+        rmsnorm_group(want + t * wg, x + t * wi, w, wg, ng, 1e-5);
+    GLuint bw = buf_f(w, wg);
+    gl_dispatch(&G, prog(K_RMSNORM_GROUP, ""), ng, n, 1,
+                (const int[]){wg, ng, wg, wi, 0, fbits(1e-5)}, 6, (const GLuint[]){bo, bx, bw}, 3);
+    got = read_f(bo, (size_t)n * wg);
+    assert_close(got, want, (size_t)n * wg, 1e-6, 1e-5, "rmsnorm_group");
+    GLuint bs[3] = {bo, bx, bw};
+    glDeleteBuffers(3, bs);
+    free(x), free(want), free(got), free(w);
+}
+
+// Depthwise conv over a batch of n1 rows, then n2 single rows, vs ssm_conv_step.
+static void test_ssm_conv_state(void** state) {
+    (void)state;
+    NEED_GL();
+    const int ch = 100, K = 4, n1 = 5, n2 = 2, n = n1 + n2;
+    double *x = rand_vec((size_t)ch * n, 2.0), *w = rand_vec((size_t)ch * K, 1.0);
+    double *b = rand_vec(ch, 1.0), *st = calloc((size_t)(K - 1) * ch, sizeof(double));
+    double* want = malloc((size_t)ch * n * sizeof(double));
+    for (int t = 0; t < n; t++)
+        ssm_conv_step(want + t * ch, x + t * ch, st, w, b, ch, K);
+    GLuint bo = buf_bytes(NULL, (size_t)ch * n * 4), bx = buf_f(x, (size_t)ch * n);
+    double* zero = calloc((size_t)(K - 1) * ch, sizeof(double));
+    GLuint bst = buf_f(zero, (size_t)(K - 1) * ch), bw = buf_f(w, (size_t)ch * K),
+           bb = buf_f(b, ch);
+    int gx, gy, p = prog(K_SSM_CONV, "");
+    grid(ch, &gx, &gy);
+    const GLuint bufs[5] = {bo, bx, bst, bw, bb};
+    gl_dispatch(&G, p, gx, gy, 1, (const int[]){ch, K, ch, ch, 0, n1}, 6, bufs, 5);
+    for (int t = n1; t < n; t++)
+        gl_dispatch(&G, p, gx, gy, 1, (const int[]){ch, K, ch, ch, t, 1}, 6, bufs, 5);
+    double* got = read_f(bo, (size_t)ch * n);
+    assert_close(got, want, (size_t)ch * n, 1e-6, 1e-5, "ssm_conv");
+    double* gs = read_f(bst, (size_t)(K - 1) * ch);
+    assert_close(gs, st, (size_t)(K - 1) * ch, 0, 1e-6, "ssm_conv state");
+    glDeleteBuffers(5, bufs);
+    free(x), free(w), free(b), free(st), free(want), free(zero), free(got), free(gs);
+}
+
+// Mamba-1 (mamba2 0: n_head = channels, head_dim 1, one group) or Mamba-2 scan: a batch of
+// n1 rows then n2 single rows, vs ssm_scan_step / ssm_scan2_step.
+static void check_scan(int mamba2, int nh, int hd, int ng, int ds, int n1, int n2) {
+    int ch = nh * hd, n = n1 + n2, ndt = mamba2 ? nh : ch, nbc = ng * ds;
+    double *x = rand_vec((size_t)ch * n, 1.0), *dt = rand_vec((size_t)ndt * n, 3.0);
+    double *Bm = rand_vec((size_t)nbc * n, 1.0), *Cm = rand_vec((size_t)nbc * n, 1.0);
+    size_t na = mamba2 ? (size_t)nh : (size_t)ch * ds;
+    double *A = rand_vec(na, 1.0), *D = rand_vec(ndt, 1.0), *dtb = rand_vec(ndt, 1.0);
+    for (size_t i = 0; i < na; i++)
+        A[i] = -exp(2.0 * A[i]); // A < 0 as -exp(A_log)
+    dt[0] = 25.0;                // beyond softplus' threshold
+    dt[1] = -30.0;               // softplus ~ exp(x): log1p accuracy
+    double *h = calloc((size_t)ch * ds, sizeof(double)),
+           *want = malloc((size_t)ch * n * sizeof(double));
+    for (int t = 0; t < n; t++) {
+        if (mamba2)
+            ssm_scan2_step(want + t * ch, x + t * ch, dt + t * ndt, Bm + t * nbc, Cm + t * nbc, h,
+                           A, D, dtb, nh, hd, ng, ds);
+        else
+            ssm_scan_step(want + t * ch, x + t * ch, dt + t * ndt, Bm + t * nbc, Cm + t * nbc, h, A,
+                          D, dtb, ch, ds);
+    }
+    double* zero = calloc((size_t)ch * ds, sizeof(double));
+    GLuint bufs[9] = {buf_bytes(NULL, (size_t)ch * n * 4),
+                      buf_f(zero, (size_t)ch * ds),
+                      buf_f(x, (size_t)ch * n),
+                      buf_f(dt, (size_t)ndt * n),
+                      buf_f(Bm, (size_t)nbc * n),
+                      buf_f(Cm, (size_t)nbc * n),
+                      buf_f(A, na),
+                      buf_f(D, ndt),
+                      buf_f(dtb, ndt)};
+    char d[32];
+    snprintf(d, sizeof(d), "#define DS %d\n", ds);
+    int p = prog(mamba2 ? K_SSM_SCAN2 : K_SSM_SCAN, d), gx, gy;
+    grid(ch, &gx, &gy);
+    for (int t = 0; t < n; t = t == 0 ? n1 : t + 1) {
+        int rows = t == 0 ? n1 : 1;
+        if (mamba2)
+            gl_dispatch(&G, p, gx, gy, 1, (const int[]){nh, hd, ng, ch, ch, ndt, nbc, nbc, t, rows},
+                        10, bufs, 9);
+        else
+            gl_dispatch(&G, p, gx, gy, 1, (const int[]){ch, ch, ch, ndt, nbc, nbc, t, rows}, 8,
+                        bufs, 9);
+    }
+    double* got = read_f(bufs[0], (size_t)ch * n);
+    char label[80];
+    snprintf(label, sizeof(label), "ssm_scan%s %dx%d groups %d d_state %d", mamba2 ? "2" : "", nh,
+             hd, ng, ds);
+    assert_close(got, want, (size_t)ch * n, 1e-5, 1e-4, label);
+    double* gh = read_f(bufs[1], (size_t)ch * ds);
+    assert_close(gh, h, (size_t)ch * ds, 1e-5, 1e-4, "ssm state");
+    glDeleteBuffers(9, bufs);
+    free(x), free(dt), free(Bm), free(Cm), free(A), free(D), free(dtb), free(h), free(want),
+        free(zero), free(got), free(gh);
+}
+
+static void test_ssm_scan(void** state) {
+    (void)state;
+    NEED_GL();
+    check_scan(0, 100, 1, 1, 16, 6, 2);
+    check_scan(0, 70, 1, 1, 5, 1, 1);
+    check_scan(1, 6, 16, 2, 16, 6, 2);
+    check_scan(1, 5, 13, 1, 7, 9, 1);
+}
+
+// The MoE stages (route, expert mat-vecs for gate/up, glu, down, weighted sum) against the
+// ref's composition: moe_route, matmul_rows on the chosen expert's matrix, glu_silu.
+static void test_moe(void** state) {
+    (void)state;
+    NEED_GL();
+    // router F32 (d_q -> ne); gate/up Q8_0 (d_q -> ff) and down F32 (ff -> d) per expert:
+    // ff 40 and d 70 are not multiples of the work-group size or of a 32-element unit
+    const int ne = 5, k = 2, ff = 40, d = 70, n = 3, d_q = 96;
+    float* R = malloc((size_t)d_q * ne * 4);
+    for (int i = 0; i < d_q * ne; i++)
+        R[i] = (float)urand() * 3.0f;
+    size_t gb = quant_row_size(GGML_TYPE_Q8_0, d_q);
+    uint8_t *Gq = malloc(gb * ff * ne), *Uq = malloc(gb * ff * ne);
+    float row[96];
+    for (int r = 0; r < ff * ne; r++) {
+        for (int i = 0; i < d_q; i++)
+            row[i] = (float)urand();
+        quant_quantize_row(GGML_TYPE_Q8_0, row, Gq + (size_t)r * gb, d_q);
+        for (int i = 0; i < d_q; i++)
+            row[i] = (float)urand();
+        quant_quantize_row(GGML_TYPE_Q8_0, row, Uq + (size_t)r * gb, d_q);
+    }
+    float* Dn = malloc((size_t)ff * d * ne * 4);
+    for (int i = 0; i < ff * d * ne; i++)
+        Dn[i] = (float)urand();
+    double* u = rand_vec((size_t)n * d_q, 1.0);
+    double* want = calloc((size_t)n * d, sizeof(double));
+    double p[5], hg[40], hu[40], eo[70];
+    int sel[2];
+    for (int t = 0; t < n; t++) {
+        const double* ut = u + (size_t)t * d_q;
+        matmul_rows(p, ut, R, GGML_TYPE_F32, NULL, d_q, 0, ne);
+        moe_route(sel, p, ne, k);
+        for (int i = 0; i < k; i++) {
+            int ex = sel[i];
+            matmul_rows(hg, ut, Gq + (size_t)ex * ff * gb, GGML_TYPE_Q8_0, NULL, d_q, 0, ff);
+            matmul_rows(hu, ut, Uq + (size_t)ex * ff * gb, GGML_TYPE_Q8_0, NULL, d_q, 0, ff);
+            glu_silu(hg, hg, hu, ff);
+            matmul_rows(eo, hg, Dn + (size_t)ex * d * ff, GGML_TYPE_F32, NULL, ff, 0, d);
+            for (int j = 0; j < d; j++)
+                want[(size_t)t * d + j] += eo[j] * p[ex];
+        }
+    }
+    GLuint bu = buf_f(u, (size_t)n * d_q), bR = buf_bytes(R, (size_t)d_q * ne * 4);
+    GLuint bG = buf_bytes(Gq, gb * ff * ne), bU = buf_bytes(Uq, gb * ff * ne);
+    // the down tensor in two chunks (rows 0..2d-1 and the rest) as over the SSBO limit
+    GLuint bD1 = buf_bytes(Dn, (size_t)2 * d * ff * 4);
+    GLuint bD2 = buf_bytes(Dn + (size_t)2 * d * ff, (size_t)(ne - 2) * d * ff * 4);
+    GLuint blog = buf_bytes(NULL, (size_t)n * ne * 4), bsel = buf_bytes(NULL, (size_t)n * k * 4),
+           bpw = buf_bytes(NULL, (size_t)n * k * 4), bhg = buf_bytes(NULL, (size_t)n * k * ff * 4),
+           bhu = buf_bytes(NULL, (size_t)n * k * ff * 4),
+           beo = buf_bytes(NULL, (size_t)n * k * d * 4), bo = buf_bytes(NULL, (size_t)n * d * 4);
+    int gx, gy;
+    int pq = prog(K_MOE_MATMUL, "#define W_BINDING 2\n#define WTYPE_Q8_0 1\n");
+    int pf = prog(K_MOE_MATMUL, "#define W_BINDING 2\n#define WTYPE_F32 1\n");
+    // the router: k 1, no selection
+    gl_dispatch(&G, pf, ne, n, 1, (const int[]){d_q, d_q, ne, ne, 0, 1, 0, 0, d_q * 4, 0}, 10,
+                (const GLuint[]){blog, bu, bR, bu}, 4);
+    grid(n, &gx, &gy);
+    gl_dispatch(&G, prog(K_MOE_ROUTE, ""), gx, gy, 1, (const int[]){ne, k, 0, n}, 4,
+                (const GLuint[]){blog, bsel, bpw}, 3);
+    gl_dispatch(&G, pq, ff, n * k, 1, (const int[]){d_q, d_q, ff, ff * ne, 0, k, 0, 0, (int)gb, 1},
+                10, (const GLuint[]){bhg, bu, bG, bsel}, 4);
+    gl_dispatch(&G, pq, ff, n * k, 1, (const int[]){d_q, d_q, ff, ff * ne, 0, k, 0, 0, (int)gb, 1},
+                10, (const GLuint[]){bhu, bu, bU, bsel}, 4);
+    grid((int64_t)n * k * ff, &gx, &gy);
+    gl_dispatch(&G, prog(K_GLU, ""), gx, gy, 1, (const int[]){ff, ff, ff, ff, 0, n * k, 0}, 7,
+                (const GLuint[]){bhg, bhg, bhu}, 3);
+    gl_dispatch(&G, pf, d, n * k, 1, (const int[]){ff, ff, d, 2 * d, 0, k, 0, 1, ff * 4, 1}, 10,
+                (const GLuint[]){beo, bhg, bD1, bsel}, 4);
+    gl_dispatch(&G, pf, d, n * k, 1,
+                (const int[]){ff, ff, d, (ne - 2) * d, 2 * d, k, 0, 1, ff * 4, 1}, 10,
+                (const GLuint[]){beo, bhg, bD2, bsel}, 4);
+    grid((int64_t)n * d, &gx, &gy);
+    gl_dispatch(&G, prog(K_MOE_SUM, ""), gx, gy, 1, (const int[]){d, d, k, 0, n}, 5,
+                (const GLuint[]){bo, beo, bpw}, 3);
+    double* got = read_f(bo, (size_t)n * d);
+    assert_close(got, want, (size_t)n * d, 1e-5, 1e-4, "moe");
+    GLuint bs[14] = {bu, bR, bG, bU, bD1, bD2, blog, bsel, bpw, bhg, bhu, beo, bo, 0};
+    glDeleteBuffers(13, bs);
+    free(R), free(Gq), free(Uq), free(Dn), free(u), free(want), free(got);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rmsnorm_rows),
         cmocka_unit_test(test_matmul_types),
+        cmocka_unit_test(test_matmul_more_types),
         cmocka_unit_test(test_matvec_types),
         cmocka_unit_test(test_embed_q4_0),
         cmocka_unit_test(test_rope_norm_neox),
         cmocka_unit_test(test_attn_gqa_chunks_window),
         cmocka_unit_test(test_add_glu),
+        cmocka_unit_test(test_layernorm_groups),
+        cmocka_unit_test(test_token_shift_state),
+        cmocka_unit_test(test_lerp_unary_mul_ka),
+        cmocka_unit_test(test_rwkv7_kk_bonus),
+        cmocka_unit_test(test_wkv7_batch_then_steps),
+        cmocka_unit_test(test_slice_rmsnorm_group),
+        cmocka_unit_test(test_ssm_conv_state),
+        cmocka_unit_test(test_ssm_scan),
+        cmocka_unit_test(test_moe),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
