@@ -216,7 +216,13 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
                  wtype_define(g->wt[op->w[0]].type));
         p = p1 = gl_program(g, K_EMBED, d, e);
         break;
-    case OP_RMSNORM: p = p1 = gl_program(g, K_RMSNORM, "", e); break;
+    case OP_RMSNORM:
+        // ---- griffin: rmsnorm.comp computes w * x / rms, not Gemma's (1 + w).
+        if (op->p.norm.w_offset != 0.0)
+            return err_set(e, ERR_UNSUPPORTED, "gl_init: op '%s' (rmsnorm with (1 + w)) has no "
+                           "GLES kernel yet; use mattn-ref", op->name);
+        p = p1 = gl_program(g, K_RMSNORM, "", e);
+        break;
     case OP_MATMUL: {
         int rpg = matmul_rpg(&g->wt[op->w[0]]);
         snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n#define NT %d\n#define RPG %d\n",
@@ -250,6 +256,11 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
     case OP_SSM_SCAN2:
     case OP_RMSNORM_GROUP:
     case OP_MOE:
+    // ---- griffin: no shaders yet either
+    case OP_SCALE:
+    case OP_MATMUL_BLOCKDIAG:
+    case OP_RG_LRU:
+    case OP_SOFTCAP:
         return err_set(e, ERR_UNSUPPORTED, "gl_init: op '%s' (%s) has no GLES kernel yet; "
                        "use mattn-ref", op->name, op_kind_name(op->kind));
     case OP_COUNT: break;
@@ -321,6 +332,7 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
         case STATE_WKV:
         case STATE_CONV:
         case STATE_SSM:
+        case STATE_RG_LRU:
         case STATE_KIND_COUNT: break;  // their ops are refused below
         }
     }
@@ -479,6 +491,10 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
     case OP_SSM_SCAN2:
     case OP_RMSNORM_GROUP:
     case OP_MOE:
+    case OP_SCALE:
+    case OP_MATMUL_BLOCKDIAG:
+    case OP_RG_LRU:
+    case OP_SOFTCAP:
     case OP_COUNT: break;  // refused by gl_init
     }
 }
