@@ -469,9 +469,10 @@ static int load_recurrentgemma(struct Model* m, struct Err* e) {
     if ((rc = key_int(g, "ssm.inner_size", 1, 0, 1, 1 << 24, &c->ssm_d_inner, e))) return rc;
     if ((rc = key_float(g, "final_logit_softcapping", -1, &c->logit_softcap, e))) return rc;
     if ((rc = key_float(g, "embedding_scale", -1, &c->embd_scale, e))) return rc;
-    if (!(c->logit_softcap > 0) || !(c->embd_scale > 0))
+    if (!(c->logit_softcap > 0) || !(c->embd_scale > 0) || !isfinite(c->logit_softcap) ||
+        !isfinite(c->embd_scale))
         return err_set(e, ERR_FORMAT, "model: final_logit_softcapping and embedding_scale must "
-                       "be present and positive");
+                       "be present, finite and positive");
     if (c->ssm_d_inner % c->n_head)
         return err_set(e, ERR_FORMAT, "model: ssm.inner_size %d is not a multiple of the %d "
                        "RG-LRU gate blocks (attention.head_count)", c->ssm_d_inner, c->n_head);
