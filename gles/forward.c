@@ -296,7 +296,13 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
                  wtype_define(g->wt[op->w[0]].type));
         p = p1 = gl_program(g, K_EMBED, d, e);
         break;
-    case OP_RMSNORM: p = p1 = gl_program(g, K_RMSNORM, "", e); break;
+    case OP_RMSNORM:
+        // ---- griffin: rmsnorm.comp computes w * x / rms, not Gemma's (1 + w).
+        if (op->p.norm.w_offset != 0.0)
+            return err_set(e, ERR_UNSUPPORTED, "gl_init: op '%s' (rmsnorm with (1 + w)) has no "
+                           "GLES kernel yet; use mattn-ref", op->name);
+        p = p1 = gl_program(g, K_RMSNORM, "", e);
+        break;
     case OP_MATMUL: {
         snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n",
                  wtype_define(g->wt[op->w[0]].type));
@@ -334,7 +340,12 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
     case OP_RWKV7_BONUS: p = p1 = gl_program(g, K_RWKV7_BONUS, "", e); break;
     // ---- mamba
     case OP_SLICE: p = p1 = gl_program(g, K_SLICE, "", e); break;
-    case OP_SSM_CONV: p = p1 = gl_program(g, K_SSM_CONV, "", e); break;
+    case OP_SSM_CONV:
+        if (op->p.ssm.linear)  // ---- griffin: ssm_conv.comp applies the silu
+            return err_set(e, ERR_UNSUPPORTED, "gl_init: op '%s' (ssm_conv without silu) has no "
+                           "GLES kernel yet; use mattn-ref", op->name);
+        p = p1 = gl_program(g, K_SSM_CONV, "", e);
+        break;
     case OP_SSM_SCAN:
     case OP_SSM_SCAN2:
         // the state row of a channel lives in registers: d_state is a compile-time size
@@ -360,6 +371,13 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
         p = p1 = mp->sum;
         break;
     }
+    // ---- griffin: no shaders yet
+    case OP_SCALE:
+    case OP_MATMUL_BLOCKDIAG:
+    case OP_RG_LRU:
+    case OP_SOFTCAP:
+        return err_set(e, ERR_UNSUPPORTED, "gl_init: op '%s' (%s) has no GLES kernel yet; "
+                       "use mattn-ref", op->name, op_kind_name(op->kind));
     case OP_COUNT: break;
     }
     if (p < 0) return p;
@@ -471,6 +489,7 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
             }
             g->state_k[s] = new_buffer((size_t)sd->width * sizeof(float), NULL);
             break;
+        case STATE_RG_LRU:  // its ops are refused above
         case STATE_KIND_COUNT: break;
         }
     }
@@ -811,7 +830,11 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
                     6, (const GLuint[]){O, I(0), g->wt[op->w[0]].bufs[0]}, 3);
         break;
     case OP_MOE: run_moe(g, i, t0, n); break;
-    case OP_COUNT: break;
+    case OP_SCALE:
+    case OP_MATMUL_BLOCKDIAG:
+    case OP_RG_LRU:
+    case OP_SOFTCAP:
+    case OP_COUNT: break;  // refused by gl_init
     }
 #undef O
 #undef I

@@ -126,6 +126,13 @@ static void matmul_par(struct RefPool* p, const struct MatmulJob* j) {
 // ---------------------------------------------------------------------------------------
 // init / free
 
+// Rows a state slot keeps: a windowed KV cache is a ring of its last W positions (memory does
+// not grow with the context), a full one n_ctx rows, the recurrent states one row.
+static int64_t state_rows(const struct RefEngine* r, const struct StateDesc* sd) {
+    if (sd->kind != STATE_KV) return 1;
+    return sd->window > 0 && sd->window < r->n_ctx ? sd->window : r->n_ctx;
+}
+
 static const struct GgufTensor* tensor(const struct RefEngine* r, int id) {
     return &r->m->gguf.tensors[id];
 }
@@ -182,6 +189,20 @@ static int ssm_init(struct RefEngine* r) {
     return 0;
 }
 
+// ---- griffin: the RG-LRU gate biases are (bw, n_block) stacks, not vectors: whole copies.
+static int griffin_init(struct RefEngine* r) {
+    for (int i = 0; i < r->g.n_ops; i++) {
+        const struct Op* op = &r->g.ops[i];
+        int id = op->w[1];
+        if (op->kind != OP_MATMUL_BLOCKDIAG || r->wd[id]) continue;
+        const struct GgufTensor* t = tensor(r, id);
+        r->wd[id] = malloc((size_t)t->n_elements * sizeof(double) + 1);
+        if (!r->wd[id]) return 1;
+        quant_dequant_row(t->type, t->data, r->wd[id], t->n_elements);
+    }
+    return 0;
+}
+
 int ref_init(struct RefEngine* r, const struct Model* m, int n_ctx, int max_batch, int n_threads,
              struct Err* e) {
     memset(r, 0, sizeof(*r));
@@ -204,8 +225,8 @@ int ref_init(struct RefEngine* r, const struct Model* m, int n_ctx, int max_batc
         const struct StateDesc* sd = &r->g.states[s];
         switch (sd->kind) {
         case STATE_KV:
-            r->state_k[s] = calloc((size_t)n_ctx * (size_t)sd->width, sizeof(double));
-            r->state_v[s] = calloc((size_t)n_ctx * (size_t)sd->width, sizeof(double));
+            r->state_k[s] = calloc((size_t)state_rows(r, sd) * (size_t)sd->width, sizeof(double));
+            r->state_v[s] = calloc((size_t)state_rows(r, sd) * (size_t)sd->width, sizeof(double));
             if (!r->state_k[s] || !r->state_v[s]) goto oom;
             break;
         // ---- rwkv7
@@ -218,6 +239,11 @@ int ref_init(struct RefEngine* r, const struct Model* m, int n_ctx, int max_batc
         case STATE_CONV:
         case STATE_SSM:
             r->state_k[s] = calloc((size_t)sd->width + 1, sizeof(double));
+            if (!r->state_k[s]) goto oom;
+            break;
+        // ---- griffin
+        case STATE_RG_LRU:
+            r->state_k[s] = calloc((size_t)sd->width, sizeof(double));
             if (!r->state_k[s]) goto oom;
             break;
         case STATE_KIND_COUNT: break;
@@ -237,6 +263,7 @@ int ref_init(struct RefEngine* r, const struct Model* m, int n_ctx, int max_batc
     r->att = malloc((size_t)n_ctx * sizeof(double));
     if (!r->att) goto oom;
     if (ssm_init(r)) goto oom;
+    if (griffin_init(r)) goto oom;
     if (n_threads <= 0) n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_threads < 1) n_threads = 1;
     if (n_threads > 256) n_threads = 256;
@@ -251,8 +278,7 @@ void ref_reset(struct RefEngine* r) {
     r->n_past = 0;
     for (int s = 0; s < r->g.n_states; s++) {
         const struct StateDesc* sd = &r->g.states[s];
-        size_t rows = sd->kind == STATE_KV ? (size_t)r->n_ctx : 1;
-        size_t n = rows * (size_t)sd->width;
+        size_t n = (size_t)state_rows(r, sd) * (size_t)sd->width;
         if (r->state_k[s]) memset(r->state_k[s], 0, n * sizeof(double));
         if (r->state_v[s]) memset(r->state_v[s], 0, n * sizeof(double));
     }
@@ -320,8 +346,8 @@ static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* toke
     }
     case OP_RMSNORM:
         for (int t = t0; t < t0 + n; t++)
-            rmsnorm(row(r, op->out, t), row(r, op->in[0], t), r->wd[op->w[0]], wout,
-                    op->p.norm.eps);
+            rmsnorm(row(r, op->out, t), row(r, op->in[0], t), r->wd[op->w[0]],
+                    op->p.norm.w_offset, wout, op->p.norm.eps);
         break;
     case OP_MATMUL: {
         const struct GgufTensor* Wt = tensor(r, op->w[0]);
@@ -344,19 +370,20 @@ static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* toke
         }
         break;
     case OP_ATTN: {
-        // All rows' keys and values enter the cache first; causality is in the key range.
-        int w = r->g.states[op->state].width;
+        // Each row stores its key and value, then attends: a ring of W rows has room for the
+        // window of one position, not for a whole batch's keys at once.
+        const struct StateDesc* sd = &r->g.states[op->state];
+        int w = sd->width;
+        int64_t rows = state_rows(r, sd);
         double* K = r->state_k[op->state];
         double* V = r->state_v[op->state];
         for (int t = t0; t < t0 + n; t++) {
-            memcpy(K + (size_t)(pos0 + t) * w, row(r, op->in[1], t), (size_t)w * sizeof(double));
-            memcpy(V + (size_t)(pos0 + t) * w, row(r, op->in[2], t), (size_t)w * sizeof(double));
-        }
-        for (int t = t0; t < t0 + n; t++) {
             int64_t pos = pos0 + t;
+            memcpy(K + (size_t)(pos % rows) * w, row(r, op->in[1], t), (size_t)w * sizeof(double));
+            memcpy(V + (size_t)(pos % rows) * w, row(r, op->in[2], t), (size_t)w * sizeof(double));
             int64_t j0 = op->p.attn.window > 0 ? pos - op->p.attn.window + 1 : 0;
             if (j0 < 0) j0 = 0;
-            attention(row(r, op->out, t), row(r, op->in[0], t), K, V, w, j0, pos,
+            attention(row(r, op->out, t), row(r, op->in[0], t), K, V, w, rows, j0, pos,
                       op->p.attn.n_head, op->p.attn.n_head_kv, op->p.attn.head_dim,
                       op->p.attn.scale, r->att);
         }
@@ -452,7 +479,8 @@ static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* toke
         // Rows in order: each position sees the previous ones through the state.
         for (int t = t0; t < t0 + n; t++)
             ssm_conv_step(row(r, op->out, t), row(r, op->in[0], t), r->state_k[op->state],
-                          r->wd[op->w[0]], r->wd[op->w[1]], wout, op->p.ssm.d_conv);
+                          r->wd[op->w[0]], r->wd[op->w[1]], wout, op->p.ssm.d_conv,
+                          op->p.ssm.linear);
         break;
     case OP_SSM_SCAN:
         for (int t = t0; t < t0 + n; t++)
@@ -475,6 +503,30 @@ static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* toke
         break;
     case OP_MOE:
         for (int t = t0; t < t0 + n; t++) run_moe(r, op, row(r, op->out, t), row(r, op->in[0], t));
+        break;
+    // ---- griffin
+    case OP_SCALE:
+        for (int t = t0; t < t0 + n; t++)
+            scale(row(r, op->out, t), row(r, op->in[0], t), op->p.scale.s, wout);
+        break;
+    case OP_MATMUL_BLOCKDIAG: {
+        const struct GgufTensor* Wt = tensor(r, op->w[0]);
+        for (int t = t0; t < t0 + n; t++)
+            matmul_blockdiag(row(r, op->out, t), row(r, op->in[0], t), Wt->data, Wt->type,
+                             r->wd[op->w[1]], wout, op->p.blockdiag.n_block);
+        break;
+    }
+    case OP_RG_LRU:
+        // Rows in order through the state; position 0 of the sequence resets it (HF's
+        // reset = position_ids == 0), whichever call it arrives in.
+        for (int t = t0; t < t0 + n; t++)
+            rg_lru_step(row(r, op->out, t), row(r, op->in[0], t), row(r, op->in[1], t),
+                        row(r, op->in[2], t), r->state_k[op->state], r->wd[op->w[0]], wout,
+                        pos0 + t == 0);
+        break;
+    case OP_SOFTCAP:
+        for (int t = t0; t < t0 + n; t++)
+            softcap(row(r, op->out, t), row(r, op->in[0], t), op->p.softcap.cap, wout);
         break;
     case OP_COUNT: break;
     }

@@ -5,12 +5,13 @@
 #include <math.h>
 #include <stddef.h>
 
-void rmsnorm(double* out, const double* x, const double* w, int n, double eps) {
+void rmsnorm(double* out, const double* x, const double* w, double w_offset, int n, double eps) {
     // HF: variance = x.pow(2).mean(-1); x = x * rsqrt(variance + eps); return w * x
+    // (Gemma: x * (1.0 + w)). With w_offset 0, (0 + w) is w exactly.
     double ss = 0.0;
     for (int i = 0; i < n; i++) ss += x[i] * x[i];
     double r = 1.0 / sqrt(ss / n + eps);
-    for (int i = 0; i < n; i++) out[i] = w[i] * (x[i] * r);
+    for (int i = 0; i < n; i++) out[i] = (w_offset + w[i]) * (x[i] * r);
 }
 
 void matmul_rows(double* out, const double* x, const void* w, enum GgmlType type, const double* b,
@@ -59,8 +60,8 @@ void softmax(double* x, int n) {
 }
 
 void attention(double* out, const double* q, const double* k_cache, const double* v_cache,
-               int kv_stride, int64_t j0, int64_t j1, int n_head, int n_head_kv, int head_dim,
-               double scale, double* att) {
+               int kv_stride, int64_t cache_rows, int64_t j0, int64_t j1, int n_head,
+               int n_head_kv, int head_dim, double scale, double* att) {
     // HF sdpa: softmax(q k^T * scale) v, each query head reading KV head h / n_rep
     int n_rep = n_head / n_head_kv;
     int n = (int)(j1 - j0 + 1);
@@ -68,7 +69,7 @@ void attention(double* out, const double* q, const double* k_cache, const double
         const double* qh = q + (size_t)h * head_dim;
         size_t kv_off = (size_t)(h / n_rep) * head_dim;
         for (int j = 0; j < n; j++) {
-            const double* kj = k_cache + (size_t)(j0 + j) * kv_stride + kv_off;
+            const double* kj = k_cache + (size_t)((j0 + j) % cache_rows) * kv_stride + kv_off;
             double s = 0.0;
             for (int i = 0; i < head_dim; i++) s += qh[i] * kj[i];
             att[j] = s * scale;
@@ -77,7 +78,7 @@ void attention(double* out, const double* q, const double* k_cache, const double
         double* oh = out + (size_t)h * head_dim;
         for (int i = 0; i < head_dim; i++) oh[i] = 0.0;
         for (int j = 0; j < n; j++) {
-            const double* vj = v_cache + (size_t)(j0 + j) * kv_stride + kv_off;
+            const double* vj = v_cache + (size_t)((j0 + j) % cache_rows) * kv_stride + kv_off;
             for (int i = 0; i < head_dim; i++) oh[i] += att[j] * vj[i];
         }
     }
@@ -212,16 +213,17 @@ double softplus(double x) {
 }
 
 void ssm_conv_step(double* out, const double* x, double* state, const double* w, const double* b,
-                   int channels, int d_conv) {
+                   int channels, int d_conv, int linear) {
     // HF decode: conv_state = roll(conv_state, -1); conv_state[:, -1] = x;
     // x = act(sum(conv_state * conv1d.weight[:, 0, :], -1) + conv1d.bias)
+    // (RecurrentGemma: the same sum + bias with no act.)
     int K = d_conv;
     for (int c = 0; c < channels; c++) {
         const double* wc = w + (size_t)c * K;
         double s = 0.0;
         for (int k = 0; k < K - 1; k++) s += wc[k] * state[(size_t)k * channels + c];
         s += wc[K - 1] * x[c];
-        out[c] = silu(s + b[c]);
+        out[c] = linear ? s + b[c] : silu(s + b[c]);
     }
     for (int k = 0; k + 1 < K - 1; k++)
         for (int c = 0; c < channels; c++)
@@ -277,7 +279,7 @@ void rmsnorm_group(double* out, const double* x, const double* w, int n, int n_g
     // HF MambaRMSNormGated (after the gate): per group, x * rsqrt(mean(x^2) + eps) * w
     int gs = n / n_group;
     for (int g = 0; g < n_group; g++) rmsnorm(out + (size_t)g * gs, x + (size_t)g * gs,
-                                              w + (size_t)g * gs, gs, eps);
+                                              w + (size_t)g * gs, 0.0, gs, eps);
 }
 
 void moe_route(int* sel, double* p, int n_expert, int k) {
@@ -299,4 +301,49 @@ void moe_route(int* sel, double* p, int n_expert, int k) {
             sel[j] = sel[j - 1];
             sel[j - 1] = t;
         }
+}
+
+// ---- griffin
+
+void scale(double* out, const double* x, double s, int n) {
+    for (int i = 0; i < n; i++) out[i] = x[i] * s;
+}
+
+void matmul_blockdiag(double* out, const double* x, const void* w, enum GgmlType type,
+                      const double* b, int n, int n_block) {
+    // HF RG-LRU gates: baddbmm(bias, x_h, W[h]) per block h. The converter stored each block
+    // transposed, so block h is an ordinary (bw in, bw out) matrix: rows h*bw .. of w.
+    int bw = n / n_block;
+    size_t block_bytes = quant_row_size(type, bw) * (size_t)bw;
+    for (int h = 0; h < n_block; h++) {
+        size_t o = (size_t)h * bw;
+        matmul_rows(out + o, x + o, (const uint8_t*)w + (size_t)h * block_bytes, type, b + o, bw,
+                    0, bw);
+    }
+}
+
+void rg_lru_step(double* out, const double* x, const double* gate_x, const double* gate_a,
+                 double* h, const double* lambda, int n, int reset) {
+    // HF: log_a = -8.0 * recurrent_gate * softplus(recurrent_param); a = exp(log_a);
+    // a_square = exp(2 * log_a); gated = x * input_gate;
+    // multiplier = reset + ~reset * sqrt(1 - a_square); normalized_x = gated * multiplier;
+    // h = (a * ~reset) * h + normalized_x. The reset comes from position_ids == 0: a sequence
+    // starts without the sqrt(1 - a^2) normalisation and ignores the previous state.
+    for (int i = 0; i < n; i++) {
+        double log_a = -8.0 * gate_a[i] * softplus(lambda[i]);
+        double a = exp(log_a);
+        double a2 = exp(2.0 * log_a);  // as HF, not a * a
+        double gated = x[i] * gate_x[i];
+        if (reset) {
+            h[i] = gated;
+        } else {
+            h[i] = a * h[i] + gated * sqrt(1.0 - a2);
+        }
+        out[i] = h[i];
+    }
+}
+
+void softcap(double* out, const double* x, double cap, int n) {
+    // HF: logits = logits / cap; logits = tanh(logits) * cap
+    for (int i = 0; i < n; i++) out[i] = tanh(x[i] / cap) * cap;
 }

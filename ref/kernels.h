@@ -7,8 +7,9 @@
 
 #include "quant.h"
 
-// out = w * x / sqrt(mean(x^2) + eps)     x, w, out (n,)
-void rmsnorm(double* out, const double* x, const double* w, int n, double eps);
+// out = (w_offset + w) * (x / sqrt(mean(x^2) + eps))     x, w, out (n,)
+// w_offset 0: Llama's RMSNorm; 1: Gemma's, whose weights are stored centred at 0.
+void rmsnorm(double* out, const double* x, const double* w, double w_offset, int n, double eps);
 
 // out[o] = sum_i W[o][i] x[i] (+ b[o])    W: n_out rows of n_in elements, stored as type
 // (a GGUF row each); x (n_in,), out (n_out,), b (n_out,) or NULL. Rows [o0, o1) only.
@@ -23,11 +24,12 @@ void rope(double* x, int n_head, int head_dim, int n_rot, int neox, int64_t pos,
 
 // One query position of multi-head attention with GQA: query head h uses KV head
 // h / (n_head / n_head_kv). Keys/values of positions j0..j1 (inclusive) are rows of k/v
-// with stride kv_stride elements; att is scratch of (j1 - j0 + 1) doubles.
+// with stride kv_stride elements, position j in row j % cache_rows (a ring when the cache
+// holds fewer rows than positions); att is scratch of (j1 - j0 + 1) doubles.
 // out (n_head * head_dim,) = concat_h sum_j softmax_j(scale * q_h . k_j) v_j
 void attention(double* out, const double* q, const double* k_cache, const double* v_cache,
-               int kv_stride, int64_t j0, int64_t j1, int n_head, int n_head_kv, int head_dim,
-               double scale, double* att);
+               int kv_stride, int64_t cache_rows, int64_t j0, int64_t j1, int n_head,
+               int n_head_kv, int head_dim, double scale, double* att);
 
 // out = silu(g) * u  (or the given GELU)   (n,)
 void glu_silu(double* out, const double* g, const double* u, int n);
@@ -84,12 +86,13 @@ void rwkv7_bonus(double* out, const double* y, const double* r, const double* k,
 // torch softplus (beta 1, threshold 20): x if x > 20, else log1p(exp(x))
 double softplus(double x);
 
-// One position of the depthwise causal conv1d, then silu. w (channels, d_conv) row-major as
-// GGUF stores it (w[c][d_conv-1] multiplies the current input), b (channels,).
-// state (d_conv-1, channels): the previous inputs, oldest first; x is shifted in afterwards.
-// out[c] = silu(b[c] + sum_{k<d_conv-1} w[c][k] state[k][c] + w[c][d_conv-1] x[c])
+// One position of the depthwise causal conv1d, then silu (unless linear: Griffin). w
+// (channels, d_conv) row-major as GGUF stores it (w[c][d_conv-1] multiplies the current
+// input), b (channels,). state (d_conv-1, channels): the previous inputs, oldest first; x is
+// shifted in afterwards.
+// out[c] = silu(sum_{k<d_conv-1} w[c][k] state[k][c] + w[c][d_conv-1] x[c] + b[c])
 void ssm_conv_step(double* out, const double* x, double* state, const double* w, const double* b,
-                   int channels, int d_conv);
+                   int channels, int d_conv, int linear);
 
 // One position of the Mamba-1 selective scan over d_inner channels, h (d_inner, d_state):
 // dt_c = softplus(dt[c] + dt_bias[c]); h[c][n] = exp(A[c][n] dt_c) h[c][n] + dt_c B[n] x[c]
@@ -114,3 +117,25 @@ void rmsnorm_group(double* out, const double* x, const double* w, int n, int n_g
 // sel[0..k) = the k experts with the largest p (ties: the lower index), in ascending expert
 // order. The weights p[sel[i]] are NOT renormalised (Jamba, Mixtral-style top-k of softmax).
 void moe_route(int* sel, double* p, int n_expert, int k);
+
+// ---- griffin: RecurrentGemma (ARCHITECTURES.md §6)
+
+// out = s * x   (n,); in place ok
+void scale(double* out, const double* x, double s, int n);
+
+// Block-diagonal matmul: n_block blocks of bw = n / n_block elements,
+// out[h*bw + j] = sum_i W_h[j][i] x[h*bw + i] + b[h*bw + j]. w holds the n_block (bw in,
+// bw out) GGUF matrices one after another (n rows of bw elements, stored as type); b (n,).
+void matmul_blockdiag(double* out, const double* x, const void* w, enum GgmlType type,
+                      const double* b, int n, int n_block);
+
+// One position of the RG-LRU (HF RecurrentGemmaRglru), h (n,) the state, lambda = rg_param:
+//   log_a = -8 * gate_a * softplus(lambda);  a = exp(log_a);  a2 = exp(2 log_a)
+//   reset (position 0): h = x * gate_x                (a := 0, multiplier 1)
+//   else:               h = a * h + (x * gate_x) * sqrt(1 - a2)
+//   out = h
+void rg_lru_step(double* out, const double* x, const double* gate_x, const double* gate_a,
+                 double* h, const double* lambda, int n, int reset);
+
+// out = cap * tanh(x / cap)   (n,); in place ok
+void softcap(double* out, const double* x, double cap, int n);

@@ -16,6 +16,9 @@ static const char* const OP_NAMES[OP_COUNT] = {
     // ---- mamba
     [OP_SLICE] = "slice", [OP_SSM_CONV] = "ssm_conv", [OP_SSM_SCAN] = "ssm_scan",
     [OP_SSM_SCAN2] = "ssm_scan2", [OP_RMSNORM_GROUP] = "rmsnorm_group", [OP_MOE] = "moe",
+    // ---- griffin
+    [OP_SCALE] = "scale", [OP_MATMUL_BLOCKDIAG] = "matmul_blockdiag", [OP_RG_LRU] = "rg_lru",
+    [OP_SOFTCAP] = "softcap",
 };
 _Static_assert(sizeof(OP_NAMES) / sizeof(OP_NAMES[0]) == OP_COUNT, "OP_NAMES size");
 
@@ -103,6 +106,7 @@ static void op_rmsnorm(struct Builder* b, const char* name, int out, int x,
     op->in[0] = x;
     op->w[0] = W(b, w);
     op->p.norm.eps = eps;
+    op->p.norm.w_offset = b->m->config.norm_w_offset;
 }
 
 static void op_matmul(struct Builder* b, const char* name, int out, int x,
@@ -130,7 +134,8 @@ static void op_rope(struct Builder* b, const char* name, int x, int n_head) {
 
 static void op_attn(struct Builder* b, int out, int q, int k, int v, int n_head_kv, int window) {
     const struct Config* c = &b->m->config;
-    int slot = state(b, STATE_KV, n_head_kv * c->head_dim, 0);
+    // A window needs only its last W keys: the engines may keep them in a ring.
+    int slot = state(b, STATE_KV, n_head_kv * c->head_dim, window);
     struct Op* op = emit(b, OP_ATTN, "kqv_out", out);
     if (!op) return;
     op->in[0] = q;
@@ -369,17 +374,18 @@ static void op_slice(struct Builder* b, const char* name, int out, int x, int of
     op->p.slice.offset = offset;
 }
 
-static void op_ssm_conv(struct Builder* b, int out, int x, const struct LayerWeights* L,
-                        int channels) {
+static struct Op* op_ssm_conv(struct Builder* b, int out, int x, const struct LayerWeights* L,
+                               int channels) {
     int d_conv = b->m->config.ssm_d_conv;
     int slot = state(b, STATE_CONV, (d_conv - 1) * channels, 0);
     struct Op* op = emit(b, OP_SSM_CONV, "ssm_conv", out);
-    if (!op) return;
+    if (!op) return NULL;
     op->in[0] = x;
     op->w[0] = W(b, L->ssm_conv1d);
     op->w[1] = W(b, L->ssm_conv1d_b);
     op->state = slot;
     op->p.ssm.d_conv = d_conv;
+    return op;
 }
 
 // Mamba-1 (mamba2 = 0: n_head = d_inner channels of head_dim 1, A per channel and state) or
@@ -539,6 +545,103 @@ static void build_jamba(struct Builder* b) {
 }
 
 // ---------------------------------------------------------------------------------------
+// ---- griffin: RecurrentGemma (ARCHITECTURES.md §6)
+
+static void op_scale(struct Builder* b, const char* name, int out, int x, double s) {
+    struct Op* op = emit(b, OP_SCALE, name, out);
+    if (!op) return;
+    op->in[0] = x;
+    op->p.scale.s = s;
+}
+
+static void op_matmul_blockdiag(struct Builder* b, const char* name, int out, int x,
+                                const struct GgufTensor* w, const struct GgufTensor* bias,
+                                int n_block) {
+    struct Op* op = emit(b, OP_MATMUL_BLOCKDIAG, name, out);
+    if (!op) return;
+    op->in[0] = x;
+    op->w[0] = W(b, w);
+    op->w[1] = W(b, bias);
+    op->p.blockdiag.n_block = n_block;
+}
+
+static void op_rg_lru(struct Builder* b, int out, int x, int gate_x, int gate_a,
+                      const struct LayerWeights* L) {
+    int slot = state(b, STATE_RG_LRU, b->m->config.ssm_d_inner, 0);
+    struct Op* op = emit(b, OP_RG_LRU, "rg_lru", out);
+    if (!op) return;
+    op->in[0] = x;
+    op->in[1] = gate_x;
+    op->in[2] = gate_a;
+    op->w[0] = W(b, L->rg_param);
+    op->state = slot;
+}
+
+static void op_softcap(struct Builder* b, const char* name, int out, int x, double cap) {
+    struct Op* op = emit(b, OP_SOFTCAP, name, out);
+    if (!op) return;
+    op->in[0] = x;
+    op->p.softcap.cap = cap;
+}
+
+// Griffin's recurrent block (§6.5), HF RecurrentGemmaRecurrentBlock:
+// out = W_out( RG-LRU(conv(W_x u)) * gelu_tanh(W_y u) ).
+static void build_rglru_block(struct Builder* b, int out, int u, const struct LayerWeights* L) {
+    const struct Config* c = &b->m->config;
+    int lru = c->ssm_d_inner;
+    int y = buf(b, "rg_y", lru), xr = buf(b, "rg_x", lru), xc = buf(b, "rg_xc", lru);
+    int gx = buf(b, "rg_gate_x", lru), ga = buf(b, "rg_gate_a", lru), h = buf(b, "rg_h", lru);
+    op_matmul(b, "rg_y", y, u, L->rg_y, L->rg_y_b);
+    op_matmul(b, "rg_x", xr, u, L->rg_x, L->rg_x_b);
+    struct Op* conv = op_ssm_conv(b, xc, xr, L, lru);
+    if (conv) conv->p.ssm.linear = 1;  // Griffin's conv has no activation after it
+    // The gates read the conv output, one (bw x bw) block per head (n_head blocks).
+    op_matmul_blockdiag(b, "rg_gate_x", gx, xc, L->rg_gate_x, L->rg_gate_x_b, c->n_head);
+    op_unary(b, "rg_gate_x_sigmoid", gx, gx, UNARY_SIGMOID);
+    op_matmul_blockdiag(b, "rg_gate_a", ga, xc, L->rg_gate_a, L->rg_gate_a_b, c->n_head);
+    op_unary(b, "rg_gate_a_sigmoid", ga, ga, UNARY_SIGMOID);
+    op_rg_lru(b, h, xc, gx, ga, L);
+    op_glu(b, "rg_gated", h, y, h, ACT_GELU_TANH);  // gelu_tanh(y) * h
+    op_matmul(b, "rg_out", out, h, L->rg_out, L->rg_out_b);
+}
+
+// §6.4: x = E[t] * bf16(sqrt(D)); per layer x += temporal(norm(x)); x += MLP(norm(x)), all
+// norms Gemma's (1 + w); logits = cap * tanh(head(norm(x)) / cap).
+static void build_recurrentgemma(struct Builder* b) {
+    const struct Config* c = &b->m->config;
+    int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
+    int x = buf(b, "x", c->n_embd), xb = buf(b, "xb", c->n_embd), xb2 = buf(b, "xb2", c->n_embd);
+    b->layer = -1;
+    op_embed(b, x, b->m->w.token_embd);
+    // Not a layer -1 op: last_only would skip it on prompt rows.
+    b->layer = 0;
+    op_scale(b, "inp_scaled", x, x, c->embd_scale);
+    for (int l = 0; l < c->n_layer; l++) {
+        const struct LayerWeights* L = &b->m->w.layers[l];
+        b->layer = l;
+        op_rmsnorm(b, "attn_norm", xb, x, L->attn_norm, c->norm_eps);
+        if (c->layer_kind[l] == LAYER_ATTN) {
+            // MQA with RoPE on the first n_rot dims of each head, over the last W positions.
+            int q = buf(b, "q", n_q), k = buf(b, "k", n_kv), v = buf(b, "v", n_kv);
+            int att = buf(b, "att_out", n_q), n_head_kv = c->layer_n_head_kv[l];
+            op_matmul(b, "Qcur", q, xb, L->attn_q, L->attn_q_b);
+            op_matmul(b, "Kcur", k, xb, L->attn_k, L->attn_k_b);
+            op_matmul(b, "Vcur", v, xb, L->attn_v, L->attn_v_b);
+            op_rope(b, "Qcur_rope", q, c->n_head);
+            op_rope(b, "Kcur_rope", k, n_head_kv);
+            op_attn(b, att, q, k, v, n_head_kv, c->sliding_window);
+            op_matmul(b, "attn_out", xb2, att, L->attn_output, L->attn_output_b);
+        } else {
+            build_rglru_block(b, xb2, xb, L);
+        }
+        op_add(b, "ffn_inp", x, x, xb2);
+        build_ffn_dense(b, x, L, ACT_GELU_TANH);
+    }
+    build_output(b, x);
+    op_softcap(b, "result_softcap", b->g->logits, b->g->logits, c->logit_softcap);
+}
+
+// ---------------------------------------------------------------------------------------
 
 typedef void (*BuildFn)(struct Builder* b);
 static const BuildFn BUILDERS[ARCH_COUNT] = {
@@ -547,6 +650,8 @@ static const BuildFn BUILDERS[ARCH_COUNT] = {
     [ARCH_JAMBA] = build_jamba,
     [ARCH_MAMBA] = build_mamba,
     [ARCH_MAMBA2] = build_mamba2,
+    // ---- griffin
+    [ARCH_RECURRENTGEMMA] = build_recurrentgemma,
 };
 _Static_assert(sizeof(BUILDERS) / sizeof(BUILDERS[0]) == ARCH_COUNT, "BUILDERS size");
 

@@ -40,6 +40,13 @@ enum OpKind {
     OP_SSM_SCAN2,   // Mamba-2 SSD scan (heads, groups): in x, dt, B, C; w A, D, dt bias -> y
     OP_RMSNORM_GROUP, // out = w[0] * x / rms over each of n_group contiguous groups
     OP_MOE,         // out = sum over the top-k experts of p_e * gated MLP_e(in[0])
+    // ---- griffin
+    OP_SCALE,       // out = in[0] * p.scale.s                                    (in place ok)
+    OP_MATMUL_BLOCKDIAG, // out = block-diagonal W x + b: w[0] (bw, bw, n_block) holds one
+                    // (bw in, bw out) GGUF matrix per block, w[1] bias (bw, n_block)
+    OP_RG_LRU,      // Griffin RG-LRU over rows in order: in = x, input gate, recurrent gate
+                    // (both after the sigmoid); w[0] = Lambda (rg_param); state h; out = h
+    OP_SOFTCAP,     // out = cap * tanh(in[0] / cap)                              (in place ok)
     OP_COUNT,
 };
 
@@ -63,6 +70,7 @@ enum Unary {
 union OpParams {
     struct {
         double eps;
+        double w_offset;   // griffin: 1 for Gemma's (1 + w) * x / rms, else 0
     } norm;
     struct {
         enum RopeType type;
@@ -105,6 +113,7 @@ union OpParams {
         int head_dim;      // SCAN2: channels per head (SCAN: 1)
         int n_group;       // SCAN2: B/C groups
         int d_state;       // N
+        int linear;        // griffin: SSM_CONV without the silu after the conv
     } ssm;
     struct {
         int n_group;
@@ -113,6 +122,16 @@ union OpParams {
     struct {
         int n_expert, n_expert_used, n_ff;
     } moe;
+    // ---- griffin
+    struct {
+        double s;
+    } scale;
+    struct {
+        int n_block;       // MATMUL_BLOCKDIAG: blocks of width(in) / n_block
+    } blockdiag;
+    struct {
+        double cap;
+    } softcap;
 };
 
 #define OP_MAX_IN 6  // OP_WKV7 reads six
@@ -142,6 +161,8 @@ enum StateKind {
     // ---- mamba
     STATE_CONV,            // one row: the d_conv-1 previous conv inputs, [d_conv-1][channels]
     STATE_SSM,             // one row: the SSM state h, [d_inner][d_state] / [n_head][head_dim][d_state]
+    // ---- griffin
+    STATE_RG_LRU,          // one row: the RG-LRU state h, [lru_width]
     STATE_KIND_COUNT,
 };
 
@@ -149,7 +170,8 @@ struct StateDesc {
     enum StateKind kind;
     int layer;
     int width;             // elements per cached position (n_head_kv * head_dim for KV)
-    int window;            // 0: the engine keeps n_ctx positions; W: a ring of W positions
+    int window;            // 0: the engine keeps n_ctx positions; W: a ring of min(W, n_ctx)
+                           // positions (position j in row j % W)
 };
 
 struct Graph {

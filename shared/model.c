@@ -445,6 +445,86 @@ static int load_jamba(struct Model* m, struct Err* e) {
 }
 
 // ---------------------------------------------------------------------------------------
+// ---- griffin: RecurrentGemma (ARCHITECTURES.md §6; mattn's layout, docs/GGUF.md)
+
+static int load_recurrentgemma(struct Model* m, struct Err* e) {
+    const struct Gguf* g = &m->gguf;
+    struct Config* c = &m->config;
+    int rc = 0;
+    if (c->n_head <= 0 || c->head_dim <= 0)
+        return err_set(e, ERR_FORMAT, "model: bad head counts (n_head %d, head_dim %d)", c->n_head,
+                       c->head_dim);
+    for (int l = 0; l < c->n_layer; l++)
+        if (c->layer_n_head_kv[l] > 0 && c->n_head % c->layer_n_head_kv[l] != 0)
+            return err_set(e, ERR_FORMAT, "model: layer %d: %d heads do not share %d KV heads", l,
+                           c->n_head, c->layer_n_head_kv[l]);
+    // HF rotates halves (rotate_half) of the first n_rot dims of each head.
+    c->rope_type = ROPE_NEOX;
+    if ((rc = key_int(g, "rope.dimension_count", 1, 0, 2, c->head_dim, &c->n_rot, e))) return rc;
+    if (c->n_rot % 2) return err_set(e, ERR_FORMAT, "model: rope.dimension_count must be even");
+    if ((rc = key_float(g, "rope.freq_base", 10000.0, &c->rope_freq_base, e))) return rc;
+    if ((rc = key_int(g, "attention.sliding_window", 1, 0, 1, INT32_MAX, &c->sliding_window, e)))
+        return rc;
+    if ((rc = key_int(g, "ssm.conv_kernel", 1, 0, 1, 1 << 10, &c->ssm_d_conv, e))) return rc;
+    if ((rc = key_int(g, "ssm.inner_size", 1, 0, 1, 1 << 24, &c->ssm_d_inner, e))) return rc;
+    if ((rc = key_float(g, "final_logit_softcapping", -1, &c->logit_softcap, e))) return rc;
+    if ((rc = key_float(g, "embedding_scale", -1, &c->embd_scale, e))) return rc;
+    if (!(c->logit_softcap > 0) || !(c->embd_scale > 0) || !isfinite(c->logit_softcap) ||
+        !isfinite(c->embd_scale))
+        return err_set(e, ERR_FORMAT, "model: final_logit_softcapping and embedding_scale must "
+                       "be present, finite and positive");
+    if (c->ssm_d_inner % c->n_head)
+        return err_set(e, ERR_FORMAT, "model: ssm.inner_size %d is not a multiple of the %d "
+                       "RG-LRU gate blocks (attention.head_count)", c->ssm_d_inner, c->n_head);
+    if (c->n_ff <= 0) return err_set(e, ERR_FORMAT, "model: feed_forward_length is missing");
+    c->norm_w_offset = 1.0;  // Gemma RMSNorm: (1 + w), weights stored centred at 0
+    c->attn_scale = 1.0 / sqrt((double)c->head_dim);
+    int D = c->n_embd, lru = c->ssm_d_inner, H = c->n_head, bw = lru / H, K = c->ssm_d_conv;
+    int n_q = H * c->head_dim, ff = c->n_ff;
+    if ((rc = bind_output(m, &rc, e))) return rc;
+    for (int l = 0; l < c->n_layer && !rc; l++) {
+        struct LayerWeights* L = &m->w.layers[l];
+        int n_kv = c->layer_n_head_kv[l] * c->head_dim;
+        c->ffn_kind[l] = FFN_DENSE;
+        L->attn_norm = bind(m, &rc, e, REQUIRED, SHAPE(D, 1, 1, 1), "blk.%d.attn_norm.weight", l);
+        if (c->layer_n_head_kv[l] > 0) {
+            c->layer_kind[l] = LAYER_ATTN;
+            L->attn_q = bind(m, &rc, e, REQUIRED, SHAPE(D, n_q, 1, 1), "blk.%d.attn_q.weight", l);
+            L->attn_k = bind(m, &rc, e, REQUIRED, SHAPE(D, n_kv, 1, 1), "blk.%d.attn_k.weight", l);
+            L->attn_v = bind(m, &rc, e, REQUIRED, SHAPE(D, n_kv, 1, 1), "blk.%d.attn_v.weight", l);
+            L->attn_q_b = bind(m, &rc, e, OPTIONAL, SHAPE(n_q, 1, 1, 1), "blk.%d.attn_q.bias", l);
+            L->attn_k_b = bind(m, &rc, e, OPTIONAL, SHAPE(n_kv, 1, 1, 1), "blk.%d.attn_k.bias", l);
+            L->attn_v_b = bind(m, &rc, e, OPTIONAL, SHAPE(n_kv, 1, 1, 1), "blk.%d.attn_v.bias", l);
+            L->attn_output = bind(m, &rc, e, REQUIRED, SHAPE(n_q, D, 1, 1), "blk.%d.attn_output.weight", l);
+            L->attn_output_b = bind(m, &rc, e, REQUIRED, SHAPE(D, 1, 1, 1), "blk.%d.attn_output.bias", l);
+        } else {
+            c->layer_kind[l] = LAYER_RGLRU;
+            L->rg_y = bind(m, &rc, e, REQUIRED, SHAPE(D, lru, 1, 1), "blk.%d.rg_y.weight", l);
+            L->rg_y_b = bind(m, &rc, e, REQUIRED, SHAPE(lru, 1, 1, 1), "blk.%d.rg_y.bias", l);
+            L->rg_x = bind(m, &rc, e, REQUIRED, SHAPE(D, lru, 1, 1), "blk.%d.rg_x.weight", l);
+            L->rg_x_b = bind(m, &rc, e, REQUIRED, SHAPE(lru, 1, 1, 1), "blk.%d.rg_x.bias", l);
+            L->ssm_conv1d = bind(m, &rc, e, REQUIRED, SHAPE(K, lru, 1, 1), "blk.%d.ssm_conv1d.weight", l);
+            L->ssm_conv1d_b = bind(m, &rc, e, REQUIRED, SHAPE(lru, 1, 1, 1), "blk.%d.ssm_conv1d.bias", l);
+            L->rg_gate_x = bind(m, &rc, e, REQUIRED, SHAPE(bw, bw, H, 1), "blk.%d.rg_gate_x.weight", l);
+            L->rg_gate_x_b = bind(m, &rc, e, REQUIRED, SHAPE(bw, H, 1, 1), "blk.%d.rg_gate_x.bias", l);
+            L->rg_gate_a = bind(m, &rc, e, REQUIRED, SHAPE(bw, bw, H, 1), "blk.%d.rg_gate_a.weight", l);
+            L->rg_gate_a_b = bind(m, &rc, e, REQUIRED, SHAPE(bw, H, 1, 1), "blk.%d.rg_gate_a.bias", l);
+            L->rg_param = bind(m, &rc, e, REQUIRED, SHAPE(lru, 1, 1, 1), "blk.%d.rg_param", l);
+            L->rg_out = bind(m, &rc, e, REQUIRED, SHAPE(lru, D, 1, 1), "blk.%d.rg_out.weight", l);
+            L->rg_out_b = bind(m, &rc, e, REQUIRED, SHAPE(D, 1, 1, 1), "blk.%d.rg_out.bias", l);
+        }
+        L->ffn_norm = bind(m, &rc, e, REQUIRED, SHAPE(D, 1, 1, 1), "blk.%d.ffn_norm.weight", l);
+        L->ffn_gate = bind(m, &rc, e, REQUIRED, SHAPE(D, ff, 1, 1), "blk.%d.ffn_gate.weight", l);
+        L->ffn_up = bind(m, &rc, e, REQUIRED, SHAPE(D, ff, 1, 1), "blk.%d.ffn_up.weight", l);
+        L->ffn_down = bind(m, &rc, e, REQUIRED, SHAPE(ff, D, 1, 1), "blk.%d.ffn_down.weight", l);
+        L->ffn_gate_b = bind(m, &rc, e, REQUIRED, SHAPE(ff, 1, 1, 1), "blk.%d.ffn_gate.bias", l);
+        L->ffn_up_b = bind(m, &rc, e, REQUIRED, SHAPE(ff, 1, 1, 1), "blk.%d.ffn_up.bias", l);
+        L->ffn_down_b = bind(m, &rc, e, REQUIRED, SHAPE(D, 1, 1, 1), "blk.%d.ffn_down.bias", l);
+    }
+    return rc;
+}
+
+// ---------------------------------------------------------------------------------------
 // entry points
 
 typedef int (*LoadFn)(struct Model* m, struct Err* e);
@@ -454,6 +534,8 @@ static const LoadFn LOADERS[ARCH_COUNT] = {
     [ARCH_JAMBA] = load_jamba,
     [ARCH_MAMBA] = load_mamba,
     [ARCH_MAMBA2] = load_mamba2,
+    // ---- griffin
+    [ARCH_RECURRENTGEMMA] = load_recurrentgemma,
 };
 _Static_assert(sizeof(LOADERS) / sizeof(LOADERS[0]) == ARCH_COUNT, "LOADERS size");
 

@@ -73,6 +73,10 @@ struct Config {
     int rwkv_lora_decay, rwkv_lora_iclr, rwkv_lora_value, rwkv_lora_gate;
     // output
     bool tied_output;      // no output.weight: the head is token_embd
+    // ---- griffin
+    double norm_w_offset;  // 1: every RMSNorm is Gemma's (1 + w) * x / rms; 0: w * x / rms
+    double embd_scale;     // {arch}.embedding_scale (bf16-rounded sqrt(n_embd)), 0: none
+    double logit_softcap;  // {arch}.final_logit_softcapping, 0: none
 };
 
 // Per-layer weights, named like the GGUF tensors without "blk.N." and ".weight";
@@ -104,6 +108,11 @@ struct LayerWeights {
     const struct GgufTensor *time_mix_output;
     const struct GgufTensor *time_mix_ln, *time_mix_ln_b;  // GroupNorm ln_x
     const struct GgufTensor *channel_mix_lerp_k, *channel_mix_key, *channel_mix_value;
+    // ---- griffin: recurrent layers use ssm_conv1d(_b) for the conv; the RG-LRU gates are
+    // block-diagonal, (bw, bw, n_head) with one GGUF matrix per block, biases (bw, n_head)
+    const struct GgufTensor *rg_y, *rg_y_b, *rg_x, *rg_x_b;
+    const struct GgufTensor *rg_gate_x, *rg_gate_x_b, *rg_gate_a, *rg_gate_a_b;
+    const struct GgufTensor *rg_param, *rg_out, *rg_out_b;
 };
 
 struct Weights {

@@ -105,6 +105,31 @@ if [ -f "$SHARED/models/tiny-rwkv7-834K-f32.gguf" ]; then
     $REF info -m "$SHARED/models/tiny-rwkv7-834K-f32.gguf" --json | grep -q '"n_layer":12,"n_embd":64,"n_head":1,' && ok || bad "rwkv7 info"
 fi
 
+# recurrentgemma (docs/GGUF.md): converted from ../shared/hf, then its logits against HF's
+# float64 ones (relative error as ../shared/README.md defines it), its greedy ids, and the
+# layer pattern of its block_types (recurrent, recurrent, attention).
+RG=$SHARED/hf/recurrentgemma
+if [ -f "$RG/model.safetensors" ] && [ -f "$RG/logits_f64.bin" ]; then
+    expect_status 0 "convert recurrentgemma" -- $REF convert "$RG" -o "$TMP/rg.gguf" -q
+    $REF info -m "$TMP/rg.gguf" --json | grep -q '"layers":\["rglru+ffn","rglru+ffn","attn+ffn"\],"n_attn":1,"n_recurrent":2,"n_moe":0' && ok || bad "recurrentgemma layer pattern"
+    expect_status 0 "recurrentgemma logits" -- $REF logits -m "$TMP/rg.gguf" --ids "$(cat "$RG/ids.txt")" -o "$TMP/rg.f64"
+    [ "$(wc -c <"$TMP/rg.f64")" = "$(wc -c <"$RG/logits_f64.bin")" ] && ok || bad "recurrentgemma logits size"
+    od -An -v -tf8 -w8 "$TMP/rg.f64" >"$TMP/rg.got"
+    od -An -v -tf8 -w8 "$RG/logits_f64.bin" >"$TMP/rg.want"
+    rel=$(paste "$TMP/rg.got" "$TMP/rg.want" | awk '{ d = $1 - $2; if (d < 0) d = -d; r = $2 < 0 ? -$2 : $2;
+        if (d > md) md = d; if (r > mr) mr = r } END { if (NR == 0 || mr == 0) print 1; else printf "%.3e\n", md / mr }')
+    awk -v r="$rel" 'BEGIN { exit !(r <= 1e-9) }' && ok || bad "recurrentgemma logits vs HF float64: relative error $rel"
+    got=$($REF run -m "$TMP/rg.gguf" --ids "$(cat "$RG/ids.txt")" -n 8 --temp 0 --print-ids 2>/dev/null)
+    [ "$got" = "$(tr '\n' ' ' <"$RG/greedy.txt" | sed 's/ *$//')" ] && ok || bad "recurrentgemma greedy ids: $got"
+    # mattn-gles has no Griffin kernels: it refuses in one line that points to mattn-ref.
+    if [ -x build/mattn-gles ] && build/mattn-gles info -m "$TMP/rg.gguf" --json | grep -q '"renderer":"'; then
+        expect_status 1 "gles on recurrentgemma" -- build/mattn-gles logits -m "$TMP/rg.gguf" --ids "1 2" -o "$TMP/rg-gl.bin"
+        grep -q "use mattn-ref" "$TMP/err" && ok || bad "gles refusal does not point to mattn-ref: $(cat "$TMP/err")"
+    fi
+else
+    skip "$RG is absent"
+fi
+
 # mattn-gles: the same commands; info names the GL renderer; greedy text equals llama.cpp's.
 GLES=build/mattn-gles
 if [ -x "$GLES" ] && [ -f "$STORIES" ]; then

@@ -122,7 +122,7 @@ static void test_rmsnorm_rows(void** state) {
     const int n = 100, rows = 3;
     double *x = rand_vec((size_t)rows * n, 2.0), *w = rand_vec(n, 1.0);
     double* want = malloc((size_t)rows * n * sizeof(double));
-    for (int t = 0; t < rows; t++) rmsnorm(want + t * n, x + t * n, w, n, 1e-5);
+    for (int t = 0; t < rows; t++) rmsnorm(want + t * n, x + t * n, w, 0.0, n, 1e-5);
     GLuint bo = buf_f(x, (size_t)rows * n), bx = buf_f(x, (size_t)rows * n),
            bw = buf_f(w, n);
     gl_dispatch(&G, prog(K_RMSNORM, ""), rows, 1, 1, (const int[]){n, n, n, 0, fbits(1e-5)}, 5,
@@ -418,7 +418,7 @@ static void check_attn(int n_head, int n_head_kv, int hd, int pos0, int n, int w
     for (int t = 0; t < n; t++) {
         int64_t pos = pos0 + t, j0 = window > 0 ? pos - window + 1 : 0;
         if (j0 < 0) j0 = 0;
-        attention(want + (size_t)t * qw, q + (size_t)t * qw, kc, vc, kvw, j0, pos, n_head,
+        attention(want + (size_t)t * qw, q + (size_t)t * qw, kc, vc, kvw, n_ctx, j0, pos, n_head,
                   n_head_kv, hd, scale, att);
     }
     // The cache holds the first pos0 positions; the batch's own k, v go in through attn_kv.
