@@ -719,7 +719,7 @@ static void test_ssm_conv_state(void** state) {
     double *b = rand_vec(ch, 1.0), *st = calloc((size_t)(K - 1) * ch, sizeof(double));
     double* want = malloc((size_t)ch * n * sizeof(double));
     for (int t = 0; t < n; t++)
-        ssm_conv_step(want + t * ch, x + t * ch, st, w, b, ch, K);
+        ssm_conv_step(want + t * ch, x + t * ch, st, w, b, ch, K, 0);
     GLuint bo = buf_bytes(NULL, (size_t)ch * n * 4), bx = buf_f(x, (size_t)ch * n);
     double* zero = calloc((size_t)(K - 1) * ch, sizeof(double));
     GLuint bst = buf_f(zero, (size_t)(K - 1) * ch), bw = buf_f(w, (size_t)ch * K),
