@@ -250,6 +250,8 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
     case OP_SSM_SCAN2:
     case OP_RMSNORM_GROUP:
     case OP_MOE:
+    // ---- zamba2
+    case OP_CONCAT:
         return err_set(e, ERR_UNSUPPORTED, "gl_init: op '%s' (%s) has no GLES kernel yet; "
                        "use mattn-ref", op->name, op_kind_name(op->kind));
     case OP_COUNT: break;
@@ -479,6 +481,8 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
     case OP_SSM_SCAN2:
     case OP_RMSNORM_GROUP:
     case OP_MOE:
+    // ---- zamba2
+    case OP_CONCAT:
     case OP_COUNT: break;  // refused by gl_init
     }
 }

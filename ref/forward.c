@@ -167,6 +167,10 @@ static int ssm_init(struct RefEngine* r) {
             if (!r->wd[id]) return 1;
             quant_dequant_row(t->type, t->data, r->wd[id], t->n_elements);
         }
+        // ---- zamba2: a scan whose w[0] is A_log gets A once here (each layer's own tensor,
+        // read by this op only)
+        if (op->kind == OP_SSM_SCAN2 && op->p.ssm.a_log)
+            ssm_a_from_log(r->wd[op->w[0]], (int)tensor(r, op->w[0])->n_elements);
         if (op->kind == OP_MOE) {
             size_t need = (size_t)op->p.moe.n_expert + 2 * (size_t)op->p.moe.n_ff +
                           (size_t)r->g.bufs[op->out].width;
@@ -476,6 +480,13 @@ static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* toke
     case OP_MOE:
         for (int t = t0; t < t0 + n; t++) run_moe(r, op, row(r, op->out, t), row(r, op->in[0], t));
         break;
+    // ---- zamba2
+    case OP_CONCAT: {
+        int w0 = r->g.bufs[op->in[0]].width;
+        for (int t = t0; t < t0 + n; t++)
+            concat(row(r, op->out, t), row(r, op->in[0], t), w0, row(r, op->in[1], t), wout - w0);
+        break;
+    }
     case OP_COUNT: break;
     }
 }

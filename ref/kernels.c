@@ -300,3 +300,16 @@ void moe_route(int* sel, double* p, int n_expert, int k) {
             sel[j - 1] = t;
         }
 }
+
+// ---------------------------------------------------------------------------------------
+// ---- zamba2
+
+void concat(double* out, const double* a, int na, const double* b, int nb) {
+    for (int i = 0; i < na; i++) out[i] = a[i];
+    for (int i = 0; i < nb; i++) out[na + i] = b[i];
+}
+
+void ssm_a_from_log(double* a, int n) {
+    // in double: the file keeps A_log exactly, so A carries no float32 rounding (F6)
+    for (int i = 0; i < n; i++) a[i] = -exp(a[i]);
+}

@@ -114,3 +114,11 @@ void rmsnorm_group(double* out, const double* x, const double* w, int n, int n_g
 // sel[0..k) = the k experts with the largest p (ties: the lower index), in ascending expert
 // order. The weights p[sel[i]] are NOT renormalised (Jamba, Mixtral-style top-k of softmax).
 void moe_route(int* sel, double* p, int n_expert, int k);
+
+// ---- zamba2 (ARCHITECTURES.md §7)
+
+// out = concat(a, b): a (na,) then b (nb,)   (torch.concatenate([a, b], dim=-1))
+void concat(double* out, const double* a, int na, const double* b, int nb);
+
+// A = -exp(A_log) in place   (n,)   (HF Mamba-2: A = -torch.exp(self.A_log))
+void ssm_a_from_log(double* a, int n);

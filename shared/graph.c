@@ -16,6 +16,8 @@ static const char* const OP_NAMES[OP_COUNT] = {
     // ---- mamba
     [OP_SLICE] = "slice", [OP_SSM_CONV] = "ssm_conv", [OP_SSM_SCAN] = "ssm_scan",
     [OP_SSM_SCAN2] = "ssm_scan2", [OP_RMSNORM_GROUP] = "rmsnorm_group", [OP_MOE] = "moe",
+    // ---- zamba2
+    [OP_CONCAT] = "concat",
 };
 _Static_assert(sizeof(OP_NAMES) / sizeof(OP_NAMES[0]) == OP_COUNT, "OP_NAMES size");
 
@@ -396,7 +398,7 @@ static void op_ssm_scan(struct Builder* b, int mamba2, int out, int x, int dt, i
     op->in[1] = dt;
     op->in[2] = B;
     op->in[3] = C;
-    op->w[0] = W(b, L->ssm_a);
+    op->w[0] = W(b, L->ssm_a ? L->ssm_a : L->ssm_a_log);
     op->w[1] = W(b, L->ssm_d);
     op->w[2] = W(b, L->ssm_dt_b);
     op->state = slot;
@@ -404,6 +406,7 @@ static void op_ssm_scan(struct Builder* b, int mamba2, int out, int x, int dt, i
     op->p.ssm.head_dim = head_dim;
     op->p.ssm.n_group = mamba2 ? c->ssm_n_group : 1;
     op->p.ssm.d_state = c->ssm_d_state;
+    op->p.ssm.a_log = !L->ssm_a;
 }
 
 static void op_rmsnorm_group(struct Builder* b, const char* name, int out, int x,
@@ -478,7 +481,8 @@ static void build_mamba2_mixer(struct Builder* b, int out, int u, const struct L
     op_slice(b, "ssm_C", sC, xbcc, di + gn);
     op_ssm_scan(b, 1, y, sx, dtr, sB, sC, L);
     op_glu(b, "ssm_gate", y, sz, y, ACT_SILU);
-    op_rmsnorm_group(b, "ssm_norm", y, y, L->ssm_norm, c->ssm_n_group, c->norm_eps);
+    op_rmsnorm_group(b, "ssm_norm", y, y, L->ssm_norm, c->ssm_n_group,
+                     c->ssm_gnorm_eps > 0 ? c->ssm_gnorm_eps : c->norm_eps);
     op_matmul(b, "ssm_out", out, y, L->ssm_out, NULL);
 }
 
@@ -539,6 +543,97 @@ static void build_jamba(struct Builder* b) {
 }
 
 // ---------------------------------------------------------------------------------------
+// ---- zamba2 (ARCHITECTURES.md §7)
+
+static void op_concat(struct Builder* b, const char* name, int out, int x, int y) {
+    struct Op* op = emit(b, OP_CONCAT, name, out);
+    if (!op) return;
+    op->in[0] = x;
+    op->in[1] = y;
+}
+
+// out = W x + B (A x), in that order (HF: proj(x) + adapter_list[j](x)); plain W x without
+// an adapter. lora is scratch of the adapter's rank, tmp of out's width.
+static void build_adapted(struct Builder* b, const char* name, const char* name_a,
+                          const char* name_b, int out, int x, const struct GgufTensor* w,
+                          const struct GgufTensor* a, const struct GgufTensor* bm, int lora,
+                          int tmp) {
+    op_matmul(b, name, out, x, w, NULL);
+    if (!a) return;
+    op_matmul(b, name_a, lora, x, a, NULL);
+    op_matmul(b, name_b, tmp, lora, bm, NULL);
+    op_add(b, name, out, out, tmp);
+}
+
+// The shared transformer block S at a hybrid layer (§7.5): attention over
+// RMSNorm(concat(x, e)) with this layer's adapters and KV cache, then RMSNorm and the GELU
+// MLP, with no residual anywhere inside; out = shared_proj(block output), the layer's own
+// projection.
+static void build_zamba2_shared(struct Builder* b, int out, int x, int emb,
+                                const struct SharedBlock* S, const struct LayerWeights* L) {
+    const struct Config* c = &b->m->config;
+    int D = c->n_embd, F = c->n_ff;
+    int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
+    int xe = buf(b, "x_emb", 2 * D), xb = buf(b, "xb", D);
+    int q = buf(b, "q", n_q), k = buf(b, "k", n_kv), v = buf(b, "v", n_kv);
+    int att = buf(b, "att_out", n_q), gu = buf(b, "ffn_gate_up", 2 * F);
+    int hb = buf(b, "hb", F), hb2 = buf(b, "hb2", F);
+    int lora = buf(b, "lora", c->adapter_rank > 0 ? c->adapter_rank : 1);
+    int tmp = buf(b, "lora_out", n_q > 2 * F ? n_q : 2 * F);
+    op_concat(b, "attn_inp", xe, x, emb);  // current hidden first, embedding second
+    op_rmsnorm(b, "attn_norm_shared", xe, xe, S->attn_norm, c->norm_eps);
+    build_adapted(b, "Qcur", "Qcur_lora_a", "Qcur_lora_b", q, xe, S->attn_q, L->shared_attn_q_a,
+                  L->shared_attn_q_b, lora, tmp);
+    build_adapted(b, "Kcur", "Kcur_lora_a", "Kcur_lora_b", k, xe, S->attn_k, L->shared_attn_k_a,
+                  L->shared_attn_k_b, lora, tmp);
+    build_adapted(b, "Vcur", "Vcur_lora_a", "Vcur_lora_b", v, xe, S->attn_v, L->shared_attn_v_a,
+                  L->shared_attn_v_b, lora, tmp);
+    if (c->n_rot > 0) {
+        op_rope(b, "Qcur_rope", q, c->n_head);
+        op_rope(b, "Kcur_rope", k, c->n_head_kv);
+    }
+    op_attn(b, att, q, k, v, c->n_head_kv, 0);  // one cache per invocation, scale (hd/2)^-0.5
+    op_matmul(b, "attn_out", xb, att, S->attn_output, NULL);
+    op_rmsnorm(b, "ffn_norm", xb, xb, S->ffn_norm, c->norm_eps);
+    build_adapted(b, "ffn_gate_up", "ffn_gate_up_lora_a", "ffn_gate_up_lora_b", gu, xb,
+                  S->ffn_gate_up, L->shared_ffn_gate_up_a, L->shared_ffn_gate_up_b, lora, tmp);
+    op_slice(b, "ffn_gate", hb, gu, 0);  // torch.chunk(gate_up, 2): gate first
+    op_slice(b, "ffn_up", hb2, gu, F);
+    op_glu(b, "ffn_glu", hb, hb, hb2, ACT_GELU);
+    op_matmul(b, "ffn_out", xb, hb, S->ffn_down, NULL);
+    op_matmul(b, "shared_proj", out, xb, L->shared_proj, NULL);
+}
+
+// Zamba2 (§7.2): every layer is a Mamba-2 layer; a hybrid layer first runs its shared block
+// and adds the projected result to the mixer's *input* (the residual stays x).
+static void build_zamba2(struct Builder* b) {
+    const struct Config* c = &b->m->config;
+    int D = c->n_embd;
+    int x = buf(b, "x", D), xb = buf(b, "xb", D), xb2 = buf(b, "xb2", D);
+    int emb = buf(b, "inp_embd", D);
+    b->layer = -1;
+    // e is kept for every hybrid layer; x = e is a second lookup, not a copy, because
+    // layer -1 ops other than OP_EMBED may run on the last row only (ref_forward last_only)
+    op_embed(b, emb, b->m->w.token_embd);
+    op_embed(b, x, b->m->w.token_embd);
+    for (int l = 0; l < c->n_layer; l++) {
+        const struct LayerWeights* L = &b->m->w.layers[l];
+        b->layer = l;
+        int s = c->layer_shared[l];
+        if (s >= 0) {
+            build_zamba2_shared(b, xb2, x, emb, &b->m->w.shared[s], L);
+            op_add(b, "mamba_inp", xb2, x, xb2);
+            op_rmsnorm(b, "attn_norm", xb, xb2, L->attn_norm, c->norm_eps);
+        } else {
+            op_rmsnorm(b, "attn_norm", xb, x, L->attn_norm, c->norm_eps);
+        }
+        build_mamba2_mixer(b, xb2, xb, L);
+        op_add(b, "l_out", x, x, xb2);
+    }
+    build_output(b, x);
+}
+
+// ---------------------------------------------------------------------------------------
 
 typedef void (*BuildFn)(struct Builder* b);
 static const BuildFn BUILDERS[ARCH_COUNT] = {
@@ -547,6 +642,8 @@ static const BuildFn BUILDERS[ARCH_COUNT] = {
     [ARCH_JAMBA] = build_jamba,
     [ARCH_MAMBA] = build_mamba,
     [ARCH_MAMBA2] = build_mamba2,
+    // ---- zamba2
+    [ARCH_ZAMBA2] = build_zamba2,
 };
 _Static_assert(sizeof(BUILDERS) / sizeof(BUILDERS[0]) == ARCH_COUNT, "BUILDERS size");
 

@@ -40,6 +40,8 @@ enum OpKind {
     OP_SSM_SCAN2,   // Mamba-2 SSD scan (heads, groups): in x, dt, B, C; w A, D, dt bias -> y
     OP_RMSNORM_GROUP, // out = w[0] * x / rms over each of n_group contiguous groups
     OP_MOE,         // out = sum over the top-k experts of p_e * gated MLP_e(in[0])
+    // ---- zamba2
+    OP_CONCAT,      // out = concat(in[0], in[1]) per row (widths: in[0]'s, then the rest of out)
     OP_COUNT,
 };
 
@@ -105,6 +107,7 @@ union OpParams {
         int head_dim;      // SCAN2: channels per head (SCAN: 1)
         int n_group;       // SCAN2: B/C groups
         int d_state;       // N
+        int a_log;         // ---- zamba2: w[0] holds A_log; the engine uses A = -exp(A_log)
     } ssm;
     struct {
         int n_group;

@@ -73,6 +73,13 @@ struct Config {
     int rwkv_lora_decay, rwkv_lora_iclr, rwkv_lora_value, rwkv_lora_gate;
     // output
     bool tied_output;      // no output.weight: the head is token_embd
+    // ---- zamba2
+    double ssm_gnorm_eps;  // Mamba-2 gated group RMSNorm: norm_eps (mamba2), 1e-5 (Zamba2)
+    int n_shared_block;    // {arch}.shared_block_count: distinct shared transformer blocks
+    int adapter_rank;      // {arch}.adapter_rank (0: no adapters)
+    bool attn_adapter;     // {arch}.attention.adapter: per-invocation q/k/v LoRA adapters
+    bool ffn_adapter;      // {arch}.ffn.adapter: per-invocation gate_up LoRA adapter
+    int layer_shared[MODEL_MAX_LAYERS];  // shared block run before layer l's mixer, -1: none
 };
 
 // Per-layer weights, named like the GGUF tensors without "blk.N." and ".weight";
@@ -104,6 +111,25 @@ struct LayerWeights {
     const struct GgufTensor *time_mix_output;
     const struct GgufTensor *time_mix_ln, *time_mix_ln_b;  // GroupNorm ln_x
     const struct GgufTensor *channel_mix_lerp_k, *channel_mix_key, *channel_mix_value;
+    // ---- zamba2: A_log as stored (A = -exp(A_log) in the engine); on hybrid layers the
+    // projection of the shared block's output and this invocation's LoRA adapters
+    // (_a: (in, rank), _b: (rank, out); the adapted projection is W x + B (A x)).
+    const struct GgufTensor *ssm_a_log;
+    const struct GgufTensor *shared_proj;
+    const struct GgufTensor *shared_attn_q_a, *shared_attn_q_b, *shared_attn_k_a, *shared_attn_k_b;
+    const struct GgufTensor *shared_attn_v_a, *shared_attn_v_b;
+    const struct GgufTensor *shared_ffn_gate_up_a, *shared_ffn_gate_up_b;
+};
+
+// ---- zamba2: one shared transformer block ("shared.b.*"), run by several hybrid layers.
+// Its attention reads concat(x, embedding) (2 n_embd wide); ffn_gate_up holds gate then up.
+struct SharedBlock {
+    const struct GgufTensor *attn_norm;                        // (2 n_embd,)
+    const struct GgufTensor *attn_q, *attn_k, *attn_v;         // (2 n_embd, heads * head_dim)
+    const struct GgufTensor *attn_output;                      // (n_head * head_dim, n_embd)
+    const struct GgufTensor *ffn_norm;                         // (n_embd,)
+    const struct GgufTensor *ffn_gate_up;                      // (n_embd, 2 n_ff)
+    const struct GgufTensor *ffn_down;                         // (n_ff, n_embd)
 };
 
 struct Weights {
@@ -113,6 +139,8 @@ struct Weights {
     const struct GgufTensor* output;       // (n_vocab, n_embd); token_embd when tied
     const struct GgufTensor* rope_freqs;   // optional per-dimension frequency factors
     struct LayerWeights* layers;           // n_layer entries
+    // ---- zamba2
+    struct SharedBlock* shared;            // n_shared_block entries, NULL for other archs
 };
 
 struct Model {
