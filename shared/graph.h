@@ -36,7 +36,8 @@ enum OpKind {
     // ---- mamba
     OP_SLICE,       // out = in[0][offset : offset + width(out)]  per row
     OP_SSM_CONV,    // out = silu(depthwise causal conv1d(in[0]) + w[1]); w[0] (d_conv, ch)
-    OP_SSM_SCAN,    // Mamba-1 selective scan: in x, dt, B, C; w A, D, dt bias -> y
+    OP_SSM_SCAN,    // Mamba-1 selective scan: in x, dt, B, C; w A, D, dt bias -> y; B/C per
+                    // group of channels (p.ssm.n_group: 1, or Zamba v1's heads)
     OP_SSM_SCAN2,   // Mamba-2 SSD scan (heads, groups): in x, dt, B, C; w A, D, dt bias -> y
     OP_RMSNORM_GROUP, // out = w[0] * x / rms over each of n_group contiguous groups
     OP_MOE,         // out = sum over the top-k experts of p_e * gated MLP_e(in[0])

@@ -556,6 +556,61 @@ static int load_zamba2(struct Model* m, struct Err* e) {
     return rc;
 }
 
+// Zamba v1 (§7.8): one shared block with separate gate/up and no RoPE or adapters; the mixer
+// is multi-head Mamba-1 with group_count heads, each with its own B, C and dt rank (docs/GGUF.md
+// stores the per-head projections as block-diagonal matrices).
+static int load_zamba(struct Model* m, struct Err* e) {
+    const struct Gguf* g = &m->gguf;
+    struct Config* c = &m->config;
+    int rc = load_ssm_keys(m, 0, e);
+    if (rc) return rc;
+    if ((rc = key_int(g, "shared_block_count", 0, 1, 1, 64, &c->n_shared_block, e))) return rc;
+    if (c->n_ff <= 0) return err_set(e, ERR_FORMAT, "model: feed_forward_length is missing");
+    if (c->ssm_d_inner % c->ssm_n_group)
+        return err_set(e, ERR_FORMAT, "model: ssm.inner_size %d is not a multiple of group_count "
+                       "(heads) %d", c->ssm_d_inner, c->ssm_n_group);
+    if ((rc = zamba_layers(m, e))) return rc;
+    c->rope_type = ROPE_NONE;  // Zamba v1 attention has no positional encoding
+    c->n_rot = 0;
+    int D = c->n_embd, F = c->n_ff, di = c->ssm_d_inner, ds = c->ssm_d_state;
+    int dr = c->ssm_dt_rank, nh = c->ssm_n_group;
+    int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
+    if ((rc = bind_output(m, &rc, e))) return rc;
+    m->w.shared = calloc((size_t)c->n_shared_block, sizeof(*m->w.shared));
+    if (!m->w.shared) return err_set(e, ERR_NOMEM, "model: out of memory");
+    for (int s = 0; s < c->n_shared_block && !rc; s++) {
+        struct SharedBlock* S = &m->w.shared[s];
+        S->attn_norm = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, 1, 1, 1), "shared.%d.attn_norm.weight", s);
+        S->attn_q = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_q, 1, 1), "shared.%d.attn_q.weight", s);
+        S->attn_k = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_kv, 1, 1), "shared.%d.attn_k.weight", s);
+        S->attn_v = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_kv, 1, 1), "shared.%d.attn_v.weight", s);
+        S->attn_output = bind(m, &rc, e, REQUIRED, SHAPE(n_q, D, 1, 1), "shared.%d.attn_output.weight", s);
+        S->ffn_norm = bind(m, &rc, e, REQUIRED, SHAPE(D, 1, 1, 1), "shared.%d.ffn_norm.weight", s);
+        S->ffn_gate = bind(m, &rc, e, REQUIRED, SHAPE(D, F, 1, 1), "shared.%d.ffn_gate.weight", s);
+        S->ffn_up = bind(m, &rc, e, REQUIRED, SHAPE(D, F, 1, 1), "shared.%d.ffn_up.weight", s);
+        S->ffn_down = bind(m, &rc, e, REQUIRED, SHAPE(F, D, 1, 1), "shared.%d.ffn_down.weight", s);
+    }
+    for (int l = 0; l < c->n_layer && !rc; l++) {
+        struct LayerWeights* L = &m->w.layers[l];
+        c->layer_kind[l] = LAYER_MAMBA;
+        c->ffn_kind[l] = FFN_NONE;
+        L->attn_norm = bind(m, &rc, e, REQUIRED, SHAPE(D, 1, 1, 1), "blk.%d.attn_norm.weight", l);
+        L->ssm_in = bind(m, &rc, e, REQUIRED, SHAPE(D, 2 * di, 1, 1), "blk.%d.ssm_in.weight", l);
+        L->ssm_conv1d = bind(m, &rc, e, REQUIRED, SHAPE(c->ssm_d_conv, di, 1, 1), "blk.%d.ssm_conv1d.weight", l);
+        L->ssm_conv1d_b = bind(m, &rc, e, REQUIRED, SHAPE(di, 1, 1, 1), "blk.%d.ssm_conv1d.bias", l);
+        // outputs [dt_r of every head (nh dr); B of every head (nh ds); C of every head]
+        L->ssm_x = bind(m, &rc, e, REQUIRED, SHAPE(di, nh * (dr + 2 * ds), 1, 1), "blk.%d.ssm_x.weight", l);
+        L->ssm_dt = bind(m, &rc, e, REQUIRED, SHAPE(nh * dr, di, 1, 1), "blk.%d.ssm_dt.weight", l);
+        L->ssm_dt_b = bind(m, &rc, e, REQUIRED, SHAPE(di, 1, 1, 1), "blk.%d.ssm_dt.bias", l);
+        L->ssm_a_log = bind(m, &rc, e, REQUIRED, SHAPE(ds, di, 1, 1), "blk.%d.ssm_a_log", l);
+        L->ssm_d = bind(m, &rc, e, REQUIRED, SHAPE(di, 1, 1, 1), "blk.%d.ssm_d", l);
+        L->ssm_out = bind(m, &rc, e, REQUIRED, SHAPE(di, D, 1, 1), "blk.%d.ssm_out.weight", l);
+        if (c->layer_shared[l] >= 0)
+            L->shared_proj = bind(m, &rc, e, REQUIRED, SHAPE(D, D, 1, 1), "blk.%d.shared_proj.weight", l);
+    }
+    return rc;
+}
+
 // ---------------------------------------------------------------------------------------
 // entry points
 
@@ -568,6 +623,7 @@ static const LoadFn LOADERS[ARCH_COUNT] = {
     [ARCH_MAMBA2] = load_mamba2,
     // ---- zamba2
     [ARCH_ZAMBA2] = load_zamba2,
+    [ARCH_ZAMBA] = load_zamba,
 };
 _Static_assert(sizeof(LOADERS) / sizeof(LOADERS[0]) == ARCH_COUNT, "LOADERS size");
 

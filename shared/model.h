@@ -122,7 +122,8 @@ struct LayerWeights {
 };
 
 // ---- zamba2: one shared transformer block ("shared.b.*"), run by several hybrid layers.
-// Its attention reads concat(x, embedding) (2 n_embd wide); ffn_gate_up holds gate then up.
+// Its attention reads concat(x, embedding) (2 n_embd wide); ffn_gate_up holds gate then up
+// (Zamba2), or ffn_gate and ffn_up are separate (Zamba v1).
 struct SharedBlock {
     const struct GgufTensor *attn_norm;                        // (2 n_embd,)
     const struct GgufTensor *attn_q, *attn_k, *attn_v;         // (2 n_embd, heads * head_dim)
@@ -130,6 +131,7 @@ struct SharedBlock {
     const struct GgufTensor *ffn_norm;                         // (n_embd,)
     const struct GgufTensor *ffn_gate_up;                      // (n_embd, 2 n_ff)
     const struct GgufTensor *ffn_down;                         // (n_ff, n_embd)
+    const struct GgufTensor *ffn_gate, *ffn_up;                // Zamba v1: (n_embd, n_ff) each
 };
 
 struct Weights {

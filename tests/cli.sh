@@ -110,6 +110,12 @@ if [ -f "$SHARED/hf/zamba2/config.json" ]; then
 else
     skip "$SHARED/hf/zamba2 is absent"
 fi
+# Zamba v1: hybrid at 2 and 5 (hf/zamba/config.json), whose differing shared_transf copies
+# become two blocks.
+if [ -f "$SHARED/hf/zamba/config.json" ]; then
+    expect_status 0 "convert zamba" -- $REF convert "$SHARED/hf/zamba" -o "$TMP/zamba.gguf"
+    $REF info -m "$TMP/zamba.gguf" --json | grep -q '"layers":\["mamba","mamba","shared0+mamba","mamba","mamba","shared1+mamba"\]' && ok || bad "zamba layer pattern"
+fi
 
 # tiny-rwkv7 (../shared/README.md: 12 layers, dim 64, one head of 64) stores head_count 0.
 if [ -f "$SHARED/models/tiny-rwkv7-834K-f32.gguf" ]; then

@@ -1,7 +1,7 @@
-// test_ref_zamba.c: the FP64 reference engine on Zamba2 (ARCHITECTURES.md §7), converted
-// from ../shared/hf by shared/convert.c, against Hugging Face float64 logits, greedy ids,
-// and itself (prefill vs token by token, 1 vs 3 threads, reset); plus the layer pattern
-// read from the file and one-line load errors on damaged files.
+// test_ref_zamba.c: the FP64 reference engine on Zamba2 and Zamba v1 (ARCHITECTURES.md §7,
+// §7.8), converted from ../shared/hf by shared/convert.c, against Hugging Face float64
+// logits, greedy ids, and itself (prefill vs token by token, 1 vs 3 threads, reset); plus
+// the layer pattern read from the file and one-line load errors on damaged files.
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -150,7 +150,7 @@ static int load_altered(const char* name, const char* tensor, const int64_t* ne,
 
 static void test_zamba2_matches_hf(void** state) {
     (void)state;
-    check_model("zamba2", 1e-9);
+    check_model("zamba2", 1e-12);
 }
 
 // hf/zamba2/config.json: layers_block_type [mamba, hybrid, mamba, hybrid], num_mem_blocks 2,
@@ -202,6 +202,57 @@ static void test_zamba2_bad_files(void** state) {
     assert_non_null(strstr(e.msg, "blk.1.ssm_a_log"));
 }
 
+// ---------------------------------------------------------------------------------------
+// zamba (v1)
+
+static void test_zamba_matches_hf(void** state) {
+    (void)state;
+    check_model("zamba", 1e-12);
+}
+
+// hf/zamba/config.json: hybrid at layers 2 and 5, 4 heads sharing 2 KV heads of 32, two
+// Mamba heads (ssm.group_count), no RoPE; its checkpoint holds different shared_transf values
+// under layers 2 and 5, which transformers runs as two blocks.
+static void test_zamba_layer_pattern(void** state) {
+    (void)state;
+    struct Model m;
+    open_converted("zamba", &m);
+    const struct Config* c = &m.config;
+    assert_int_equal(c->n_layer, 6);
+    static const int SHARED[6] = {-1, -1, 0, -1, -1, 1};
+    for (int l = 0; l < 6; l++) {
+        assert_int_equal(c->layer_kind[l], LAYER_MAMBA);
+        assert_int_equal(c->layer_shared[l], SHARED[l]);
+        assert_true((m.w.layers[l].shared_proj != NULL) == (SHARED[l] >= 0));
+        assert_null(m.w.layers[l].shared_attn_q_a);
+    }
+    assert_int_equal(c->n_shared_block, 2);
+    assert_non_null(m.w.shared[1].ffn_gate);
+    assert_null(m.w.shared[1].ffn_gate_up);
+    assert_int_equal(c->n_head, 4);
+    assert_int_equal(c->n_head_kv, 2);
+    assert_int_equal(c->head_dim, 32);
+    assert_true(c->attn_scale == 0.25);
+    assert_int_equal(c->rope_type, ROPE_NONE);
+    assert_int_equal(c->ssm_n_group, 2);
+    assert_int_equal(c->ssm_dt_rank, 8);
+    assert_true(c->norm_eps == 1e-5); // stored as the double transformers uses
+    model_free(&m);
+}
+
+static void test_zamba_bad_files(void** state) {
+    (void)state;
+    struct Err e = {0};
+    // the block-diagonal x projection with one head's rows missing from its shape
+    assert_int_equal(
+        load_altered("zamba", "blk.4.ssm_x.weight", (const int64_t[4]){64, 160, 1, 1}, NULL, 0, &e),
+        ERR_SHAPE);
+    assert_non_null(strstr(e.msg, "blk.4.ssm_x.weight"));
+    assert_int_equal(load_altered("zamba", "shared.0.ffn_up.weight", NULL, NULL, 0, &e),
+                     ERR_NOT_FOUND);
+    assert_non_null(strstr(e.msg, "shared.0.ffn_up.weight"));
+}
+
 static int setup(void** state) {
     (void)state;
     snprintf(g_tmp, sizeof(g_tmp), "/tmp/mattn-test-zamba-XXXXXX");
@@ -217,9 +268,9 @@ static int teardown(void** state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_zamba2_matches_hf),
-        cmocka_unit_test(test_zamba2_layer_pattern),
-        cmocka_unit_test(test_zamba2_bad_files),
+        cmocka_unit_test(test_zamba2_matches_hf),   cmocka_unit_test(test_zamba2_layer_pattern),
+        cmocka_unit_test(test_zamba2_bad_files),    cmocka_unit_test(test_zamba_matches_hf),
+        cmocka_unit_test(test_zamba_layer_pattern), cmocka_unit_test(test_zamba_bad_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
