@@ -348,6 +348,11 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
         break;
     case OP_SSM_SCAN:
     case OP_SSM_SCAN2:
+        // ---- zamba: A from A_log and grouped Mamba-1 B/C have no shader variant yet
+        if (op->p.ssm.a_log || (op->kind == OP_SSM_SCAN && op->p.ssm.n_group > 1))
+            return err_set(e, ERR_UNSUPPORTED, "gl_init: op '%s' (%s with %s) has no GLES kernel "
+                           "yet; use mattn-ref", op->name, op_kind_name(op->kind),
+                           op->p.ssm.a_log ? "A_log" : "grouped B/C");
         // the state row of a channel lives in registers: d_state is a compile-time size
         if (op->p.ssm.d_state < 1 || op->p.ssm.d_state > 256)
             return err_set(e, ERR_UNSUPPORTED, "gl_init: SSM state size %d (1..256)",
@@ -376,6 +381,8 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
     case OP_MATMUL_BLOCKDIAG:
     case OP_RG_LRU:
     case OP_SOFTCAP:
+    // ---- zamba2
+    case OP_CONCAT:
         return err_set(e, ERR_UNSUPPORTED, "gl_init: op '%s' (%s) has no GLES kernel yet; "
                        "use mattn-ref", op->name, op_kind_name(op->kind));
     case OP_COUNT: break;
@@ -834,6 +841,8 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
     case OP_MATMUL_BLOCKDIAG:
     case OP_RG_LRU:
     case OP_SOFTCAP:
+    // ---- zamba2
+    case OP_CONCAT:
     case OP_COUNT: break;  // refused by gl_init
     }
 #undef O

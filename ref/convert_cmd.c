@@ -15,7 +15,7 @@ static const char CONVERT_HELP[] =
     "Converts a Hugging Face checkpoint directory (config.json, model.safetensors or a sharded\n"
     "model.safetensors.index.json, optional tokenizer.json) to GGUF.\n"
     "Architectures: llama, mistral, jamba, mamba, mamba2 (llama.cpp's layout), recurrent_gemma,\n"
-    "zamba2 (mattn's layout, docs/GGUF.md).\n"
+    "zamba2, zamba (mattn's layouts, docs/GGUF.md).\n"
     "  -o, --outfile PATH  the GGUF to write (written to PATH.tmp, then renamed)\n"
     "  --type T            tensor type: f32 (default, lossless), f16, bf16, q8_0, q4_0; 1-D\n"
     "                      tensors, norms, biases, SSM A/D/conv and rows that are not a whole\n"

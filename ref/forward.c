@@ -174,6 +174,10 @@ static int ssm_init(struct RefEngine* r) {
             if (!r->wd[id]) return 1;
             quant_dequant_row(t->type, t->data, r->wd[id], t->n_elements);
         }
+        // ---- zamba2: a scan whose w[0] is A_log gets A once here (each layer's own tensor,
+        // read by this op only); Zamba v1 (Mamba-1 scan) too
+        if ((op->kind == OP_SSM_SCAN || op->kind == OP_SSM_SCAN2) && op->p.ssm.a_log)
+            ssm_a_from_log(r->wd[op->w[0]], (int)tensor(r, op->w[0])->n_elements);
         if (op->kind == OP_MOE) {
             size_t need = (size_t)op->p.moe.n_expert + 2 * (size_t)op->p.moe.n_ff +
                           (size_t)r->g.bufs[op->out].width;
@@ -482,13 +486,20 @@ static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* toke
                           r->wd[op->w[0]], r->wd[op->w[1]], wout, op->p.ssm.d_conv,
                           op->p.ssm.linear);
         break;
-    case OP_SSM_SCAN:
+    case OP_SSM_SCAN: {
+        // n_group contiguous groups of channels, each with its own B and C (Zamba v1's heads)
+        int N = op->p.ssm.d_state, gc = op->p.ssm.n_head / op->p.ssm.n_group;
         for (int t = t0; t < t0 + n; t++)
-            ssm_scan_step(row(r, op->out, t), row(r, op->in[0], t), row(r, op->in[1], t),
-                          row(r, op->in[2], t), row(r, op->in[3], t), r->state_k[op->state],
-                          r->wd[op->w[0]], r->wd[op->w[1]], r->wd[op->w[2]], op->p.ssm.n_head,
-                          op->p.ssm.d_state);
+            for (int g = 0; g < op->p.ssm.n_group; g++) {
+                size_t c0 = (size_t)g * gc;
+                ssm_scan_step(row(r, op->out, t) + c0, row(r, op->in[0], t) + c0,
+                              row(r, op->in[1], t) + c0, row(r, op->in[2], t) + (size_t)g * N,
+                              row(r, op->in[3], t) + (size_t)g * N,
+                              r->state_k[op->state] + c0 * N, r->wd[op->w[0]] + c0 * N,
+                              r->wd[op->w[1]] + c0, r->wd[op->w[2]] + c0, gc, N);
+            }
         break;
+    }
     case OP_SSM_SCAN2:
         for (int t = t0; t < t0 + n; t++)
             ssm_scan2_step(row(r, op->out, t), row(r, op->in[0], t), row(r, op->in[1], t),
@@ -528,6 +539,13 @@ static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* toke
         for (int t = t0; t < t0 + n; t++)
             softcap(row(r, op->out, t), row(r, op->in[0], t), op->p.softcap.cap, wout);
         break;
+    // ---- zamba2
+    case OP_CONCAT: {
+        int w0 = r->g.bufs[op->in[0]].width;
+        for (int t = t0; t < t0 + n; t++)
+            concat(row(r, op->out, t), row(r, op->in[0], t), w0, row(r, op->in[1], t), wout - w0);
+        break;
+    }
     case OP_COUNT: break;
     }
 }

@@ -347,3 +347,16 @@ void softcap(double* out, const double* x, double cap, int n) {
     // HF: logits = logits / cap; logits = tanh(logits) * cap
     for (int i = 0; i < n; i++) out[i] = tanh(x[i] / cap) * cap;
 }
+
+// ---------------------------------------------------------------------------------------
+// ---- zamba2
+
+void concat(double* out, const double* a, int na, const double* b, int nb) {
+    for (int i = 0; i < na; i++) out[i] = a[i];
+    for (int i = 0; i < nb; i++) out[na + i] = b[i];
+}
+
+void ssm_a_from_log(double* a, int n) {
+    // in double: the file keeps A_log exactly, so A carries no float32 rounding (F6)
+    for (int i = 0; i < n; i++) a[i] = -exp(a[i]);
+}

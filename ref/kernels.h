@@ -139,3 +139,10 @@ void rg_lru_step(double* out, const double* x, const double* gate_x, const doubl
 
 // out = cap * tanh(x / cap)   (n,); in place ok
 void softcap(double* out, const double* x, double cap, int n);
+// ---- zamba2 (ARCHITECTURES.md §7)
+
+// out = concat(a, b): a (na,) then b (nb,)   (torch.concatenate([a, b], dim=-1))
+void concat(double* out, const double* a, int na, const double* b, int nb);
+
+// A = -exp(A_log) in place   (n,)   (HF Mamba-2: A = -torch.exp(self.A_log))
+void ssm_a_from_log(double* a, int n);

@@ -12,6 +12,7 @@ static const char* const ARCH_NAMES[ARCH_COUNT] = {
     [ARCH_MAMBA2] = "mamba2",
     [ARCH_RECURRENTGEMMA] = "recurrentgemma",
     [ARCH_ZAMBA2] = "zamba2",
+    [ARCH_ZAMBA] = "zamba",
 };
 _Static_assert(sizeof(ARCH_NAMES) / sizeof(ARCH_NAMES[0]) == ARCH_COUNT, "ARCH_NAMES size");
 
@@ -29,7 +30,7 @@ int arch_from_gguf(const struct Gguf* g, enum Arch* out, struct Err* e) {
     }
     return err_set(e, ERR_UNSUPPORTED,
                    "architecture '%.64s' is not supported (mattn runs llama, rwkv7, jamba, "
-                   "mamba, mamba2, recurrentgemma, zamba2)",
+                   "mamba, mamba2, recurrentgemma, zamba2, zamba)",
                    s.s);
 }
 

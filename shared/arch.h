@@ -14,6 +14,7 @@ enum Arch {
     ARCH_MAMBA2,          // "mamba2"
     ARCH_RECURRENTGEMMA,  // "recurrentgemma" (mattn's layout, docs/GGUF.md)
     ARCH_ZAMBA2,          // "zamba2" (mattn's layout, docs/GGUF.md)
+    ARCH_ZAMBA,           // "zamba", Zamba v1 (mattn's layout, docs/GGUF.md)
     ARCH_COUNT,
 };
 

@@ -1,7 +1,7 @@
 // convert.h: Hugging Face checkpoint directory (config.json + safetensors, optional
 // tokenizer.json) -> GGUF, for llama, mistral, jamba, mamba, mamba2 (llama.cpp's layout
-// and metadata, as ../shared/gguf/README.md documents them), recurrent_gemma and zamba2
-// (layouts of our own, docs/GGUF.md). The output is written through gguf_writer_write_file
+// and metadata, as ../shared/gguf/README.md documents them), recurrent_gemma, zamba2 and
+// zamba (layouts of our own, docs/GGUF.md). The output is written through gguf_writer_write_file
 // (path.tmp, then renamed): on any error no file is left at out_path.
 // Not here: flag parsing and printing (ref/convert_cmd.c). Tests: tests/test_convert.c.
 #pragma once

@@ -19,6 +19,8 @@ static const char* const OP_NAMES[OP_COUNT] = {
     // ---- griffin
     [OP_SCALE] = "scale", [OP_MATMUL_BLOCKDIAG] = "matmul_blockdiag", [OP_RG_LRU] = "rg_lru",
     [OP_SOFTCAP] = "softcap",
+    // ---- zamba2
+    [OP_CONCAT] = "concat",
 };
 _Static_assert(sizeof(OP_NAMES) / sizeof(OP_NAMES[0]) == OP_COUNT, "OP_NAMES size");
 
@@ -389,9 +391,10 @@ static struct Op* op_ssm_conv(struct Builder* b, int out, int x, const struct La
 }
 
 // Mamba-1 (mamba2 = 0: n_head = d_inner channels of head_dim 1, A per channel and state) or
-// Mamba-2 (A, D, dt per head, B/C per group) scan.
-static void op_ssm_scan(struct Builder* b, int mamba2, int out, int x, int dt, int B, int C,
-                        const struct LayerWeights* L) {
+// Mamba-2 (A, D, dt per head) scan; B/C per group of channels (n_group contiguous groups:
+// Mamba-2's groups, Zamba v1's heads; 1 for plain Mamba-1).
+static void op_ssm_scan(struct Builder* b, int mamba2, int n_group, int out, int x, int dt, int B,
+                        int C, const struct LayerWeights* L) {
     const struct Config* c = &b->m->config;
     int n_head = mamba2 ? c->ssm_dt_rank : c->ssm_d_inner;
     int head_dim = mamba2 ? c->ssm_d_inner / c->ssm_dt_rank : 1;
@@ -402,14 +405,15 @@ static void op_ssm_scan(struct Builder* b, int mamba2, int out, int x, int dt, i
     op->in[1] = dt;
     op->in[2] = B;
     op->in[3] = C;
-    op->w[0] = W(b, L->ssm_a);
+    op->w[0] = W(b, L->ssm_a ? L->ssm_a : L->ssm_a_log);
     op->w[1] = W(b, L->ssm_d);
     op->w[2] = W(b, L->ssm_dt_b);
     op->state = slot;
     op->p.ssm.n_head = n_head;
     op->p.ssm.head_dim = head_dim;
-    op->p.ssm.n_group = mamba2 ? c->ssm_n_group : 1;
+    op->p.ssm.n_group = n_group;
     op->p.ssm.d_state = c->ssm_d_state;
+    op->p.ssm.a_log = !L->ssm_a;
 }
 
 static void op_rmsnorm_group(struct Builder* b, const char* name, int out, int x,
@@ -437,10 +441,12 @@ static void op_moe(struct Builder* b, int out, int u, const struct LayerWeights*
 }
 
 // Mamba-1 mixer (§5.5): out = W_out( scan(silu(conv(x)), dt, B, C) * silu(z) ), [x, z] = W_in u.
-// Jamba's dt/B/C RMSNorms are applied when the layer has them.
-static void build_mamba1_mixer(struct Builder* b, int out, int u, const struct LayerWeights* L) {
+// Jamba's dt/B/C RMSNorms are applied when the layer has them. n_head > 1: Zamba v1's
+// multi-head Mamba-1 (§7.8), whose ssm_x yields [dt_r; B; C] of every head, each n_head wide.
+static void build_mamba1_mixer(struct Builder* b, int out, int u, const struct LayerWeights* L,
+                               int n_head) {
     const struct Config* c = &b->m->config;
-    int di = c->ssm_d_inner, ds = c->ssm_d_state, dr = c->ssm_dt_rank;
+    int di = c->ssm_d_inner, ds = c->ssm_d_state * n_head, dr = c->ssm_dt_rank * n_head;
     int xz = buf(b, "ssm_xz", 2 * di), sx = buf(b, "ssm_x", di), sz = buf(b, "ssm_z", di);
     int xc = buf(b, "ssm_xc", di), dbc = buf(b, "ssm_dbc", dr + 2 * ds);
     int dtr = buf(b, "ssm_dtr", dr), sB = buf(b, "ssm_B", ds), sC = buf(b, "ssm_C", ds);
@@ -459,7 +465,7 @@ static void build_mamba1_mixer(struct Builder* b, int out, int u, const struct L
         op_rmsnorm(b, "ssm_c_norm", sC, sC, L->ssm_c_norm, c->norm_eps);
     }
     op_matmul(b, "ssm_dt", dt, dtr, L->ssm_dt, NULL);  // its bias is added in the scan
-    op_ssm_scan(b, 0, y, xc, dt, sB, sC, L);
+    op_ssm_scan(b, 0, n_head, y, xc, dt, sB, sC, L);
     op_glu(b, "ssm_gate", y, sz, y, ACT_SILU);
     op_matmul(b, "ssm_out", out, y, L->ssm_out, NULL);
 }
@@ -482,9 +488,10 @@ static void build_mamba2_mixer(struct Builder* b, int out, int u, const struct L
     op_slice(b, "ssm_x", sx, xbcc, 0);
     op_slice(b, "ssm_B", sB, xbcc, di);
     op_slice(b, "ssm_C", sC, xbcc, di + gn);
-    op_ssm_scan(b, 1, y, sx, dtr, sB, sC, L);
+    op_ssm_scan(b, 1, c->ssm_n_group, y, sx, dtr, sB, sC, L);
     op_glu(b, "ssm_gate", y, sz, y, ACT_SILU);
-    op_rmsnorm_group(b, "ssm_norm", y, y, L->ssm_norm, c->ssm_n_group, c->norm_eps);
+    op_rmsnorm_group(b, "ssm_norm", y, y, L->ssm_norm, c->ssm_n_group,
+                     c->ssm_gnorm_eps > 0 ? c->ssm_gnorm_eps : c->norm_eps);
     op_matmul(b, "ssm_out", out, y, L->ssm_out, NULL);
 }
 
@@ -501,7 +508,7 @@ static void build_mamba_family(struct Builder* b, int mamba2) {
         if (mamba2)
             build_mamba2_mixer(b, xb2, xb, L);
         else
-            build_mamba1_mixer(b, xb2, xb, L);
+            build_mamba1_mixer(b, xb2, xb, L, 1);
         op_add(b, "l_out", x, x, xb2);
     }
     build_output(b, x);
@@ -530,7 +537,7 @@ static void build_jamba(struct Builder* b) {
             op_attn(b, att, q, k, v, c->layer_n_head_kv[l], 0);  // no RoPE
             op_matmul(b, "attn_out", xb2, att, L->attn_output, NULL);
         } else {
-            build_mamba1_mixer(b, xb2, xb, L);
+            build_mamba1_mixer(b, xb2, xb, L, 1);
         }
         op_add(b, "ffn_inp", x, x, xb2);
         if (c->ffn_kind[l] == FFN_MOE) {
@@ -641,6 +648,108 @@ static void build_recurrentgemma(struct Builder* b) {
     op_softcap(b, "result_softcap", b->g->logits, b->g->logits, c->logit_softcap);
 }
 
+// ---- zamba2 (ARCHITECTURES.md §7)
+
+static void op_concat(struct Builder* b, const char* name, int out, int x, int y) {
+    struct Op* op = emit(b, OP_CONCAT, name, out);
+    if (!op) return;
+    op->in[0] = x;
+    op->in[1] = y;
+}
+
+// out = W x + B (A x), in that order (HF: proj(x) + adapter_list[j](x)); plain W x without
+// an adapter. lora is scratch of the adapter's rank, tmp of out's width.
+static void build_adapted(struct Builder* b, const char* name, const char* name_a,
+                          const char* name_b, const char* name_sum, int out, int x,
+                          const struct GgufTensor* w, const struct GgufTensor* a,
+                          const struct GgufTensor* bm, int lora, int tmp) {
+    op_matmul(b, name, out, x, w, NULL);
+    if (!a) return;
+    op_matmul(b, name_a, lora, x, a, NULL);
+    op_matmul(b, name_b, tmp, lora, bm, NULL);
+    op_add(b, name_sum, out, out, tmp);
+}
+
+// The shared transformer block S at a hybrid layer (§7.5): attention over
+// RMSNorm(concat(x, e)) with this layer's adapters and KV cache, then RMSNorm and the GELU
+// MLP, with no residual anywhere inside; out = shared_proj(block output), the layer's own
+// projection.
+static void build_zamba2_shared(struct Builder* b, int out, int x, int emb,
+                                const struct SharedBlock* S, const struct LayerWeights* L) {
+    const struct Config* c = &b->m->config;
+    int D = c->n_embd, F = c->n_ff;
+    int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
+    int xe = buf(b, "x_emb", 2 * D), xb = buf(b, "xb", D);
+    int q = buf(b, "q", n_q), k = buf(b, "k", n_kv), v = buf(b, "v", n_kv);
+    int att = buf(b, "att_out", n_q);
+    int hb = buf(b, "hb", F), hb2 = buf(b, "hb2", F);
+    int lora = buf(b, "lora", c->adapter_rank > 0 ? c->adapter_rank : 1);
+    int tmp = buf(b, "lora_out", n_q > 2 * F ? n_q : 2 * F);
+    op_concat(b, "attn_inp", xe, x, emb);  // current hidden first, embedding second
+    op_rmsnorm(b, "attn_norm_shared", xe, xe, S->attn_norm, c->norm_eps);
+    build_adapted(b, "Qcur", "Qcur_lora_a", "Qcur_lora_b", "Qcur_adapted", q, xe, S->attn_q,
+                  L->shared_attn_q_a, L->shared_attn_q_b, lora, tmp);
+    build_adapted(b, "Kcur", "Kcur_lora_a", "Kcur_lora_b", "Kcur_adapted", k, xe, S->attn_k,
+                  L->shared_attn_k_a, L->shared_attn_k_b, lora, tmp);
+    build_adapted(b, "Vcur", "Vcur_lora_a", "Vcur_lora_b", "Vcur_adapted", v, xe, S->attn_v,
+                  L->shared_attn_v_a, L->shared_attn_v_b, lora, tmp);
+    if (c->n_rot > 0) {
+        op_rope(b, "Qcur_rope", q, c->n_head);
+        op_rope(b, "Kcur_rope", k, c->n_head_kv);
+    }
+    op_attn(b, att, q, k, v, c->n_head_kv, 0);  // one cache per invocation, scale (hd/2)^-0.5
+    op_matmul(b, "attn_out", xb, att, S->attn_output, NULL);
+    op_rmsnorm(b, "ffn_norm", xb, xb, S->ffn_norm, c->norm_eps);
+    if (S->ffn_gate_up) {
+        int gu = buf(b, "ffn_gate_up", 2 * F);
+        build_adapted(b, "ffn_gate_up", "ffn_gate_up_lora_a", "ffn_gate_up_lora_b",
+                      "ffn_gate_up_adapted", gu, xb, S->ffn_gate_up, L->shared_ffn_gate_up_a,
+                      L->shared_ffn_gate_up_b, lora, tmp);
+        op_slice(b, "ffn_gate", hb, gu, 0);  // torch.chunk(gate_up, 2): gate first
+        op_slice(b, "ffn_up", hb2, gu, F);
+    } else {  // Zamba v1
+        op_matmul(b, "ffn_gate", hb, xb, S->ffn_gate, NULL);
+        op_matmul(b, "ffn_up", hb2, xb, S->ffn_up, NULL);
+    }
+    op_glu(b, "ffn_glu", hb, hb, hb2, ACT_GELU);
+    op_matmul(b, "ffn_out", xb, hb, S->ffn_down, NULL);
+    op_matmul(b, "shared_proj", out, xb, L->shared_proj, NULL);
+}
+
+// Zamba2 (§7.2) and Zamba v1 (§7.8): every layer is a Mamba-2 (v1: multi-head Mamba-1)
+// layer; a hybrid layer first runs its shared block and adds the projected result to the
+// mixer's *input* (the residual stays x).
+static void build_zamba2(struct Builder* b) {
+    const struct Config* c = &b->m->config;
+    int D = c->n_embd;
+    int x = buf(b, "x", D), xb = buf(b, "xb", D), xb2 = buf(b, "xb2", D);
+    int emb = buf(b, "inp_embd", D);
+    b->layer = -1;
+    // e is kept for every hybrid layer; x = e is a second lookup, not a copy, because
+    // layer -1 ops other than OP_EMBED may run on the last row only (ref_forward last_only)
+    op_embed(b, emb, b->m->w.token_embd);
+    struct Op* op = emit(b, OP_EMBED, "inp_x", x);
+    if (op) op->w[0] = W(b, b->m->w.token_embd);
+    for (int l = 0; l < c->n_layer; l++) {
+        const struct LayerWeights* L = &b->m->w.layers[l];
+        b->layer = l;
+        int s = c->layer_shared[l];
+        if (s >= 0) {
+            build_zamba2_shared(b, xb2, x, emb, &b->m->w.shared[s], L);
+            op_add(b, "mamba_inp", xb2, x, xb2);
+            op_rmsnorm(b, "attn_norm", xb, xb2, L->attn_norm, c->norm_eps);
+        } else {
+            op_rmsnorm(b, "attn_norm", xb, x, L->attn_norm, c->norm_eps);
+        }
+        if (c->arch == ARCH_ZAMBA)
+            build_mamba1_mixer(b, xb2, xb, L, c->ssm_n_group);
+        else
+            build_mamba2_mixer(b, xb2, xb, L);
+        op_add(b, "l_out", x, x, xb2);
+    }
+    build_output(b, x);
+}
+
 // ---------------------------------------------------------------------------------------
 
 typedef void (*BuildFn)(struct Builder* b);
@@ -652,6 +761,9 @@ static const BuildFn BUILDERS[ARCH_COUNT] = {
     [ARCH_MAMBA2] = build_mamba2,
     // ---- griffin
     [ARCH_RECURRENTGEMMA] = build_recurrentgemma,
+    // ---- zamba2
+    [ARCH_ZAMBA2] = build_zamba2,
+    [ARCH_ZAMBA] = build_zamba2,
 };
 _Static_assert(sizeof(BUILDERS) / sizeof(BUILDERS[0]) == ARCH_COUNT, "BUILDERS size");
 

@@ -36,7 +36,8 @@ enum OpKind {
     // ---- mamba
     OP_SLICE,       // out = in[0][offset : offset + width(out)]  per row
     OP_SSM_CONV,    // out = silu(depthwise causal conv1d(in[0]) + w[1]); w[0] (d_conv, ch)
-    OP_SSM_SCAN,    // Mamba-1 selective scan: in x, dt, B, C; w A, D, dt bias -> y
+    OP_SSM_SCAN,    // Mamba-1 selective scan: in x, dt, B, C; w A, D, dt bias -> y; B/C per
+                    // group of channels (p.ssm.n_group: 1, or Zamba v1's heads)
     OP_SSM_SCAN2,   // Mamba-2 SSD scan (heads, groups): in x, dt, B, C; w A, D, dt bias -> y
     OP_RMSNORM_GROUP, // out = w[0] * x / rms over each of n_group contiguous groups
     OP_MOE,         // out = sum over the top-k experts of p_e * gated MLP_e(in[0])
@@ -47,6 +48,8 @@ enum OpKind {
     OP_RG_LRU,      // Griffin RG-LRU over rows in order: in = x, input gate, recurrent gate
                     // (both after the sigmoid); w[0] = Lambda (rg_param); state h; out = h
     OP_SOFTCAP,     // out = cap * tanh(in[0] / cap)                              (in place ok)
+    // ---- zamba2
+    OP_CONCAT,      // out = concat(in[0], in[1]) per row (widths: in[0]'s, then the rest of out)
     OP_COUNT,
 };
 
@@ -114,6 +117,7 @@ union OpParams {
         int n_group;       // SCAN2: B/C groups
         int d_state;       // N
         int linear;        // griffin: SSM_CONV without the silu after the conv
+        int a_log;         // ---- zamba2: w[0] holds A_log; the engine uses A = -exp(A_log)
     } ssm;
     struct {
         int n_group;

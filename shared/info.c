@@ -179,8 +179,11 @@ void info_add_layers(cJSON* info, const struct Model* m) {
     cJSON* arr = cJSON_AddArrayToObject(info, "layers");
     int n_attn = 0, n_rec = 0, n_moe = 0;
     for (int l = 0; l < c->n_layer; l++) {
-        char s[32];
-        snprintf(s, sizeof(s), "%s%s", KIND[c->layer_kind[l]], FFN[c->ffn_kind[l]]);
+        char s[48], shared[24] = "";
+        // ---- zamba2: a hybrid layer runs shared block b before its mixer
+        if (c->n_shared_block > 0 && c->layer_shared[l] >= 0)
+            snprintf(shared, sizeof(shared), "shared%d+", c->layer_shared[l]);
+        snprintf(s, sizeof(s), "%s%s%s", shared, KIND[c->layer_kind[l]], FFN[c->ffn_kind[l]]);
         cJSON_AddItemToArray(arr, cJSON_CreateString(s));
         n_attn += c->layer_kind[l] == LAYER_ATTN;
         n_rec += c->layer_kind[l] != LAYER_ATTN;

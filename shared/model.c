@@ -524,6 +524,172 @@ static int load_recurrentgemma(struct Model* m, struct Err* e) {
     return rc;
 }
 
+// ---- zamba2 (ARCHITECTURES.md §7; mattn's layout, docs/GGUF.md)
+
+static int key_bool(const struct Gguf* g, const char* suffix, bool* out, struct Err* e) {
+    const struct GgufKv* kv = arch_find_key(g, suffix);
+    *out = false;
+    if (!kv) return 0;
+    if (kv->val.type != GGUF_TYPE_BOOL)
+        return err_set(e, ERR_TYPE, "model: key '%s' must be a bool", kv->key);
+    *out = kv->val.u != 0;
+    return 0;
+}
+
+// Layer kinds from the per-layer head_count_kv (Hkv on hybrid layers, 0 on Mamba layers),
+// hybrid ordinal j running shared block j % n_shared_block; checks the head counts.
+static int zamba_layers(struct Model* m, struct Err* e) {
+    struct Config* c = &m->config;
+    int j = 0;
+    for (int l = 0; l < c->n_layer; l++) {
+        c->layer_shared[l] = -1;
+        int kv = c->layer_n_head_kv[l];
+        if (kv == 0) continue;
+        if (c->n_head <= 0 || c->n_head % kv != 0)
+            return err_set(e, ERR_FORMAT, "model: layer %d: %d heads do not share %d KV heads", l,
+                           c->n_head, kv);
+        if (kv != c->n_head_kv)
+            return err_set(e, ERR_FORMAT, "model: layer %d has %d KV heads, another %d (the shared "
+                           "blocks need one count)", l, kv, c->n_head_kv);
+        c->layer_shared[l] = j++ % c->n_shared_block;
+    }
+    if (j < c->n_shared_block)
+        return err_set(e, ERR_FORMAT, "model: %d hybrid layers for shared_block_count %d", j,
+                       c->n_shared_block);
+    if (!arch_find_key(&m->gguf, "attention.key_length"))
+        c->head_dim = 2 * c->n_embd / c->n_head;  // attention_head_dim = 2D / Ha
+    if (c->head_dim <= 0)
+        return err_set(e, ERR_FORMAT, "model: attention.key_length %d must be positive",
+                       c->head_dim);
+    // (hd/2)^-0.5, not hd^-0.5: HF Zamba2Attention.scaling = (head_dim / 2) ** -0.5
+    c->attn_scale = 1.0 / sqrt(c->head_dim / 2.0);
+    return 0;
+}
+
+static int load_zamba2(struct Model* m, struct Err* e) {
+    const struct Gguf* g = &m->gguf;
+    struct Config* c = &m->config;
+    int rc = load_ssm_keys(m, 1, e);
+    if (rc) return rc;
+    if ((rc = key_int(g, "shared_block_count", 1, 0, 1, 64, &c->n_shared_block, e))) return rc;
+    if ((rc = key_int(g, "adapter_rank", 0, 0, 0, 1 << 16, &c->adapter_rank, e))) return rc;
+    if ((rc = key_bool(g, "attention.adapter", &c->attn_adapter, e))) return rc;
+    if ((rc = key_bool(g, "ffn.adapter", &c->ffn_adapter, e))) return rc;
+    if ((c->attn_adapter || c->ffn_adapter) && c->adapter_rank <= 0)
+        return err_set(e, ERR_FORMAT, "model: adapters without an adapter_rank");
+    if (c->n_ff <= 0) return err_set(e, ERR_FORMAT, "model: feed_forward_length is missing");
+    if ((rc = zamba_layers(m, e))) return rc;
+    c->rope_type = ROPE_NEOX;  // HF rotate_half on the checkpoint's own q/k row order
+    if ((rc = key_int(g, "rope.dimension_count", 0, c->head_dim, 0, c->head_dim, &c->n_rot, e)))
+        return rc;
+    if (c->n_rot % 2) return err_set(e, ERR_FORMAT, "model: rope.dimension_count must be even");
+    if ((rc = key_float(g, "rope.freq_base", 10000.0, &c->rope_freq_base, e))) return rc;
+    c->ssm_gnorm_eps = 1e-5;  // Zamba2RMSNormGated(eps=1e-5), whatever rms_norm_eps says
+    int D = c->n_embd, F = c->n_ff, r = c->adapter_rank;
+    int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
+    int di = c->ssm_d_inner, nh = c->ssm_dt_rank, ng = c->ssm_n_group;
+    int conv_dim = di + 2 * ng * c->ssm_d_state;
+    int qkv_ad = c->attn_adapter ? REQUIRED : OPTIONAL, ffn_ad = c->ffn_adapter ? REQUIRED : OPTIONAL;
+    if ((rc = bind_output(m, &rc, e))) return rc;
+    m->w.shared = calloc((size_t)c->n_shared_block, sizeof(*m->w.shared));
+    if (!m->w.shared) return err_set(e, ERR_NOMEM, "model: out of memory");
+    for (int s = 0; s < c->n_shared_block && !rc; s++) {
+        struct SharedBlock* S = &m->w.shared[s];
+        S->attn_norm = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, 1, 1, 1), "shared.%d.attn_norm.weight", s);
+        S->attn_q = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_q, 1, 1), "shared.%d.attn_q.weight", s);
+        S->attn_k = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_kv, 1, 1), "shared.%d.attn_k.weight", s);
+        S->attn_v = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_kv, 1, 1), "shared.%d.attn_v.weight", s);
+        S->attn_output = bind(m, &rc, e, REQUIRED, SHAPE(n_q, D, 1, 1), "shared.%d.attn_output.weight", s);
+        S->ffn_norm = bind(m, &rc, e, REQUIRED, SHAPE(D, 1, 1, 1), "shared.%d.ffn_norm.weight", s);
+        S->ffn_gate_up = bind(m, &rc, e, REQUIRED, SHAPE(D, 2 * F, 1, 1), "shared.%d.ffn_gate_up.weight", s);
+        S->ffn_down = bind(m, &rc, e, REQUIRED, SHAPE(F, D, 1, 1), "shared.%d.ffn_down.weight", s);
+    }
+    for (int l = 0; l < c->n_layer && !rc; l++) {
+        struct LayerWeights* L = &m->w.layers[l];
+        c->layer_kind[l] = LAYER_MAMBA2;
+        c->ffn_kind[l] = FFN_NONE;
+        L->attn_norm = bind(m, &rc, e, REQUIRED, SHAPE(D, 1, 1, 1), "blk.%d.attn_norm.weight", l);
+        L->ssm_in = bind(m, &rc, e, REQUIRED, SHAPE(D, di + conv_dim + nh, 1, 1), "blk.%d.ssm_in.weight", l);
+        L->ssm_conv1d = bind(m, &rc, e, REQUIRED, SHAPE(c->ssm_d_conv, conv_dim, 1, 1), "blk.%d.ssm_conv1d.weight", l);
+        L->ssm_conv1d_b = bind(m, &rc, e, REQUIRED, SHAPE(conv_dim, 1, 1, 1), "blk.%d.ssm_conv1d.bias", l);
+        L->ssm_dt_b = bind(m, &rc, e, REQUIRED, SHAPE(nh, 1, 1, 1), "blk.%d.ssm_dt.bias", l);
+        L->ssm_a_log = bind(m, &rc, e, REQUIRED, SHAPE(1, nh, 1, 1), "blk.%d.ssm_a_log", l);
+        L->ssm_d = bind(m, &rc, e, REQUIRED, SHAPE(1, nh, 1, 1), "blk.%d.ssm_d", l);
+        L->ssm_norm = bind(m, &rc, e, REQUIRED, SHAPE(di / ng, ng, 1, 1), "blk.%d.ssm_norm.weight", l);
+        L->ssm_out = bind(m, &rc, e, REQUIRED, SHAPE(di, D, 1, 1), "blk.%d.ssm_out.weight", l);
+        if (c->layer_shared[l] < 0) continue;
+        L->shared_proj = bind(m, &rc, e, REQUIRED, SHAPE(D, D, 1, 1), "blk.%d.shared_proj.weight", l);
+        L->shared_attn_q_a = bind(m, &rc, e, qkv_ad, SHAPE(2 * D, r, 1, 1), "blk.%d.shared_attn_q_a.weight", l);
+        L->shared_attn_q_b = bind(m, &rc, e, qkv_ad, SHAPE(r, n_q, 1, 1), "blk.%d.shared_attn_q_b.weight", l);
+        L->shared_attn_k_a = bind(m, &rc, e, qkv_ad, SHAPE(2 * D, r, 1, 1), "blk.%d.shared_attn_k_a.weight", l);
+        L->shared_attn_k_b = bind(m, &rc, e, qkv_ad, SHAPE(r, n_kv, 1, 1), "blk.%d.shared_attn_k_b.weight", l);
+        L->shared_attn_v_a = bind(m, &rc, e, qkv_ad, SHAPE(2 * D, r, 1, 1), "blk.%d.shared_attn_v_a.weight", l);
+        L->shared_attn_v_b = bind(m, &rc, e, qkv_ad, SHAPE(r, n_kv, 1, 1), "blk.%d.shared_attn_v_b.weight", l);
+        L->shared_ffn_gate_up_a = bind(m, &rc, e, ffn_ad, SHAPE(D, r, 1, 1), "blk.%d.shared_ffn_gate_up_a.weight", l);
+        L->shared_ffn_gate_up_b = bind(m, &rc, e, ffn_ad, SHAPE(r, 2 * F, 1, 1), "blk.%d.shared_ffn_gate_up_b.weight", l);
+        if (!rc && (!L->shared_attn_q_a != !L->shared_attn_q_b || !L->shared_attn_k_a != !L->shared_attn_k_b ||
+                    !L->shared_attn_v_a != !L->shared_attn_v_b ||
+                    !L->shared_ffn_gate_up_a != !L->shared_ffn_gate_up_b))
+            rc = err_set(e, ERR_FORMAT, "model: layer %d has half of a LoRA adapter pair", l);
+    }
+    return rc;
+}
+
+// Zamba v1 (§7.8): one shared block with separate gate/up and no RoPE or adapters; the mixer
+// is multi-head Mamba-1 with group_count heads, each with its own B, C and dt rank (docs/GGUF.md
+// stores the per-head projections as block-diagonal matrices).
+static int load_zamba(struct Model* m, struct Err* e) {
+    const struct Gguf* g = &m->gguf;
+    struct Config* c = &m->config;
+    int rc = load_ssm_keys(m, 0, e);
+    if (rc) return rc;
+    if ((rc = key_int(g, "shared_block_count", 0, 1, 1, 64, &c->n_shared_block, e))) return rc;
+    if (c->n_ff <= 0) return err_set(e, ERR_FORMAT, "model: feed_forward_length is missing");
+    if (c->ssm_d_inner % c->ssm_n_group)
+        return err_set(e, ERR_FORMAT, "model: ssm.inner_size %d is not a multiple of group_count "
+                       "(heads) %d", c->ssm_d_inner, c->ssm_n_group);
+    if ((rc = zamba_layers(m, e))) return rc;
+    c->rope_type = ROPE_NONE;  // Zamba v1 attention has no positional encoding
+    c->n_rot = 0;
+    int D = c->n_embd, F = c->n_ff, di = c->ssm_d_inner, ds = c->ssm_d_state;
+    int dr = c->ssm_dt_rank, nh = c->ssm_n_group;
+    int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
+    if ((rc = bind_output(m, &rc, e))) return rc;
+    m->w.shared = calloc((size_t)c->n_shared_block, sizeof(*m->w.shared));
+    if (!m->w.shared) return err_set(e, ERR_NOMEM, "model: out of memory");
+    for (int s = 0; s < c->n_shared_block && !rc; s++) {
+        struct SharedBlock* S = &m->w.shared[s];
+        S->attn_norm = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, 1, 1, 1), "shared.%d.attn_norm.weight", s);
+        S->attn_q = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_q, 1, 1), "shared.%d.attn_q.weight", s);
+        S->attn_k = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_kv, 1, 1), "shared.%d.attn_k.weight", s);
+        S->attn_v = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_kv, 1, 1), "shared.%d.attn_v.weight", s);
+        S->attn_output = bind(m, &rc, e, REQUIRED, SHAPE(n_q, D, 1, 1), "shared.%d.attn_output.weight", s);
+        S->ffn_norm = bind(m, &rc, e, REQUIRED, SHAPE(D, 1, 1, 1), "shared.%d.ffn_norm.weight", s);
+        S->ffn_gate = bind(m, &rc, e, REQUIRED, SHAPE(D, F, 1, 1), "shared.%d.ffn_gate.weight", s);
+        S->ffn_up = bind(m, &rc, e, REQUIRED, SHAPE(D, F, 1, 1), "shared.%d.ffn_up.weight", s);
+        S->ffn_down = bind(m, &rc, e, REQUIRED, SHAPE(F, D, 1, 1), "shared.%d.ffn_down.weight", s);
+    }
+    for (int l = 0; l < c->n_layer && !rc; l++) {
+        struct LayerWeights* L = &m->w.layers[l];
+        c->layer_kind[l] = LAYER_MAMBA;
+        c->ffn_kind[l] = FFN_NONE;
+        L->attn_norm = bind(m, &rc, e, REQUIRED, SHAPE(D, 1, 1, 1), "blk.%d.attn_norm.weight", l);
+        L->ssm_in = bind(m, &rc, e, REQUIRED, SHAPE(D, 2 * di, 1, 1), "blk.%d.ssm_in.weight", l);
+        L->ssm_conv1d = bind(m, &rc, e, REQUIRED, SHAPE(c->ssm_d_conv, di, 1, 1), "blk.%d.ssm_conv1d.weight", l);
+        L->ssm_conv1d_b = bind(m, &rc, e, REQUIRED, SHAPE(di, 1, 1, 1), "blk.%d.ssm_conv1d.bias", l);
+        // outputs [dt_r of every head (nh dr); B of every head (nh ds); C of every head]
+        L->ssm_x = bind(m, &rc, e, REQUIRED, SHAPE(di, nh * (dr + 2 * ds), 1, 1), "blk.%d.ssm_x.weight", l);
+        L->ssm_dt = bind(m, &rc, e, REQUIRED, SHAPE(nh * dr, di, 1, 1), "blk.%d.ssm_dt.weight", l);
+        L->ssm_dt_b = bind(m, &rc, e, REQUIRED, SHAPE(di, 1, 1, 1), "blk.%d.ssm_dt.bias", l);
+        L->ssm_a_log = bind(m, &rc, e, REQUIRED, SHAPE(ds, di, 1, 1), "blk.%d.ssm_a_log", l);
+        L->ssm_d = bind(m, &rc, e, REQUIRED, SHAPE(di, 1, 1, 1), "blk.%d.ssm_d", l);
+        L->ssm_out = bind(m, &rc, e, REQUIRED, SHAPE(di, D, 1, 1), "blk.%d.ssm_out.weight", l);
+        if (c->layer_shared[l] >= 0)
+            L->shared_proj = bind(m, &rc, e, REQUIRED, SHAPE(D, D, 1, 1), "blk.%d.shared_proj.weight", l);
+    }
+    return rc;
+}
+
 // ---------------------------------------------------------------------------------------
 // entry points
 
@@ -536,6 +702,9 @@ static const LoadFn LOADERS[ARCH_COUNT] = {
     [ARCH_MAMBA2] = load_mamba2,
     // ---- griffin
     [ARCH_RECURRENTGEMMA] = load_recurrentgemma,
+    // ---- zamba2
+    [ARCH_ZAMBA2] = load_zamba2,
+    [ARCH_ZAMBA] = load_zamba,
 };
 _Static_assert(sizeof(LOADERS) / sizeof(LOADERS[0]) == ARCH_COUNT, "LOADERS size");
 
@@ -579,6 +748,7 @@ int model_open(struct Model* m, const char* path, struct Err* e) {
 void model_free(struct Model* m) {
     if (!m) return;
     free(m->w.layers);
+    free(m->w.shared);
     gguf_free(&m->gguf);
     memset(m, 0, sizeof(*m));
 }

@@ -77,6 +77,13 @@ struct Config {
     double norm_w_offset;  // 1: every RMSNorm is Gemma's (1 + w) * x / rms; 0: w * x / rms
     double embd_scale;     // {arch}.embedding_scale (bf16-rounded sqrt(n_embd)), 0: none
     double logit_softcap;  // {arch}.final_logit_softcapping, 0: none
+    // ---- zamba2
+    double ssm_gnorm_eps;  // Mamba-2 gated group RMSNorm: norm_eps (mamba2), 1e-5 (Zamba2)
+    int n_shared_block;    // {arch}.shared_block_count: distinct shared transformer blocks
+    int adapter_rank;      // {arch}.adapter_rank (0: no adapters)
+    bool attn_adapter;     // {arch}.attention.adapter: per-invocation q/k/v LoRA adapters
+    bool ffn_adapter;      // {arch}.ffn.adapter: per-invocation gate_up LoRA adapter
+    int layer_shared[MODEL_MAX_LAYERS];  // shared block run before layer l's mixer, -1: none
 };
 
 // Per-layer weights, named like the GGUF tensors without "blk.N." and ".weight";
@@ -113,6 +120,27 @@ struct LayerWeights {
     const struct GgufTensor *rg_y, *rg_y_b, *rg_x, *rg_x_b;
     const struct GgufTensor *rg_gate_x, *rg_gate_x_b, *rg_gate_a, *rg_gate_a_b;
     const struct GgufTensor *rg_param, *rg_out, *rg_out_b;
+    // ---- zamba2: A_log as stored (A = -exp(A_log) in the engine); on hybrid layers the
+    // projection of the shared block's output and this invocation's LoRA adapters
+    // (_a: (in, rank), _b: (rank, out); the adapted projection is W x + B (A x)).
+    const struct GgufTensor *ssm_a_log;
+    const struct GgufTensor *shared_proj;
+    const struct GgufTensor *shared_attn_q_a, *shared_attn_q_b, *shared_attn_k_a, *shared_attn_k_b;
+    const struct GgufTensor *shared_attn_v_a, *shared_attn_v_b;
+    const struct GgufTensor *shared_ffn_gate_up_a, *shared_ffn_gate_up_b;
+};
+
+// ---- zamba2: one shared transformer block ("shared.b.*"), run by several hybrid layers.
+// Its attention reads concat(x, embedding) (2 n_embd wide); ffn_gate_up holds gate then up
+// (Zamba2), or ffn_gate and ffn_up are separate (Zamba v1).
+struct SharedBlock {
+    const struct GgufTensor *attn_norm;                        // (2 n_embd,)
+    const struct GgufTensor *attn_q, *attn_k, *attn_v;         // (2 n_embd, heads * head_dim)
+    const struct GgufTensor *attn_output;                      // (n_head * head_dim, n_embd)
+    const struct GgufTensor *ffn_norm;                         // (n_embd,)
+    const struct GgufTensor *ffn_gate_up;                      // (n_embd, 2 n_ff)
+    const struct GgufTensor *ffn_down;                         // (n_ff, n_embd)
+    const struct GgufTensor *ffn_gate, *ffn_up;                // Zamba v1: (n_embd, n_ff) each
 };
 
 struct Weights {
@@ -122,6 +150,8 @@ struct Weights {
     const struct GgufTensor* output;       // (n_vocab, n_embd); token_embd when tied
     const struct GgufTensor* rope_freqs;   // optional per-dimension frequency factors
     struct LayerWeights* layers;           // n_layer entries
+    // ---- zamba2
+    struct SharedBlock* shared;            // n_shared_block entries, NULL for other archs
 };
 
 struct Model {

@@ -100,6 +100,23 @@ if [ -f "$SHARED/gguf/jamba-f32.gguf" ]; then
     $REF info -m "$SHARED/gguf/jamba-f32.gguf" --json | grep -q '"layers":\["mamba+ffn","attn+moe","mamba+ffn","attn+moe"\],"n_attn":2,"n_recurrent":2,"n_moe":2' && ok || bad "jamba layer pattern"
 fi
 
+# zamba2: convert + logits run; the layer pattern is hf/zamba2/config.json's layers_block_type
+# (linear_attention, hybrid, linear_attention, hybrid) with num_mem_blocks 2.
+if [ -f "$SHARED/hf/zamba2/config.json" ]; then
+    expect_status 0 "convert zamba2" -- $REF convert "$SHARED/hf/zamba2" -o "$TMP/zamba2.gguf"
+    expect_status 0 "logits zamba2" -- $REF logits -m "$TMP/zamba2.gguf" --ids "$(cat "$SHARED/hf/zamba2/ids.txt")" -o "$TMP/zamba2.bin"
+    [ "$(wc -c <"$TMP/zamba2.bin")" = $((16 * 256 * 8)) ] && ok || bad "zamba2 logits size"
+    $REF info -m "$TMP/zamba2.gguf" --json | grep -q '"layers":\["mamba2","shared0+mamba2","mamba2","shared1+mamba2"\]' && ok || bad "zamba2 layer pattern"
+else
+    skip "$SHARED/hf/zamba2 is absent"
+fi
+# Zamba v1: hybrid at 2 and 5 (hf/zamba/config.json), whose differing shared_transf copies
+# become two blocks.
+if [ -f "$SHARED/hf/zamba/config.json" ]; then
+    expect_status 0 "convert zamba" -- $REF convert "$SHARED/hf/zamba" -o "$TMP/zamba.gguf"
+    $REF info -m "$TMP/zamba.gguf" --json | grep -q '"layers":\["mamba","mamba","shared0+mamba","mamba","mamba","shared1+mamba"\]' && ok || bad "zamba layer pattern"
+fi
+
 # tiny-rwkv7 (../shared/README.md: 12 layers, dim 64, one head of 64) stores head_count 0.
 if [ -f "$SHARED/models/tiny-rwkv7-834K-f32.gguf" ]; then
     $REF info -m "$SHARED/models/tiny-rwkv7-834K-f32.gguf" --json | grep -q '"n_layer":12,"n_embd":64,"n_head":1,' && ok || bad "rwkv7 info"

@@ -439,7 +439,7 @@ static void test_zamba2_mamba_spelling_and_tied(void** state) {
 static void test_every_hf_model_converts(void** state) {
     (void)state;
     static const char* const M[] = {"llama", "mistral", "jamba", "mamba", "mamba2",
-                                    "recurrentgemma", "zamba2"};
+                                    "recurrentgemma", "zamba2", "zamba"};
     for (size_t i = 0; i < sizeof(M) / sizeof(M[0]); i++) {
         struct Gguf g;
         open_converted(M[i], &g);
