@@ -2,12 +2,12 @@
 # fuzz/run.sh: replays the committed corpora, then fuzzes each libFuzzer target.
 #   sh fuzz/run.sh build/fuzz/fuzz_gguf [build/fuzz/fuzz_other ...]   (make fuzz does this)
 # Env: SHARED (../shared), FUZZ_SECONDS (60 per target), FUZZ_MAX_LEN (libFuzzer -max_len;
-# 1.5 MiB for gguf, pipeline and convert, else libFuzzer's own default).
+# 1.5 MiB for gguf, pipeline, convert and safetensors, else libFuzzer's own default).
 # Prints, per target, one line "RESULT fuzz_X seconds=S executions=N corpus_files=F
 # corpus_bytes=B" (the final, in-memory-merged corpus of that run) for docs/FUZZING.md.
 # For target fuzz_X: seeds = fuzz/corpus/X/ + tests/data/X/ (+ small ../shared GGUFs for
-# gguf and pipeline, ../shared/hf checkpoints for convert; a one-byte seed when there is
-# nothing else), copied into a temp dir that is
+# gguf and pipeline, ../shared/hf checkpoints for convert and safetensors; a one-byte seed
+# when there is nothing else), copied into a temp dir that is
 # thrown away. Replay runs the binary on fuzz/corpus/X/* and tests/data/X/*; fuzzing uses
 # fuzz/X.dict when present. Any crash/leak/oom/timeout file fails the script (exit 1);
 # the files are kept in build/fuzz/artifacts-X/ for reproduction (./fuzz_X FILE).
@@ -70,6 +70,12 @@ for bin in "$@"; do
             [ "$nc" -lt 65536 ] || continue
             { printf "\\$(printf %o $((nc & 255)))\\$(printf %o $((nc >> 8)))\\0\\0"
               cat "$d/config.json" "$d/model.safetensors"; } >"$corpus/hf-$(basename "$d")"
+        done
+        max_len=${max_len:-1572864}
+    fi
+    if [ "$name" = safetensors ]; then
+        for f in "$SHARED"/hf/*/model.safetensors; do
+            [ -f "$f" ] && cp "$f" "$corpus/$(basename "$(dirname "$f")").safetensors"
         done
         max_len=${max_len:-1572864}
     fi
