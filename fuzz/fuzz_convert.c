@@ -17,13 +17,13 @@
 #include "convert.h"
 #include "gguf.h"
 
-#define FUZZ_CHECK(cond)                                                                 \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "fuzz_convert: check failed: %s (%s:%d)\n", #cond, __FILE__, \
-                    __LINE__);                                                           \
-            abort();                                                                     \
-        }                                                                                \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_convert: check failed: %s (%s:%d)\n", #cond, __FILE__,           \
+                    __LINE__);                                                                     \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static char g_dir[256];
@@ -55,8 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     snprintf(tok_path, sizeof(tok_path), "%s/tokenizer.json", g_dir);
     snprintf(out, sizeof(out), "%s/out.gguf", g_dir);
     put("config.json", data, n_cfg);
-    if (n_tok) put("tokenizer.json", data + n_cfg, n_tok);
-    else unlink(tok_path);
+    if (n_tok)
+        put("tokenizer.json", data + n_cfg, n_tok);
+    else
+        unlink(tok_path);
     put("model.safetensors", data + n_cfg + n_tok, size - n_cfg - n_tok);
 
     struct ConvertOptions o = {.type = GGML_TYPE_F32, .name = "fuzz"};
@@ -64,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     int rc = convert_hf(g_dir, out, &o, &e);
     if (rc) {
         FUZZ_CHECK(rc < 0 && e.code == rc && e.msg[0] && !strchr(e.msg, '\n'));
-        FUZZ_CHECK(access(out, F_OK) != 0);  // nothing half-written
+        FUZZ_CHECK(access(out, F_OK) != 0); // nothing half-written
     } else {
         struct Gguf g;
         struct Err ge = {0};

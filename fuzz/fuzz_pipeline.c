@@ -22,13 +22,13 @@
 #define MAX_FWD_VOCAB 4096
 #define MAX_FWD_EMBD 512
 
-#define FUZZ_CHECK(cond)                                                                  \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            fprintf(stderr, "fuzz_pipeline: check failed: %s (%s:%d)\n", #cond, __FILE__, \
-                    __LINE__);                                                            \
-            abort();                                                                      \
-        }                                                                                 \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_pipeline: check failed: %s (%s:%d)\n", #cond, __FILE__,          \
+                    __LINE__);                                                                     \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static volatile double g_sink;
@@ -53,7 +53,8 @@ static void tokenize_a_little(const struct Gguf* g) {
     int n = 0;
     if (ids && tokenizer_encode(&t, text, len, 1, 1, ids, (int)bound, &n, &e) == 0) {
         FUZZ_CHECK(n >= 0 && (size_t)n <= bound);
-        for (int i = 0; i < n; i++) FUZZ_CHECK(ids[i] >= 0 && ids[i] < t.n_vocab);
+        for (int i = 0; i < n; i++)
+            FUZZ_CHECK(ids[i] >= 0 && ids[i] < t.n_vocab);
         size_t cap = (size_t)n * (size_t)t.max_piece + 1, dlen = 0;
         char* out = malloc(cap);
         if (out) (void)tokenizer_decode(&t, ids, n, 0, out, cap, &dlen, &e);
@@ -92,7 +93,8 @@ static void forward(const struct Model* m) {
         double s = 0;
         for (int t = 0; t < 2; t++) {
             const double* l = ref_logits(&r, t);
-            for (int i = 0; i < m->config.n_vocab; i++) s += l[i];
+            for (int i = 0; i < m->config.n_vocab; i++)
+                s += l[i];
         }
         g_sink = s;
     }
@@ -114,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     tokenize_a_little(&g);
     struct Model m;
-    rc = model_load(&m, &g, &e);  // takes g over, on failure too
+    rc = model_load(&m, &g, &e); // takes g over, on failure too
     if (rc) {
         check_err(rc, &e);
         free(buf);

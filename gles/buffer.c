@@ -21,8 +21,10 @@ int gl_check(const char* what, struct Err* e) {
     for (int i = 0; i < 8 && glGetError() != GL_NO_ERROR; i++) {
     }
     if (err == GL_OUT_OF_MEMORY)
-        return err_set(e, ERR_GL, "%s: the GPU is out of memory (GL_OUT_OF_MEMORY); lower -c, "
-                       "use a smaller or more quantized model, or use mattn-ref", what);
+        return err_set(e, ERR_GL,
+                       "%s: the GPU is out of memory (GL_OUT_OF_MEMORY); lower -c, "
+                       "use a smaller or more quantized model, or use mattn-ref",
+                       what);
     const char* name = err == GL_INVALID_VALUE       ? "GL_INVALID_VALUE"
                        : err == GL_INVALID_OPERATION ? "GL_INVALID_OPERATION"
                        : err == GL_INVALID_ENUM      ? "GL_INVALID_ENUM"

@@ -25,8 +25,10 @@ static int setup(void** state) {
     struct Err e = {0};
     const char *path, *renderer;
     have_gl = gl_context_acquire(&path, &renderer, &e) == 0;
-    if (have_gl) fprintf(stderr, "gl: %s via %s\n", renderer, path);
-    else printf("SKIP: %s\n", e.msg);
+    if (have_gl)
+        fprintf(stderr, "gl: %s via %s\n", renderer, path);
+    else
+        printf("SKIP: %s\n", e.msg);
     return 0;
 }
 
@@ -36,30 +38,28 @@ static int teardown(void** state) {
     return 0;
 }
 
-#define NEED_GL() \
-    do {                                      \
-        if (!have_gl) {                       \
-            skip();                           \
-        }                                     \
+#define NEED_GL()                                                                                  \
+    do {                                                                                           \
+        if (!have_gl) {                                                                            \
+            skip();                                                                                \
+        }                                                                                          \
     } while (0)
 
 static const char COMMON[] = "// no helpers\n";
-static const char GOOD[] =
-    "layout(local_size_x = LOCAL_X) in;\n"
-    "layout(std430, binding = 0) buffer Out { float y[]; };\n"
-    "void main() { y[gl_GlobalInvocationID.x] = 1.0; }\n";
+static const char GOOD[] = "layout(local_size_x = LOCAL_X) in;\n"
+                           "layout(std430, binding = 0) buffer Out { float y[]; };\n"
+                           "void main() { y[gl_GlobalInvocationID.x] = 1.0; }\n";
 // GLSL ES 3.10: using an undeclared identifier is a compile-time error (section 4.1).
-static const char BROKEN[] =
-    "layout(local_size_x = LOCAL_X) in;\n"
-    "void main() { mattn_undeclared_name = 1.0; }\n";
+static const char BROKEN[] = "layout(local_size_x = LOCAL_X) in;\n"
+                             "void main() { mattn_undeclared_name = 1.0; }\n";
 
 static void test_gl_compile_good_source_links(void** state) {
     (void)state;
     NEED_GL();
     struct Err e = {0};
     GLuint p = 0;
-    assert_int_equal(gl_compile(&p, "good", "", COMMON, (int)strlen(COMMON), GOOD,
-                                (int)strlen(GOOD), &e), 0);
+    assert_int_equal(
+        gl_compile(&p, "good", "", COMMON, (int)strlen(COMMON), GOOD, (int)strlen(GOOD), &e), 0);
     assert_true(p != 0);
     glDeleteProgram(p);
 }
@@ -69,8 +69,8 @@ static void test_gl_compile_error_carries_driver_log(void** state) {
     NEED_GL();
     struct Err e = {0};
     GLuint p = 0;
-    int rc = gl_compile(&p, "broken", "", COMMON, (int)strlen(COMMON), BROKEN,
-                        (int)strlen(BROKEN), &e);
+    int rc =
+        gl_compile(&p, "broken", "", COMMON, (int)strlen(COMMON), BROKEN, (int)strlen(BROKEN), &e);
     fprintf(stderr, "message: %s\n", e.msg);
     assert_int_equal(rc, ERR_GL);
     assert_int_equal(e.code, ERR_GL);

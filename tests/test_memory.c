@@ -44,7 +44,9 @@
 // Under ASan freed blocks sit in a quarantine that grows the resident set by design; with no
 // quarantine, reuse is as in a plain build and the bound still means something.
 const char* __asan_default_options(void);
-const char* __asan_default_options(void) { return "quarantine_size_mb=0"; }
+const char* __asan_default_options(void) {
+    return "quarantine_size_mb=0";
+}
 #endif
 
 static long rss_kib(void) {
@@ -77,11 +79,15 @@ struct Engine {
 static int ref_fwd(void* self, const int32_t* ids, int n, int last_only, struct Err* e) {
     return ref_forward(self, ids, n, last_only, e);
 }
-static const double* ref_row(void* self, int t) { return ref_logits(self, t); }
+static const double* ref_row(void* self, int t) {
+    return ref_logits(self, t);
+}
 static int ref_make(void* self, const struct Model* m, int n_ctx, int max_batch, struct Err* e) {
     return ref_init(self, m, n_ctx, max_batch, 0, e);
 }
-static void ref_drop(void* self) { ref_free(self); }
+static void ref_drop(void* self) {
+    ref_free(self);
+}
 
 struct GlesBox {
     struct GlEngine g;
@@ -93,14 +99,17 @@ static int gl_fwd(void* self, const int32_t* ids, int n, int last_only, struct E
 static const double* gl_row(void* self, int t) {
     struct GlesBox* b = self;
     const float* f = gl_logits(&b->g, t);
-    for (int i = 0; i < b->g.m->config.n_vocab; i++) b->row[i] = f[i];
+    for (int i = 0; i < b->g.m->config.n_vocab; i++)
+        b->row[i] = f[i];
     return b->row;
 }
 static int gl_make(void* self, const struct Model* m, int n_ctx, int max_batch, struct Err* e) {
     if (m->config.n_vocab > 4096) return err_set(e, ERR_ARG, "vocab too large for the test");
     return gl_init(&((struct GlesBox*)self)->g, m, n_ctx, max_batch, e);
 }
-static void gl_drop(void* self) { gl_free(&((struct GlesBox*)self)->g); }
+static void gl_drop(void* self) {
+    gl_free(&((struct GlesBox*)self)->g);
+}
 
 // One `run`: returns 0 or fails the test.
 static void one_run(struct Engine* eng, void* self, const char* model, int i) {
@@ -158,8 +167,8 @@ static void growth(struct Engine* eng, void* self, const char* model, int n_warm
     dup2(saved, 1);
     close(saved);
     printf("after %d generations: resident %ld KiB, heap %ld KiB; after %d: resident %ld KiB "
-           "(%+ld), heap %ld KiB (%+ld)\n", n_warm, rss0, heap0, N_GEN, rss1, rss1 - rss0, heap1,
-           heap1 - heap0);
+           "(%+ld), heap %ld KiB (%+ld)\n",
+           n_warm, rss0, heap0, N_GEN, rss1, rss1 - rss0, heap1, heap1 - heap0);
     *rss = rss1 - rss0;
     *heap = heap1 - heap0;
 }
