@@ -136,9 +136,10 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=c11 -g -O1 -D_DEFAULT_SOURCE -DFUZZING -Ishared \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-build/fuzz/%: fuzz/%.c $(SRC_SHARED) $(wildcard shared/*.h)
+# Every target links shared/ and ref/ (fuzz_pipeline runs a tiny FP64 forward pass).
+build/fuzz/%: fuzz/%.c $(SRC_SHARED) $(SRC_REF) $(wildcard shared/*.h ref/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(SRC_SHARED) $(LIBS)
+	clang $(FUZZ_CFLAGS) -Iref -o $@ $< $(SRC_SHARED) $(SRC_REF) $(LIBS)
 
 # Replays the committed regression corpus, then fuzzes each target for FUZZ_SECONDS
 # starting from a seed corpus made from ../shared files and the test fixtures.

@@ -5,6 +5,8 @@
 // byte holds the flags) is encoded and decoded by every one: ids must stay in the vocabulary
 // and within tokenizer_bound, a too-small buffer must report the same count, streaming must
 // give the bytes of tokenizer_decode, and decode(encode(s)) == s wherever that is promised.
+// With bit 2 of the first byte set, the rest is instead a list of arbitrary u16 token ids
+// (some just outside the vocabulary) decoded with every flag and streamed (decode_ids).
 // Build: make build/fuzz/fuzz_tokenizer; run: build/fuzz/fuzz_tokenizer -max_total_time=120.
 // AFL++ / replay: build with -DAFL_MAIN for a main() reading files (or stdin).
 #include <stdint.h>
@@ -277,6 +279,58 @@ static void run_one(struct Tokenizer* t, int which, const char* text, size_t len
     free(ids);
 }
 
+// Decode of arbitrary ids (not only encode's output): the input read as little-endian u16
+// ids, reduced into [-8, n_vocab + 8) so that ids just outside the vocabulary occur too. Every
+// flag combination must succeed on in-range ids and fail with ERR_ARG on any other; the
+// stream must give the bytes of tokenizer_decode; a buffer one byte short must say ERR_ARG
+// and report the size needed.
+static void decode_ids(struct Tokenizer* t, const uint8_t* p, size_t len) {
+    int n = (int)(len / 2);
+    int32_t* ids = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
+    FUZZ_CHECK(ids != NULL);
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        int v = p[2 * i] | p[2 * i + 1] << 8;
+        ids[i] = v % (t->n_vocab + 16) - 8;
+        bad |= ids[i] < 0 || ids[i] >= t->n_vocab;
+    }
+    size_t cap = (size_t)n * t->max_piece + 8, dlen = 0;
+    char* out = malloc(cap);
+    FUZZ_CHECK(out != NULL);
+    struct Err e = {0};
+    for (int flags = 0; flags < 4; flags++) {
+        int rc = tokenizer_decode(t, ids, n, flags, out, cap, &dlen, &e);
+        if (bad) {
+            FUZZ_CHECK(rc == ERR_ARG);
+            continue;
+        }
+        FUZZ_CHECK(rc == 0 && dlen <= cap);
+        if (dlen > 0) {
+            size_t need = 0;
+            FUZZ_CHECK(tokenizer_decode(t, ids, n, flags, out, dlen - 1, &need, &e) == ERR_ARG);
+            FUZZ_CHECK(need == dlen);
+            FUZZ_CHECK(tokenizer_decode(t, ids, n, flags, out, cap, &dlen, &e) == 0);
+        }
+        struct TokenizerStream st;
+        tokenizer_stream_init(&st, flags);
+        char* acc = malloc(dlen + 8);
+        char piece[64];
+        size_t k = 0;
+        for (int i = 0; i < n; i++) {
+            size_t m = 0;
+            FUZZ_CHECK(tokenizer_stream_push(t, &st, ids[i], piece, sizeof(piece), &m, &e) == 0);
+            FUZZ_CHECK(k + m <= dlen);
+            memcpy(acc + k, piece, m);
+            k += m;
+        }
+        k += tokenizer_stream_flush(&st, acc + k, dlen + 8 - k);
+        FUZZ_CHECK(k == dlen && memcmp(acc, out, dlen) == 0);
+        free(acc);
+    }
+    free(out);
+    free(ids);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -289,7 +343,9 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(text != NULL);
     memcpy(text, data + 1, len);
     for (int v = 0; v < V_COUNT; v++) {
-        run_one(&g_tok[v], v, text, len, flags & 1, (flags >> 1) & 1);
+        // flag bit 2: the rest of the input is token ids to decode, not text to encode
+        if (flags & 4) decode_ids(&g_tok[v], (const uint8_t*)text, len);
+        else run_one(&g_tok[v], v, text, len, flags & 1, (flags >> 1) & 1);
     }
     free(text);
     return 0;

@@ -2,9 +2,12 @@
 # fuzz/run.sh: replays the committed corpora, then fuzzes each libFuzzer target.
 #   sh fuzz/run.sh build/fuzz/fuzz_gguf [build/fuzz/fuzz_other ...]   (make fuzz does this)
 # Env: SHARED (../shared), FUZZ_SECONDS (60 per target), FUZZ_MAX_LEN (libFuzzer -max_len;
-# 1.5 MiB for gguf, else libFuzzer's own default).
+# 1.5 MiB for gguf, pipeline, convert and safetensors, else libFuzzer's own default).
+# Prints, per target, one line "RESULT fuzz_X seconds=S executions=N corpus_files=F
+# corpus_bytes=B" (the final, in-memory-merged corpus of that run) for docs/FUZZING.md.
 # For target fuzz_X: seeds = fuzz/corpus/X/ + tests/data/X/ (+ small ../shared GGUFs for
-# gguf; a one-byte seed when there is nothing else), copied into a temp dir that is
+# gguf and pipeline, ../shared/hf checkpoints for convert and safetensors; a one-byte seed
+# when there is nothing else), copied into a temp dir that is
 # thrown away. Replay runs the binary on fuzz/corpus/X/* and tests/data/X/*; fuzzing uses
 # fuzz/X.dict when present. Any crash/leak/oom/timeout file fails the script (exit 1);
 # the files are kept in build/fuzz/artifacts-X/ for reproduction (./fuzz_X FILE).
@@ -59,6 +62,29 @@ for bin in "$@"; do
         [ -d "$dir" ] && find "$dir" -type f -exec cp {} "$corpus"/ \;
     done
     max_len=${FUZZ_MAX_LEN:-}
+    if [ "$name" = convert ]; then
+        # ../shared/hf checkpoints packed in fuzz_convert's format (see fuzz/fuzz_convert.c).
+        for d in "$SHARED"/hf/*/; do
+            [ -f "$d/config.json" ] && [ -f "$d/model.safetensors" ] || continue
+            nc=$(wc -c <"$d/config.json")
+            [ "$nc" -lt 65536 ] || continue
+            { printf "\\$(printf %o $((nc & 255)))\\$(printf %o $((nc >> 8)))\\0\\0"
+              cat "$d/config.json" "$d/model.safetensors"; } >"$corpus/hf-$(basename "$d")"
+        done
+        max_len=${max_len:-1572864}
+    fi
+    if [ "$name" = safetensors ]; then
+        for f in "$SHARED"/hf/*/model.safetensors; do
+            [ -f "$f" ] && cp "$f" "$corpus/$(basename "$(dirname "$f")").safetensors"
+        done
+        max_len=${max_len:-1572864}
+    fi
+    if [ "$name" = pipeline ]; then
+        for f in "$SHARED"/models/stories260K.gguf "$SHARED"/gguf/*.gguf; do
+            [ -f "$f" ] && cp "$f" "$corpus"/
+        done
+        max_len=${max_len:-1572864}
+    fi
     if [ "$name" = gguf ]; then
         # Not the multi-MB vocab files: slow to mutate and no new structure.
         for f in "$SHARED"/models/stories260K*.gguf "$SHARED"/gguf/*.gguf \
@@ -78,10 +104,15 @@ for bin in "$@"; do
     [ -n "$max_len" ] && set -- "$@" -max_len="$max_len"
     before=$(ls "$artifacts" | grep -c -E '^(crash|leak|oom|timeout)-' || true)
     echo "== $base: fuzzing ${FUZZ_SECONDS}s from $(ls "$corpus" | wc -l) seeds"
+    t0=$(date +%s)
     "$bin" "$@" "$corpus" >"$work/fuzz.log" 2>&1
     rc=$?
+    t1=$(date +%s)
     grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|^#[0-9]+[[:space:]]+DONE' \
         "$work/fuzz.log" | sed "s/^/   /"
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz.log" | tail -n 1)
+    # One line per target for docs/FUZZING.md: target, seconds, executions, final corpus.
+    echo "RESULT $base seconds=$((t1 - t0)) executions=${execs:-?} corpus_files=$(ls "$corpus" | wc -l) corpus_bytes=$(cat "$corpus"/* | wc -c)"
     found=$(ls "$artifacts" | grep -E '^(crash|leak|oom|timeout)-' || true)
     after=$(echo "$found" | grep -c . || true)
     if [ $rc -ne 0 ] || [ "$after" -gt "$before" ]; then

@@ -8,6 +8,7 @@
 
 #include <EGL/egl.h>
 
+#include "buffer.h"
 #include "gles.h"
 #include "programs.h"
 #include "quant.h"
@@ -37,24 +38,9 @@ static const char* wtype_define(enum GgmlType t) {
     }
 }
 
-static int gl_error(const char* what, struct Err* e) {
-    GLenum err = glGetError();
-    if (err == GL_NO_ERROR) return 0;
-    const char* name = err == GL_OUT_OF_MEMORY         ? "GL_OUT_OF_MEMORY"
-                       : err == GL_INVALID_VALUE       ? "GL_INVALID_VALUE"
-                       : err == GL_INVALID_OPERATION   ? "GL_INVALID_OPERATION"
-                       : err == GL_INVALID_ENUM        ? "GL_INVALID_ENUM"
-                                                       : "GL error";
-    return err_set(e, ERR_GL, "%s: %s (0x%04x)", what, name, err);
-}
+static int gl_error(const char* what, struct Err* e) { return gl_check(what, e); }
 
-static GLuint new_buffer(size_t bytes, const void* data) {
-    GLuint b = 0;
-    glGenBuffers(1, &b);
-    glBindBuffer(GL_SHADER_STORAGE_BUFFER, b);
-    glBufferData(GL_SHADER_STORAGE_BUFFER, (GLsizeiptr)(bytes ? bytes : 4), data, GL_DYNAMIC_COPY);
-    return b;
-}
+static GLuint new_buffer(size_t bytes, const void* data) { return gl_buffer_new(bytes, data); }
 
 // Uploads tensor id: 1-D tensors as float arrays, matrices as their GGUF bytes in chunks of
 // whole rows no larger than the SSBO block limit.

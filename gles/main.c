@@ -131,6 +131,7 @@ static int cmd_logits(int argc, char** argv) {
     sampler_params_default(&o.sp);
     if (parse_opts("logits", LOGITS_HELP, &o, argc, argv, &e, &status)) return status;
     if (!o.out) return usage_error("logits", "%s", "-o OUT.bin is required");
+    if (cli_output("-o", o.out, &e)) return fail(&e);
     struct Session s;
     struct Gles x = {0};
     struct DumpCtx d = {0};
@@ -169,7 +170,8 @@ static const char RUN_HELP[] =
     "usage: mattn-gles run -m MODEL (-p PROMPT | -f FILE | --ids \"1 7 42\") [options]\n"
     "Generates text after the prompt on the GPU and streams it to stdout (the prompt is not\n"
     "echoed).\n"
-    "  -n N                 tokens to generate (default 128); stops early at EOS\n"
+    "  -n N                 tokens to generate (default 128; -1 = until EOS); stops\n"
+    "                       early at EOS or when the context is full\n"
     "  -c CTX               context size (default: the model's, at most 4096)\n"
     "  -t THREADS           accepted for compatibility with mattn-ref; ignored\n"
     "  --seed S             sampling seed (default: random, printed on stderr)\n"
@@ -201,7 +203,7 @@ static int cmd_run(int argc, char** argv) {
     struct Session s;
     struct Gles x = {0};
     struct Sampler smp = {0};
-    int rc = session_open(&s, &o, o.n_predict, &e);
+    int rc = session_open(&s, &o, 0, &e);
     if (!rc && !s.have_tok && !o.print_ids)
         rc = err_set(&e, ERR_UNSUPPORTED, "%s has no tokenizer to print text with; add --print-ids", o.model);
     const int max_batch = 512;
@@ -356,7 +358,10 @@ static int cmd_bench(int argc, char** argv) {
     if (rc) return fail(&e);
     if (!model) return usage_error("bench", "%s", "-m MODEL is required");
     struct Model m;
-    if ((rc = model_open(&m, model, &e))) return fail(&e);
+    if ((rc = model_open(&m, model, &e))) {
+        session_hint(&e);
+        return fail(&e);
+    }
     int32_t* ids = malloc((size_t)n_p * sizeof(int32_t));
     double* tps = calloc((size_t)reps, sizeof(double));
     double* tgs = calloc((size_t)reps, sizeof(double));

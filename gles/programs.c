@@ -38,43 +38,27 @@ static void first_error(char* dst, size_t cap, const char* log) {
     dst[n] = 0;
 }
 
-static int compile(GLuint* out, enum Kernel k, const char* defines, struct Err* e) {
-    const char* name = KERNELS[k].name;
+int gl_compile(GLuint* out, const char* name, const char* defines, const char* common,
+               int common_len, const char* kernel, int kernel_len, struct Err* e) {
     char head[512];
     snprintf(head, sizeof(head),
              "#version 310 es\n%s#define LOCAL_X %d\nprecision highp float;\nprecision highp int;\n",
              defines, GL_LOCAL_X);  // defines first: they may hold #extension lines
-    const char* src[3] = {head, (const char*)COMMON_SRC, (const char*)KERNELS[k].data};
-    GLint len[3] = {-1, (GLint)COMMON_LEN, (GLint)KERNELS[k].len};
-    char *disk_common = NULL, *disk_kernel = NULL;
-    const char* dir = getenv("GL_SHADER_DIR");
-    if (dir && *dir) {
-        char fname[96];
-        snprintf(fname, sizeof(fname), "%s.comp", name);
-        disk_common = load_file(dir, "common.glsl", &len[1]);
-        disk_kernel = load_file(dir, fname, &len[2]);
-        if (!disk_common || !disk_kernel) {
-            free(disk_common);
-            free(disk_kernel);
-            return err_set(e, ERR_GL, "GL_SHADER_DIR: cannot read %s/common.glsl or %s/%s", dir,
-                           dir, fname);
-        }
-        src[1] = disk_common;
-        src[2] = disk_kernel;
-    }
+    const char* src[3] = {head, common, kernel};
+    GLint len[3] = {-1, (GLint)common_len, (GLint)kernel_len};
     GLuint sh = glCreateShader(GL_COMPUTE_SHADER);
+    if (!sh) return err_set(e, ERR_GL, "shader %s.comp: glCreateShader failed; use mattn-ref", name);
     glShaderSource(sh, 3, src, len);
     glCompileShader(sh);
-    free(disk_common);
-    free(disk_kernel);
     GLint ok = 0;
-    char log[4096] = "", line[200];
+    char log[4096] = "", line[160];
     glGetShaderiv(sh, GL_COMPILE_STATUS, &ok);
     if (!ok) {
         glGetShaderInfoLog(sh, sizeof(log), NULL, log);
         glDeleteShader(sh);
         first_error(line, sizeof(line), log);
-        return err_set(e, ERR_GL, "shader %s.comp does not compile: %s", name, line);
+        return err_set(e, ERR_GL, "shader %s.comp does not compile on this GL driver (%s); use "
+                       "mattn-ref", name, line);
     }
     GLuint p = glCreateProgram();
     glAttachShader(p, sh);
@@ -85,10 +69,33 @@ static int compile(GLuint* out, enum Kernel k, const char* defines, struct Err* 
         glGetProgramInfoLog(p, sizeof(log), NULL, log);
         glDeleteProgram(p);
         first_error(line, sizeof(line), log);
-        return err_set(e, ERR_GL, "shader %s.comp does not link: %s", name, line);
+        return err_set(e, ERR_GL, "shader %s.comp does not link on this GL driver (%s); use "
+                       "mattn-ref", name, line);
     }
     *out = p;
     return 0;
+}
+
+// Compiles kernel k from the embedded sources, or from GL_SHADER_DIR's files when it is set.
+static int compile(GLuint* out, enum Kernel k, const char* defines, struct Err* e) {
+    const char* name = KERNELS[k].name;
+    const char* dir = getenv("GL_SHADER_DIR");
+    if (!dir || !*dir)
+        return gl_compile(out, name, defines, (const char*)COMMON_SRC, (int)COMMON_LEN,
+                          (const char*)KERNELS[k].data, (int)KERNELS[k].len, e);
+    char fname[96];
+    int len_common = 0, len_kernel = 0;
+    snprintf(fname, sizeof(fname), "%s.comp", name);
+    char* disk_common = load_file(dir, "common.glsl", &len_common);
+    char* disk_kernel = load_file(dir, fname, &len_kernel);
+    int rc = disk_common && disk_kernel
+                 ? gl_compile(out, name, defines, disk_common, len_common, disk_kernel,
+                              len_kernel, e)
+                 : err_set(e, ERR_GL, "GL_SHADER_DIR: cannot read %s/common.glsl or %s/%s", dir,
+                           dir, fname);
+    free(disk_common);
+    free(disk_kernel);
+    return rc;
 }
 
 int gl_program(struct GlEngine* g, enum Kernel k, const char* defines, struct Err* e) {

@@ -19,6 +19,13 @@ struct GlProg {
 int gl_program(struct GlEngine* g, enum Kernel k, const char* defines, struct Err* e);
 void gl_programs_free(struct GlEngine* g);
 
+// Compiles and links one compute program from the standard head (with defines), common and
+// kernel (lengths in bytes; the strings need no NUL). gl_program() calls it for every kernel;
+// tests call it on broken sources. Returns 0 and *out, or ERR_GL with the first error line of
+// the driver's info log in e.
+int gl_compile(GLuint* out, const char* name, const char* defines, const char* common,
+               int common_len, const char* kernel, int kernel_len, struct Err* e);
+
 // Runs program prog over groups (gx, gy, gz) with uniforms U[0..n_uni) and buffers bound to
 // bindings 0..n_bufs-1, every one of which it may write. A barrier goes in first when a
 // buffer it binds was written, or is one it may write and was read, by a dispatch since the

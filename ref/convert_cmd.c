@@ -71,7 +71,7 @@ int cmd_convert(int argc, char** argv) {
     if (!dir) return usage_error("%s", "HF_DIR is missing");
     if (!out) return usage_error("%s", "-o OUT.gguf is missing");
     struct Err e = {0};
-    if (convert_hf(dir, out, &o, &e)) {
+    if (cli_output("-o", out, &e) || convert_hf(dir, out, &o, &e)) {
         fprintf(stderr, "mattn-ref: error: %s\n", e.msg);
         return e.code == ERR_ARG ? EXIT_USAGE : 1;
     }

@@ -73,6 +73,7 @@ static int cmd_logits(int argc, char** argv) {
         if (rc == 0) return usage_error("logits", "unknown or incomplete option '%s'", argv[i]);
     }
     if (!o.out) return usage_error("logits", "%s", "-o OUT.bin is required");
+    if (cli_output("-o", o.out, &e)) return fail(&e);
     struct Session s;
     struct RefEngine r = {0};
     int rc = session_open(&s, &o, 0, &e);
@@ -104,7 +105,8 @@ static int cmd_logits(int argc, char** argv) {
 static const char RUN_HELP[] =
     "usage: mattn-ref run -m MODEL (-p PROMPT | -f FILE | --ids \"1 7 42\") [options]\n"
     "Generates text after the prompt and streams it to stdout (the prompt is not echoed).\n"
-    "  -n N                 tokens to generate (default 128); stops early at EOS\n"
+    "  -n N                 tokens to generate (default 128; -1 = until EOS); stops\n"
+    "                       early at EOS or when the context is full\n"
     "  -c CTX               context size (default: the model's, at most 4096)\n"
     "  -t THREADS           worker threads (default: all cores); results do not depend on it\n"
     "  --seed S             sampling seed (default: random, printed on stderr)\n"
@@ -143,7 +145,7 @@ static int cmd_run(int argc, char** argv) {
     struct Session s;
     struct RefEngine r = {0};
     struct Sampler smp = {0};
-    int rc = session_open(&s, &o, o.n_predict, &e);
+    int rc = session_open(&s, &o, 0, &e);
     if (!rc && !s.have_tok && !o.print_ids)
         rc = err_set(&e, ERR_UNSUPPORTED, "%s has no tokenizer to print text with; add --print-ids", o.model);
     const int max_batch = 512;

@@ -132,6 +132,11 @@ int cmd_synth(int argc, char** argv) {
         fprintf(stderr, "mattn-ref synth: --n-embd must divide by --n-head, and --n-head by --n-head-kv\n");
         return EXIT_USAGE;
     }
+    struct Err oe = {0};
+    if (cli_output("-o", out, &oe)) {
+        fprintf(stderr, "mattn-ref: error: %s\n", oe.msg);
+        return 1;
+    }
     struct Synth s = {.type = (enum GgmlType)type};
     gguf_writer_init(&s.w);
     sampler_rng_seed(&s.rng, seed);

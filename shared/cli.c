@@ -3,7 +3,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int cli_int(const char* flag, const char* s, int64_t lo, int64_t hi, int64_t* out, struct Err* e) {
     char* end;
@@ -58,5 +62,24 @@ int cli_ids(const char* flag, const char* s, int32_t* ids, int cap, int* n, stru
         ids[(*n)++] = (int32_t)v;
         p = end;
     }
+    return 0;
+}
+
+int cli_output(const char* flag, const char* path, struct Err* e) {
+    struct stat st;
+    if (!path || !*path) return err_set(e, ERR_ARG, "%s: the output path is empty", flag);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return err_set(e, ERR_IO, "%s: '%s' is a directory; give a file name", flag, path);
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return err_set(e, ERR_IO, "%s: the output path is too long", flag);
+    // O_EXCL: never truncate a file that is there already (another run's output in progress).
+    int existed = access(tmp, F_OK) == 0;
+    FILE* f = existed ? fopen(tmp, "ab") : fopen(tmp, "wbx");
+    if (!f)
+        return err_set(e, ERR_IO, "%s: cannot write '%s': %s; choose a writable path", flag, path,
+                       strerror(errno));
+    fclose(f);
+    if (!existed) unlink(tmp);
     return 0;
 }

@@ -16,3 +16,8 @@ int cli_u64(const char* flag, const char* s, uint64_t* out, struct Err* e);
 // Parses "1 7 42" (spaces, commas or tabs between ids) into ids[0..cap). Each id must lie
 // in [0, INT32_MAX]. Returns 0 and *n, or ERR_ARG.
 int cli_ids(const char* flag, const char* s, int32_t* ids, int cap, int* n, struct Err* e);
+
+// Checks, before any work, that an output file can be written at path: path is not a
+// directory and path.tmp (where writers put the data before renaming it to path) can be
+// created in its directory. The probe is removed again. Returns 0, or ERR_IO naming path.
+int cli_output(const char* flag, const char* path, struct Err* e);

@@ -26,7 +26,7 @@ int session_parse_opt(struct RunOpts* o, int argc, char** argv, int* i, struct E
     else if (TAKES("--ids")) o->ids = v;
     else if (TAKES("-o") || (!strcmp(a, "--output") && v && (++*i, 1))) o->out = v;
     else if (TAKES("--dump")) o->dump = v;
-    else if (TAKES("-n") || (!strcmp(a, "--n-predict") && v && (++*i, 1))) rc = cli_int("-n", v, 0, INT32_MAX, &o->n_predict, e);
+    else if (TAKES("-n") || (!strcmp(a, "--n-predict") && v && (++*i, 1))) rc = cli_int("-n", v, -1, INT32_MAX, &o->n_predict, e);
     else if (TAKES("-c") || (!strcmp(a, "--ctx-size") && v && (++*i, 1))) rc = cli_int("-c", v, 0, 1 << 24, &o->n_ctx, e);
     else if (TAKES("-t") || (!strcmp(a, "--threads") && v && (++*i, 1))) rc = cli_int("-t", v, 0, 1024, &o->n_threads, e);
     else if (TAKES("--seed")) { rc = cli_u64("--seed", v, &o->sp.seed, e); o->seed_given = 1; }
@@ -56,6 +56,30 @@ void session_free(struct Session* s) {
     tokenizer_free(&s->tok);
     model_free(&s->model);
     memset(s, 0, sizeof(*s));
+}
+
+void session_hint(struct Err* e) {
+    const char* hint = NULL;
+    switch (e->code) {
+    case ERR_IO: hint = "check the path"; break;
+    case ERR_MAGIC:
+        hint = "mattn reads GGUF files ('mattn-ref convert' makes one from a Hugging Face model)";
+        break;
+    case ERR_VERSION: hint = "convert the model again with a current llama.cpp or mattn-ref convert"; break;
+    case ERR_TRUNCATED: hint = "the file is incomplete (an interrupted download?): fetch it again"; break;
+    case ERR_FORMAT:
+    case ERR_TYPE:
+    case ERR_ALIGN:
+    case ERR_OVERFLOW:
+    case ERR_RANGE:
+    case ERR_DUPLICATE: hint = "the file is damaged: fetch or convert it again"; break;
+    case ERR_UNSUPPORTED: hint = "README.md lists what mattn runs"; break;
+    case ERR_NOT_FOUND:
+    case ERR_SHAPE: hint = "the file does not match its architecture: convert it again"; break;
+    default: return;
+    }
+    size_t n = strlen(e->msg);
+    if (n + 3 < sizeof(e->msg)) snprintf(e->msg + n, sizeof(e->msg) - n, "; %s", hint);
 }
 
 static char* read_text_file(const char* path, size_t* len, struct Err* e) {
@@ -92,7 +116,10 @@ int session_open(struct Session* s, const struct RunOpts* o, int64_t n_extra, st
     int n_src = !!o->prompt + !!o->prompt_file + !!o->ids;
     if (n_src != 1) return err_set(e, ERR_ARG, "give exactly one of -p TEXT, -f FILE or --ids \"1 2 3\"");
     int rc = model_open(&s->model, o->model, e);
-    if (rc) return rc;
+    if (rc) {
+        session_hint(e);
+        return rc;
+    }
     const struct Config* c = &s->model.config;
     struct Err te = {0};
     s->have_tok = tokenizer_init(&s->tok, &s->model.gguf, &te) == 0;
@@ -128,7 +155,13 @@ int session_open(struct Session* s, const struct RunOpts* o, int64_t n_extra, st
         if (s->n_ids == 0 && !o->no_bos && s->tok.bos_id >= 0) s->ids[s->n_ids++] = s->tok.bos_id;
     }
     if (s->n_ids == 0) return err_set(e, ERR_ARG, "the prompt is empty (no tokens to run)");
-    int64_t n_ctx = o->n_ctx > 0 ? o->n_ctx : (c->n_ctx_train < 4096 ? c->n_ctx_train : 4096);
+    int64_t n_ctx = o->n_ctx > 0                 ? o->n_ctx
+                    : c->n_ctx_train <= 0         ? 4096
+                    : c->n_ctx_train < 4096       ? c->n_ctx_train
+                                                  : 4096;
+    if (s->n_ids > n_ctx)
+        return err_set(e, ERR_ARG, "the prompt is %d tokens, longer than the context of %lld; "
+                       "shorten it or raise -c", s->n_ids, (long long)n_ctx);
     if (s->n_ids + n_extra > n_ctx)
         return err_set(e, ERR_ARG, "the prompt (%d tokens) plus %lld to generate exceeds the context of %lld; "
                        "raise -c or lower -n", s->n_ids, (long long)n_extra, (long long)n_ctx);
@@ -223,8 +256,12 @@ int session_generate(struct Session* s, const struct RunOpts* o, struct Sampler*
     struct TokenizerStream ts;
     tokenizer_stream_init(&ts, 0);
     char* piece = s->have_tok ? malloc(s->tok.max_piece + 8) : NULL;
-    int n_gen = 0, last_row = (s->n_ids - 1) % eng->max_batch;
-    for (; n_gen < o->n_predict && !rc; n_gen++) {
+    // As llama.cpp without context shift: generation stops when the context is full. The
+    // last sampled token is never fed back, so a full context allows n_ctx - n_ids + 1.
+    int64_t n_room = (int64_t)s->n_ctx - s->n_ids + 1;
+    int64_t n_want = o->n_predict < 0 || o->n_predict > n_room ? n_room : o->n_predict;
+    int n_gen = 0, last_row = (s->n_ids - 1) % eng->max_batch, hit_eos = 0;
+    for (; n_gen < n_want && !rc; n_gen++) {
         int32_t id = sampler_sample(smp, eng->logits(eng->self, last_row));
         last_row = 0;
         sampler_accept(smp, id);
@@ -239,15 +276,20 @@ int session_generate(struct Session* s, const struct RunOpts* o, struct Sampler*
         fflush(stdout);
         if (is_eos) {
             n_gen++;
+            hit_eos = 1;
             break;
         }
-        if (n_gen + 1 < o->n_predict) rc = eng->forward(eng->self, &id, 1, 0, e);
+        if (n_gen + 1 < n_want) rc = eng->forward(eng->self, &id, 1, 0, e);
     }
     if (piece) {
         size_t k = tokenizer_stream_flush(&ts, piece, s->tok.max_piece + 8);
         fwrite(piece, 1, k, stdout);
     }
     printf("\n");
+    fflush(stdout);
+    if (!rc && !hit_eos && n_gen == n_room && (o->n_predict < 0 || n_want < o->n_predict))
+        fprintf(stderr, "note: stopped after %d tokens: the context of %d is full (raise -c for "
+                "more)\n", n_gen, s->n_ctx);
     free(piece);
     *t_prompt = t1 - t0;
     *t_gen = session_now() - t1;
@@ -309,6 +351,7 @@ int session_info(const char* prog, int argc, char** argv, void (*engine_fields)(
     struct Gguf g;
     struct Err e = {0};
     if (gguf_open(&g, model, &e)) {
+        session_hint(&e);
         fprintf(stderr, "%s: error: %s\n", prog, e.msg);
         return 1;
     }

@@ -21,7 +21,7 @@ struct RunOpts {
     const char* ids;        // --ids "1 7 42"
     const char* out;        // -o FILE (logits)
     const char* dump;       // --dump DIR (logits)
-    int64_t n_predict;      // -n
+    int64_t n_predict;      // -n (-1: until EOS or a full context)
     int64_t n_ctx;          // -c (0: the model's, capped at 4096)
     int64_t n_threads;      // -t (0: all cores)
     int no_bos, ignore_eos, print_ids, json;
@@ -46,10 +46,19 @@ struct Session {
     int n_ctx;
 };
 
-// Loads the model and tokenizer and turns the prompt into ids. n_extra positions beyond the
-// prompt must fit in the context. session_free releases a half-opened session too.
+// Loads the model and tokenizer and turns the prompt into ids. The context is -c, else the
+// model's training context capped at 4096; a prompt longer than it is ERR_ARG, and so is one
+// that leaves fewer than n_extra positions after it (logits passes 0; run passes 0 too and
+// stops generating when the context is full). An empty text prompt is BOS alone, as in
+// llama.cpp. A model that fails to load gets session_hint's advice. session_free releases a
+// half-opened session too.
 int session_open(struct Session* s, const struct RunOpts* o, int64_t n_extra, struct Err* e);
 void session_free(struct Session* s);
+
+// Appends to e->msg what the user can do about a model file that failed to load, chosen by
+// e->code (a damaged or truncated file, not GGUF, an unsupported kind, ...); other codes are
+// left alone.
+void session_hint(struct Err* e);
 
 // --dump DIR: creates DIR and DIR/index.tsv; session_dump_rows (a RefOpHook) writes one file
 // per row; session_dump_close reports any write that failed.
@@ -77,7 +86,8 @@ int session_write_logits(const char* path, const struct SessionEngine* eng, int 
                          int n_vocab, struct Err* e);
 
 // Runs the prompt in batches (last row's logits only), then samples and streams up to
-// o->n_predict tokens to stdout as `run` does. Returns 0 or the first error; the timings
+// o->n_predict tokens to stdout as `run` does (-1: until EOS). Generation stops when the
+// context is full, as llama.cpp's does without context shift, with a note on stderr. Returns 0 or the first error; the timings
 // (prompt and generation seconds) and the count of generated tokens are filled either way.
 int session_generate(struct Session* s, const struct RunOpts* o, struct Sampler* smp,
                      const struct SessionEngine* eng, double* t_prompt, double* t_gen,

@@ -26,6 +26,11 @@ expect_status() {
     ok
 }
 
+# expect_msg DESCRIPTION PATTERN: the last command's stderr matches the grep -E PATTERN
+expect_msg() {
+    grep -qE -- "$2" "$TMP/err" && ok || bad "$1: stderr '$(head -c 300 "$TMP/err")' lacks /$2/"
+}
+
 STORIES=$SHARED/models/stories260K.gguf
 if [ -f "$STORIES" ]; then
     # info --json: every value as the issue states it for stories260K.
@@ -62,14 +67,48 @@ if [ -f "$STORIES" ]; then
 
     # failures: one line, status 1, nothing written.
     expect_status 1 "logits into a missing dir" -- $REF logits -m "$STORIES" --ids "1" -o "$TMP/no/such/l.bin"
+    expect_msg "logits into a missing dir" "cannot write .*choose a writable path"
     [ ! -e "$TMP/no/such/l.bin.tmp" ] && ok || bad "half-written logits"
-    expect_status 2 "context overflow" -- $REF run -m "$STORIES" -p "Once" -n 100 -c 16
+    # -n beyond the context: as llama.cpp without context shift, generation stops when the
+    # context is full: 3 prompt ids in 8 positions leave room for 8 - 3 + 1 = 6 new tokens
+    # (the last one is sampled, never fed back), with a note on stderr; -n -1 runs to that too.
+    got=$($REF run -m "$STORIES" --ids "1 403 407" -n 100 -c 8 --temp 0 --print-ids 2>"$TMP/err")
+    [ "$(echo "$got" | wc -w)" = 6 ] && ok || bad "-n beyond the context: '$got'"
+    expect_msg "-n beyond the context" "context of 8 is full"
+    got=$($REF run -m "$STORIES" --ids "1 403 407" -n -1 -c 8 --temp 0 --print-ids 2>/dev/null)
+    [ "$(echo "$got" | wc -w)" = 6 ] && ok || bad "-n -1: '$got'"
+    # A prompt longer than the context: usage error naming both sizes.
+    expect_status 2 "prompt longer than the context" -- $REF run -m "$STORIES" --ids "1 403 407 261 378" -c 4
+    expect_msg "prompt longer than the context" "prompt is 5 tokens, longer than the context of 4.*raise -c"
+    expect_status 2 "logits prompt longer than the context" -- $REF logits -m "$STORIES" --ids "1 2 3" -c 2 -o "$TMP/c.bin"
+    [ ! -e "$TMP/c.bin" ] && ok || bad "logits output left after a context error"
+    # An empty prompt is BOS alone (llama.cpp): tokenize prints 1, run runs one position.
+    [ "$($REF tokenize -m "$STORIES" -p "")" = "1" ] && ok || bad "empty prompt is not BOS"
+    expect_status 0 "run on an empty prompt" -- $REF run -m "$STORIES" -p "" -n 2 --json
+    grep -q '"prompt_tokens":1,' "$TMP/err" && ok || bad "empty prompt: not one position"
+    expect_status 2 "empty prompt without BOS" -- $REF run -m "$STORIES" -p "" --no-bos
+    # Invalid UTF-8 goes through SentencePiece byte fallback: the vocabulary holds <unk> <s>
+    # </s> at 0..2 and then the 256 byte pieces <0x00>..<0xFF> at 3..258, so 0xFF is 258 and
+    # 0xC3 (a lead byte with no continuation) is 3 + 0xC3 = 198; before them the dummy-prefix
+    # space, the piece "\u2581" alone, which is id 410 (read from the file's token list).
+    got=$($REF tokenize -m "$STORIES" -p "$(printf '\377\303')")
+    [ "$got" = "1 410 258 198" ] && ok || bad "invalid UTF-8: '$got'"
     expect_status 2 "token id out of range" -- $REF logits -m "$STORIES" --ids "1 512" -o "$TMP/x.bin"
     [ ! -e "$TMP/x.bin" ] && ok || bad "logits output left after a failure"
     expect_status 2 "negative temperature" -- $REF run -m "$STORIES" -p "x" --temp -1
     expect_status 2 "top-p above 1" -- $REF run -m "$STORIES" -p "x" --top-p 1.5
     expect_status 2 "top-k negative" -- $REF run -m "$STORIES" -p "x" --top-k -3
     expect_status 2 "bad number" -- $REF run -m "$STORIES" -p "x" -n ten
+    expect_status 2 "top-p zero" -- $REF run -m "$STORIES" -p "x" --top-p 0
+    expect_status 2 "min-p above 1" -- $REF run -m "$STORIES" -p "x" --min-p 1.5
+    expect_status 2 "min-p negative" -- $REF run -m "$STORIES" -p "x" --min-p -0.1
+    expect_status 2 "repeat penalty zero" -- $REF run -m "$STORIES" -p "x" --repeat-penalty 0
+    expect_status 2 "repeat-last-n below -1" -- $REF run -m "$STORIES" -p "x" --repeat-last-n -2
+    expect_status 2 "temperature NaN" -- $REF run -m "$STORIES" -p "x" --temp nan
+    expect_status 2 "-n below -1" -- $REF run -m "$STORIES" -p "x" -n -2
+    # Output checks come before any work: a directory, an unwritable place.
+    expect_status 1 "logits into a directory" -- $REF logits -m "$STORIES" --ids "1" -o "$TMP"
+    expect_msg "logits into a directory" "is a directory"
 else
     skip "$STORIES is absent"
 fi
@@ -188,6 +227,77 @@ grep -q "not a GGUF" "$TMP/err" && ok || bad "not-GGUF message"
 if [ -f "$STORIES" ]; then
     head -c 100000 "$STORIES" >"$TMP/trunc.gguf"
     expect_status 1 "truncated file" -- $REF run -m "$TMP/trunc.gguf" -p "x"
+fi
+
+# Damaged and unsupported files, made from a synthesized llama (no ../shared needed) by
+# same-length byte edits of its header: each must fail with one line naming what is wrong.
+SMALL="--n-embd 64 --n-layer 1 --n-head 4 --n-head-kv 2 --n-ff 96 --n-vocab 64"
+$REF synth -o "$TMP/m.gguf" $SMALL --seed 1 2>/dev/null
+patch_gguf() { perl -0777 -pe "$1" "$TMP/m.gguf" >"$TMP/$2"; cmp -s "$TMP/m.gguf" "$TMP/$2" && bad "patch $2 changed nothing"; }
+cp "$TMP/m.gguf" "$TMP/v4.gguf"
+printf '\004' | dd of="$TMP/v4.gguf" bs=1 seek=4 conv=notrunc 2>/dev/null
+expect_status 1 "unsupported GGUF version" -- $REF run -m "$TMP/v4.gguf" --ids "1"
+expect_msg "unsupported GGUF version" "version 4 is not supported"
+# general.architecture: u64 length 5, then "llama"
+patch_gguf 's/(general\.architecture\x08\0\0\0\x05\0{7})llama/$1gpt9x/' arch.gguf
+expect_status 1 "unknown architecture" -- $REF run -m "$TMP/arch.gguf" --ids "1"
+expect_msg "unknown architecture" "architecture 'gpt9x' is not supported"
+patch_gguf 's/output_norm\.weight/output_norm.weighx/' missing.gguf
+expect_status 1 "missing tensor" -- $REF run -m "$TMP/missing.gguf" --ids "1"
+expect_msg "missing tensor" "tensor 'output_norm.weight' is missing"
+# ffn_up is [n_embd 64, n_ff 96]: swapping its two dims keeps its size and breaks its shape.
+patch_gguf 's/(blk\.0\.ffn_up\.weight\x02\0\0\0)(.{8})(.{8})/$1$3$2/s' shape.gguf
+expect_status 1 "mis-shaped tensor" -- $REF run -m "$TMP/shape.gguf" --ids "1"
+expect_msg "mis-shaped tensor" "tensor 'blk.0.ffn_up.weight' has shape \[96, 64, 1, 1\], expected \[64, 96"
+# output_norm.weight F32 (type 0) -> I32 (type 26): the same 4 bytes an element, no dequantizer.
+patch_gguf 's/(output_norm\.weight\x01\0\0\0.{8})\0\0\0\0/$1\x1a\0\0\0/s' quant.gguf
+expect_status 1 "unsupported quant type" -- $REF run -m "$TMP/quant.gguf" --ids "1"
+expect_msg "unsupported quant type" "'output_norm.weight' has type I32"
+# No tokenizer for a text prompt (synth writes a placeholder vocabulary): suggests --ids.
+expect_status 1 "text prompt without a tokenizer" -- $REF run -m "$TMP/m.gguf" -p "hello"
+expect_msg "text prompt without a tokenizer" "--ids"
+# Truncated anywhere: the header, the metadata, the tensor infos, the data.
+for n in 3 20 200 2000 $(($(wc -c <"$TMP/m.gguf") - 1)); do
+    head -c $n "$TMP/m.gguf" >"$TMP/t.gguf"
+    expect_status 1 "truncated at $n bytes" -- $REF run -m "$TMP/t.gguf" --ids "1"
+done
+expect_msg "truncated" "fetch"
+expect_status 1 "synth into a missing dir" -- $REF synth -o "$TMP/no/such/s.gguf" $SMALL
+[ ! -e "$TMP/no/such/s.gguf.tmp" ] && ok || bad "synth left a temporary file"
+: >"$TMP/empty.gguf"
+expect_status 1 "empty file" -- $REF info -m "$TMP/empty.gguf"
+expect_msg "empty file" "not a GGUF file.*convert"
+expect_status 1 "a directory as the model" -- $REF info -m "$TMP"
+expect_msg "a directory as the model" "not a regular file"
+if [ "$(id -u)" != 0 ]; then
+    cp "$TMP/m.gguf" "$TMP/locked.gguf" && chmod 000 "$TMP/locked.gguf"
+    expect_status 1 "unreadable file" -- $REF info -m "$TMP/locked.gguf"
+    expect_msg "unreadable file" "Permission denied"
+else
+    skip "unreadable file: root reads every file"
+fi
+
+# mattn-gles without EGL: an empty EGL vendor list (glvnd) leaves no display on any path;
+# forcing GBM on a machine without /dev/dri fails the same way. Both say to use mattn-ref.
+if [ -x "$GLES" ]; then
+    expect_status 1 "gles without EGL" -- env __EGL_VENDOR_LIBRARY_FILENAMES=/nonexistent.json $GLES run -m "$TMP/m.gguf" --ids "1" -n 1 --print-ids
+    expect_msg "gles without EGL" "no EGL/GL.*use mattn-ref"
+    if [ ! -d /dev/dri ]; then
+        expect_status 1 "gles forced to GBM without /dev/dri" -- env MATTN_EGL=gbm $GLES run -m "$TMP/m.gguf" --ids "1" -n 1 --print-ids
+        expect_msg "gles forced to GBM without /dev/dri" "MATTN_EGL=gbm.*use mattn-ref"
+    fi
+    expect_status 2 "gles with a bad MATTN_EGL" -- env MATTN_EGL=bogus $GLES run -m "$TMP/m.gguf" --ids "1" -n 1 --print-ids
+    # A shader the driver rejects (GL_SHADER_DIR loads kernels from disk): the driver's log.
+    if $GLES info -m "$TMP/m.gguf" --json | grep -q '"renderer":"'; then
+        mkdir -p "$TMP/shaders" && cp shaders/* "$TMP/shaders/"
+        echo 'void main() { mattn_undeclared = 1.0; }' >"$TMP/shaders/rmsnorm.comp"
+        expect_status 1 "gles shader compile failure" -- env GL_SHADER_DIR="$TMP/shaders" $GLES run -m "$TMP/m.gguf" --ids "1" -n 1 --print-ids
+        expect_msg "gles shader compile failure" "rmsnorm.comp does not compile.*mattn_undeclared.*use mattn-ref"
+        expect_status 1 "gles logits into a missing dir" -- $GLES logits -m "$TMP/m.gguf" --ids "1" -o "$TMP/no/such/g.bin"
+        expect_status 2 "gles negative temperature" -- $GLES run -m "$TMP/m.gguf" --ids "1" --temp -1
+    else
+        skip "gles shader checks: no GL context"
+    fi
 fi
 
 echo "cli: $pass passed, $fail failed, $skipped skipped"
