@@ -11,6 +11,10 @@ int err_set(struct Err* e, int code, const char* fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
         va_end(ap);
+        // A message is one line whatever it quotes: names from a damaged file (a tensor, a
+        // key, a JSON string) may hold newlines or other control bytes.
+        for (char* c = e->msg; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
     }
     return code;
 }
