@@ -566,6 +566,25 @@ static int zamba_layers(struct Model* m, struct Err* e) {
     return 0;
 }
 
+// The shared transformer blocks' attention and norms, alike in Zamba and Zamba2 (the MLPs
+// differ: the caller binds them): block s reads concat(x, embedding), 2 * n_embd wide.
+static int bind_shared_blocks(struct Model* m, struct Err* e) {
+    const struct Config* c = &m->config;
+    int D = c->n_embd, n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim, rc = 0;
+    m->w.shared = calloc((size_t)c->n_shared_block, sizeof(*m->w.shared));
+    if (!m->w.shared) return err_set(e, ERR_NOMEM, "model: out of memory");
+    for (int s = 0; s < c->n_shared_block && !rc; s++) {
+        struct SharedBlock* S = &m->w.shared[s];
+        S->attn_norm = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, 1, 1, 1), "shared.%d.attn_norm.weight", s);
+        S->attn_q = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_q, 1, 1), "shared.%d.attn_q.weight", s);
+        S->attn_k = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_kv, 1, 1), "shared.%d.attn_k.weight", s);
+        S->attn_v = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_kv, 1, 1), "shared.%d.attn_v.weight", s);
+        S->attn_output = bind(m, &rc, e, REQUIRED, SHAPE(n_q, D, 1, 1), "shared.%d.attn_output.weight", s);
+        S->ffn_norm = bind(m, &rc, e, REQUIRED, SHAPE(D, 1, 1, 1), "shared.%d.ffn_norm.weight", s);
+    }
+    return rc;
+}
+
 static int load_zamba2(struct Model* m, struct Err* e) {
     const struct Gguf* g = &m->gguf;
     struct Config* c = &m->config;
@@ -591,16 +610,9 @@ static int load_zamba2(struct Model* m, struct Err* e) {
     int conv_dim = di + 2 * ng * c->ssm_d_state;
     int qkv_ad = c->attn_adapter ? REQUIRED : OPTIONAL, ffn_ad = c->ffn_adapter ? REQUIRED : OPTIONAL;
     if ((rc = bind_output(m, &rc, e))) return rc;
-    m->w.shared = calloc((size_t)c->n_shared_block, sizeof(*m->w.shared));
-    if (!m->w.shared) return err_set(e, ERR_NOMEM, "model: out of memory");
+    if ((rc = bind_shared_blocks(m, e))) return rc;
     for (int s = 0; s < c->n_shared_block && !rc; s++) {
         struct SharedBlock* S = &m->w.shared[s];
-        S->attn_norm = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, 1, 1, 1), "shared.%d.attn_norm.weight", s);
-        S->attn_q = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_q, 1, 1), "shared.%d.attn_q.weight", s);
-        S->attn_k = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_kv, 1, 1), "shared.%d.attn_k.weight", s);
-        S->attn_v = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_kv, 1, 1), "shared.%d.attn_v.weight", s);
-        S->attn_output = bind(m, &rc, e, REQUIRED, SHAPE(n_q, D, 1, 1), "shared.%d.attn_output.weight", s);
-        S->ffn_norm = bind(m, &rc, e, REQUIRED, SHAPE(D, 1, 1, 1), "shared.%d.ffn_norm.weight", s);
         S->ffn_gate_up = bind(m, &rc, e, REQUIRED, SHAPE(D, 2 * F, 1, 1), "shared.%d.ffn_gate_up.weight", s);
         S->ffn_down = bind(m, &rc, e, REQUIRED, SHAPE(F, D, 1, 1), "shared.%d.ffn_down.weight", s);
     }
@@ -653,18 +665,10 @@ static int load_zamba(struct Model* m, struct Err* e) {
     c->n_rot = 0;
     int D = c->n_embd, F = c->n_ff, di = c->ssm_d_inner, ds = c->ssm_d_state;
     int dr = c->ssm_dt_rank, nh = c->ssm_n_group;
-    int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
     if ((rc = bind_output(m, &rc, e))) return rc;
-    m->w.shared = calloc((size_t)c->n_shared_block, sizeof(*m->w.shared));
-    if (!m->w.shared) return err_set(e, ERR_NOMEM, "model: out of memory");
+    if ((rc = bind_shared_blocks(m, e))) return rc;
     for (int s = 0; s < c->n_shared_block && !rc; s++) {
         struct SharedBlock* S = &m->w.shared[s];
-        S->attn_norm = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, 1, 1, 1), "shared.%d.attn_norm.weight", s);
-        S->attn_q = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_q, 1, 1), "shared.%d.attn_q.weight", s);
-        S->attn_k = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_kv, 1, 1), "shared.%d.attn_k.weight", s);
-        S->attn_v = bind(m, &rc, e, REQUIRED, SHAPE(2 * D, n_kv, 1, 1), "shared.%d.attn_v.weight", s);
-        S->attn_output = bind(m, &rc, e, REQUIRED, SHAPE(n_q, D, 1, 1), "shared.%d.attn_output.weight", s);
-        S->ffn_norm = bind(m, &rc, e, REQUIRED, SHAPE(D, 1, 1, 1), "shared.%d.ffn_norm.weight", s);
         S->ffn_gate = bind(m, &rc, e, REQUIRED, SHAPE(D, F, 1, 1), "shared.%d.ffn_gate.weight", s);
         S->ffn_up = bind(m, &rc, e, REQUIRED, SHAPE(D, F, 1, 1), "shared.%d.ffn_up.weight", s);
         S->ffn_down = bind(m, &rc, e, REQUIRED, SHAPE(F, D, 1, 1), "shared.%d.ffn_down.weight", s);
