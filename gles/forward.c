@@ -202,7 +202,29 @@ void gl_free(struct GlEngine* g) {
     memset(g, 0, sizeof(*g));
 }
 
+// Rows of w in chunk c (the last chunk may be short).
+static int chunk_rows(const struct GlTensor* w, int c) {
+    int64_t r0 = (int64_t)c * w->rows_per_chunk;
+    return (int)(w->rows - r0 < w->rows_per_chunk ? w->rows - r0 : w->rows_per_chunk);
+}
+
+// groups work groups laid out as gx * gy >= groups with gx <= 65535 (as gl_grid does).
+static void groups_2d(int groups, int* gx, int* gy) {
+    *gx = groups < 65535 ? (groups > 0 ? groups : 1) : 65535;
+    *gy = (groups + *gx - 1) / *gx;
+}
+
 // ---- matvec.comp: the generation-time mat-vec, for shapes it reads with 16-byte loads.
+
+static int has_extension(const char* name) {
+    GLint n_ext = 0;
+    glGetIntegerv(GL_NUM_EXTENSIONS, &n_ext);
+    for (GLint i = 0; i < n_ext; i++) {
+        const char* x = (const char*)glGetStringi(GL_EXTENSIONS, (GLuint)i);
+        if (x && !strcmp(x, name)) return 1;
+    }
+    return 0;
+}
 
 // Lanes of the subgroups the driver gives compute shaders, when they can add (subgroupAdd);
 // 0 when GL_KHR_shader_subgroup is absent or lacks arithmetic (llvmpipe) or when
@@ -214,13 +236,7 @@ void gl_free(struct GlEngine* g) {
 int gl_subgroup_lanes(void) {
     const char* off = getenv("MATTN_GL_SUBGROUP");
     if (off && !strcmp(off, "0")) return 0;
-    GLint n_ext = 0;
-    int found = 0;
-    glGetIntegerv(GL_NUM_EXTENSIONS, &n_ext);
-    for (GLint i = 0; i < n_ext && !found; i++) {
-        const char* x = (const char*)glGetStringi(GL_EXTENSIONS, (GLuint)i);
-        found = x && !strcmp(x, "GL_KHR_shader_subgroup");
-    }
+    int found = has_extension("GL_KHR_shader_subgroup");
     GLint size = 0, stages = 0, features = 0;
     if (found) {
         glGetIntegerv(GL_SUBGROUP_SIZE_KHR, &size);
@@ -247,15 +263,14 @@ static int matvec_fits(const struct GlEngine* g, const struct Op* op) {
 // matvec.comp's shape: TEAMS teams of one subgroup (else 32 lanes) per work group, NR rows
 // per team; MATTN_GL_MATVEC="TEAMS,NR" overrides the default 4,2 (4,2 beat 4,1, 2,2 and 8,2
 // on an H100 for Q4_0 and Q8_0; for tuning).
-static void matvec_shape(const struct GlEngine* g, int* team, int* teams, int* nr) {
-    *team = g->subgroup ? g->subgroup : 32;
-    *teams = 4;
-    *nr = 2;
+static void matvec_shape(struct GlEngine* g) {
+    int team = g->subgroup ? g->subgroup : 32, a, b;
+    g->mv_teams = 4;
+    g->mv_nr = 2;
     const char* s = getenv("MATTN_GL_MATVEC");
-    int a, b;
-    if (s && sscanf(s, "%d,%d", &a, &b) == 2 && a >= 1 && a * *team <= 1024 && b >= 1 && b <= 4) {
-        *teams = a;
-        *nr = b;
+    if (s && sscanf(s, "%d,%d", &a, &b) == 2 && a >= 1 && a * team <= 1024 && b >= 1 && b <= 4) {
+        g->mv_teams = a;
+        g->mv_nr = b;
     }
 }
 
@@ -293,11 +308,8 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
         snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n",
                  wtype_define(g->wt[op->w[0]].type));
         p = p1 = gl_program(g, K_MATMUL, d, e);
-        if (p >= 0 && matvec_fits(g, op)) {
-            int team, teams, nr;
-            matvec_shape(g, &team, &teams, &nr);
-            p1 = gl_matvec_program(g, g->wt[op->w[0]].type, teams, nr, e);
-        }
+        if (p >= 0 && matvec_fits(g, op))
+            p1 = gl_matvec_program(g, g->wt[op->w[0]].type, g->mv_teams, g->mv_nr, e);
         break;
     }
     case OP_ROPE: p = p1 = gl_program(g, K_ROPE, "", e); break;
@@ -426,6 +438,7 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
     if ((rc = graph_build(&g->g, m, e))) goto fail;
     glGetIntegerv(GL_MAX_SHADER_STORAGE_BLOCK_SIZE, &g->max_ssbo);
     g->subgroup = gl_subgroup_lanes();
+    matvec_shape(g);
     int widest = 1;
     for (int i = 0; i < g->g.n_bufs; i++) {
         size_t bytes = (size_t)max_batch * (size_t)g->g.bufs[i].width * sizeof(float);
@@ -572,7 +585,7 @@ static void moe_matmul(struct GlEngine* g, int prog, const struct GlTensor* w, i
                        GLuint x, int sx, int x_slot, GLuint sel, int k, int t0, int n) {
     for (int c = 0; c < w->n_chunks; c++) {
         int64_t r0 = (int64_t)c * w->rows_per_chunk;
-        int rows = (int)(w->rows - r0 < w->rows_per_chunk ? w->rows - r0 : w->rows_per_chunk);
+        int rows = chunk_rows(w, c);
         int u[10] = {(int)w->n_in,      sx,      n_out, rows, (int)r0, k, t0, x_slot,
                      (int)w->row_bytes, sel != 0};
         gl_dispatch(g, prog, n_out, n * k, 1, u, 10,
@@ -637,32 +650,25 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
     case OP_MATMUL: {
         const struct GlTensor* W = &g->wt[op->w[0]];
         GLuint bias = op->w[1] >= 0 ? g->wt[op->w[1]].bufs[0] : g->dummy;
-        if (n == 1 && matvec_fits(g, op)) {
-            int team, teams, nr;
-            matvec_shape(g, &team, &teams, &nr);
-            for (int c = 0; c < W->n_chunks; c++) {
-                int64_t r0 = (int64_t)c * W->rows_per_chunk;
-                int rows = (int)(W->rows - r0 < W->rows_per_chunk ? W->rows - r0 : W->rows_per_chunk);
-                int groups = (rows + teams * nr - 1) / (teams * nr);
-                int rx = groups < 65535 ? groups : 65535, ry = (groups + rx - 1) / rx;
-                int u[7] = {(int)W->n_in, t0 * B[op->in[0]].width / 4, t0 * wout, rows, (int)r0,
-                            op->w[1] >= 0, (int)W->row_bytes};
-                gl_dispatch_rw(g, g->op_prog1[i], rx, ry, 1, u, 7,
-                            (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c], bias,
-                                             W->bufs[c]}, 5, 1u);
-            }
-            break;
-        }
-        int tiles = (n + MM_TILE - 1) / MM_TILE;
+        int vec = n == 1 && g->op_prog1[i] != g->op_prog[i];  // matvec.comp fits this op
+        int rows_per_group = vec ? g->mv_teams * g->mv_nr : MM_TILE;
         for (int c = 0; c < W->n_chunks; c++) {
             int64_t r0 = (int64_t)c * W->rows_per_chunk;
-            int rows = (int)(W->rows - r0 < W->rows_per_chunk ? W->rows - r0 : W->rows_per_chunk);
-            int groups = (rows + MM_TILE - 1) / MM_TILE;
-            int rx = groups < 65535 ? groups : 65535, ry = (groups + rx - 1) / rx;
-            int u[9] = {(int)W->n_in, B[op->in[0]].width, wout, rows, (int)r0, t0, n,
-                        op->w[1] >= 0, (int)W->row_bytes};
-            gl_dispatch_rw(g, g->op_prog[i], rx, ry, tiles, u, 9,
-                        (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c], bias}, 4, 1u);
+            int rows = chunk_rows(W, c);
+            groups_2d((rows + rows_per_group - 1) / rows_per_group, &gx, &gy);
+            if (vec) {
+                int u[7] = {(int)W->n_in, t0 * B[op->in[0]].width / 4, t0 * wout, rows, (int)r0,
+                            op->w[1] >= 0, (int)W->row_bytes};
+                gl_dispatch_rw(g, g->op_prog1[i], gx, gy, 1, u, 7,
+                               (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c],
+                                                bias, W->bufs[c]}, 5, 1u);
+            } else {
+                int u[9] = {(int)W->n_in, B[op->in[0]].width, wout, rows, (int)r0, t0, n,
+                            op->w[1] >= 0, (int)W->row_bytes};
+                gl_dispatch_rw(g, g->op_prog[i], gx, gy, (n + MM_TILE - 1) / MM_TILE, u, 9,
+                               (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c],
+                                                bias}, 4, 1u);
+            }
         }
         break;
     }
@@ -848,13 +854,7 @@ int gl_profile(struct GlEngine* g, int on, struct Err* e) {
         g->queries = NULL;
     }
     if (!on) return 0;
-    const char* ext = NULL;
-    GLint n_ext = 0;
-    glGetIntegerv(GL_NUM_EXTENSIONS, &n_ext);
-    for (GLint i = 0; i < n_ext && !ext; i++) {
-        const char* x = (const char*)glGetStringi(GL_EXTENSIONS, (GLuint)i);
-        if (x && !strcmp(x, "GL_EXT_disjoint_timer_query")) ext = x;
-    }
+    int ext = has_extension("GL_EXT_disjoint_timer_query");
     query_counter = (void (*)(GLuint, GLenum))eglGetProcAddress("glQueryCounterEXT");
     query_u64 = (void (*)(GLuint, GLenum, GLuint64*))eglGetProcAddress("glGetQueryObjectui64vEXT");
     if (!ext || !query_counter || !query_u64)

@@ -46,6 +46,7 @@ struct GlEngine {
     const char* renderer;      // GL_RENDERER
     GLint max_ssbo;            // GL_MAX_SHADER_STORAGE_BLOCK_SIZE (or MATTN_GL_MAX_SSBO)
     int subgroup;              // subgroup lanes usable by compute shaders, 0: none
+    int mv_teams, mv_nr;       // matvec.comp's shape (MATTN_GL_MATVEC), read once at init
     GLuint bufs[32];           // (max_batch, g.bufs[i].width) floats each
     GLuint* state_k;           // per state slot: (n_ctx, width) keys; or the recurrent state
     GLuint* state_v;           // per state slot: (n_ctx, width) values (KV slots only)
