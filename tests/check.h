@@ -38,5 +38,12 @@ int argmax(const double* x, int n);
 struct Model;
 double* run_logits(const struct Model* m, const int32_t* ids, int n, int chunk, int threads);
 
+// The FP64 engine on ../shared/hf/<name> (ids.txt, greedy.txt, logits_f64.bin): logits within
+// tol of HF float64 (relative error, printed), argmax equal at every position, greedy.txt
+// token by token, prefill == token-by-token decode to 1e-12, 1 thread == 3 threads, a reset
+// engine repeats itself. Returns the prefill logits (n x n_vocab, *n set; the caller frees
+// them), or NULL when the reference files are absent (the caller skips).
+double* check_hf_model(const struct Model* m, const char* name, double tol, int* n);
+
 // 1 when MATTN_QUICK is set (valgrind runs): suites shrink their loops.
 int quick_mode(void);

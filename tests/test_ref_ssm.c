@@ -29,57 +29,13 @@ static void check_model(const char* name, const char* arch, enum LayerKind kind,
     int has_kind = 0;
     for (int l = 0; l < m.config.n_layer; l++) has_kind |= m.config.layer_kind[l] == kind;
     assert_true(has_kind);
-    int32_t ids[64], greedy[16];
-    snprintf(rel, sizeof(rel), "hf/%s/ids.txt", name);
-    int n = read_ids(rel, ids, 64);
-    snprintf(rel, sizeof(rel), "hf/%s/greedy.txt", name);
-    int n_greedy = read_ids(rel, greedy, 16);
-    snprintf(rel, sizeof(rel), "hf/%s/logits_f64.bin", name);
-    if (n <= 0 || n_greedy <= 0 || !shared_path(path, sizeof(path), rel)) {
+    int n;
+    double* got = check_hf_model(&m, name, tol, &n);
+    if (!got) {
         model_free(&m);
         skip();
     }
-    size_t size;
-    double* want = (double*)read_file(path, &size);
-    int nv = m.config.n_vocab;
-    size_t count = (size_t)n * (size_t)nv;
-    assert_int_equal(size, count * sizeof(double));
-
-    double* got = run_logits(&m, ids, n, n, 1);
-    double rel_err = rel_error(got, want, count);
-    printf("%s: relative error vs HF float64 %.3e\n", name, rel_err);
-    assert_true(rel_err <= tol);
-    for (int t = 0; t < n; t++)
-        assert_int_equal(argmax(got + (size_t)t * nv, nv), argmax(want + (size_t)t * nv, nv));
-
-    // Greedy continuation, token by token through the recurrent states.
-    struct RefEngine r;
-    assert_int_equal(ref_init(&r, &m, n + n_greedy, n, 1, &e), 0);
-    assert_int_equal(ref_forward(&r, ids, n, 1, &e), 0);
-    int row = n - 1;
-    for (int i = 0; i < n_greedy; i++) {
-        int32_t id = argmax(ref_logits(&r, row), nv);
-        row = 0;
-        assert_int_equal(id, greedy[i]);
-        if (i + 1 < n_greedy) assert_int_equal(ref_forward(&r, &id, 1, 0, &e), 0);
-    }
-    ref_free(&r);
-
-    // Prefill vs token by token; threads change nothing.
-    double* dec = run_logits(&m, ids, n, 1, 1);
-    double* thr = run_logits(&m, ids, n, n, 3);
-    printf("%s: prefill vs decode %.3e\n", name, rel_error(dec, got, count));
-    assert_close(dec, got, count, 0, 1e-12, name);
-    assert_int_equal(memcmp(got, thr, count * sizeof(double)), 0);
-
-    // A reset engine starts over: the second sequence equals the first.
-    assert_int_equal(ref_init(&r, &m, n, n, 1, &e), 0);
-    assert_int_equal(ref_forward(&r, ids, n, 0, &e), 0);
-    ref_reset(&r);
-    assert_int_equal(ref_forward(&r, ids, n, 0, &e), 0);
-    for (int t = 0; t < n; t++)
-        assert_int_equal(memcmp(ref_logits(&r, t), got + (size_t)t * nv, (size_t)nv * sizeof(double)), 0);
-    ref_free(&r);
+    size_t size, count = (size_t)n * (size_t)m.config.n_vocab;
 
     // llama.cpp's float32 logits for the same prompt.
     snprintf(rel, sizeof(rel), "vectors/llamacpp/hf-dev-%s.batch_logits_f32.bin", name);
@@ -94,10 +50,7 @@ static void check_model(const char* name, const char* arch, enum LayerKind kind,
         free(lc);
         free(ref32);
     }
-    free(dec);
-    free(thr);
     free(got);
-    free(want);
     model_free(&m);
 }
 
