@@ -169,7 +169,9 @@ void gl_free(struct GlEngine* g) {
         }
         if (g->wt && g->m)
             for (int64_t i = 0; i < g->m->gguf.n_tensors; i++)
-                if (g->wt[i].n_chunks) glDeleteBuffers(g->wt[i].n_chunks, g->wt[i].bufs);
+                if (g->wt[i].n_chunks && !g->wt[i].borrowed)
+                    glDeleteBuffers(g->wt[i].n_chunks, g->wt[i].bufs);
+        if (g->attn_part) glDeleteBuffers(1, &g->attn_part);
         if (g->rope_tab)
             for (int i = 0; i < g->g.n_ops; i++) {
                 int shared = 0;
@@ -194,24 +196,13 @@ void gl_free(struct GlEngine* g) {
     free(g->op_prog);
     free(g->op_prog1);
     free(g->moe);
+    free(g->fuse);
     free(g->logits_host);
     free(g->hook_buf);
     free(g->queries);
     free(g->op_ns);
     graph_free(&g->g);
     memset(g, 0, sizeof(*g));
-}
-
-// Rows of w in chunk c (the last chunk may be short).
-static int chunk_rows(const struct GlTensor* w, int c) {
-    int64_t r0 = (int64_t)c * w->rows_per_chunk;
-    return (int)(w->rows - r0 < w->rows_per_chunk ? w->rows - r0 : w->rows_per_chunk);
-}
-
-// groups work groups laid out as gx * gy >= groups with gx <= 65535 (as gl_grid does).
-static void groups_2d(int groups, int* gx, int* gy) {
-    *gx = groups < 65535 ? (groups > 0 ? groups : 1) : 65535;
-    *gy = (groups + *gx - 1) / *gx;
 }
 
 // ---- matvec.comp: the generation-time mat-vec, for shapes it reads with 16-byte loads.
@@ -251,13 +242,13 @@ int gl_subgroup_lanes(void) {
 }
 
 // Whether matvec.comp can run op (an OP_MATMUL): whole 16-byte words or blocks per row and
-// rows of x starting on 4-float boundaries.
-static int matvec_fits(const struct GlEngine* g, const struct Op* op) {
-    const struct GlTensor* W = &g->wt[op->w[0]];
+// rows of x starting on 4-float boundaries. Reads the GGUF tensor: fuse.c asks before upload.
+int gl_matvec_fits(const struct GlEngine* g, const struct Op* op) {
+    const struct GgufTensor* W = &g->m->gguf.tensors[op->w[0]];
     int per = W->type == GGML_TYPE_F32 ? 4
               : (W->type == GGML_TYPE_F16 || W->type == GGML_TYPE_BF16) ? 8
               : (W->type == GGML_TYPE_Q8_0 || W->type == GGML_TYPE_Q4_0) ? 32 : 0;
-    return per && W->n_in % per == 0 && g->g.bufs[op->in[0]].width % 4 == 0;
+    return per && W->ne[0] % per == 0 && g->g.bufs[op->in[0]].width % 4 == 0;
 }
 
 // matvec.comp's shape: TEAMS teams of one subgroup (else 32 lanes) per work group, NR rows
@@ -274,15 +265,17 @@ static void matvec_shape(struct GlEngine* g) {
     }
 }
 
-int gl_matvec_program(struct GlEngine* g, enum GgmlType type, int teams, int nr, struct Err* e) {
+int gl_matvec_program(struct GlEngine* g, enum GgmlType type, int teams, int nr,
+                      const char* epilogue, struct Err* e) {
     int team = g->subgroup ? g->subgroup : 32;
     char d[320];
     snprintf(d, sizeof(d), "%s#define W_BINDING 2\n#define %s 1\n#define TEAM %d\n#define TEAMS %d\n"
-             "#define MV_X %d\n#define NR %d\n",
+             "#define MV_X %d\n#define NR %d\n%s%s%s",
              g->subgroup ? "#extension GL_KHR_shader_subgroup_basic : enable\n"
                            "#extension GL_KHR_shader_subgroup_arithmetic : enable\n"
                            "#define SUBGROUP 1\n" : "",
-             wtype_define(type), team, teams, team * teams, nr);
+             wtype_define(type), team, teams, team * teams, nr, *epilogue ? "#define " : "",
+             epilogue, *epilogue ? " 1\n" : "");
     return gl_program(g, K_MATVEC, d, e);
 }
 
@@ -308,8 +301,8 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
         snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n",
                  wtype_define(g->wt[op->w[0]].type));
         p = p1 = gl_program(g, K_MATMUL, d, e);
-        if (p >= 0 && matvec_fits(g, op))
-            p1 = gl_matvec_program(g, g->wt[op->w[0]].type, g->mv_teams, g->mv_nr, e);
+        if (p >= 0 && gl_matvec_fits(g, op))
+            p1 = gl_matvec_program(g, g->wt[op->w[0]].type, g->mv_teams, g->mv_nr, "", e);
         break;
     }
     case OP_ROPE: p = p1 = gl_program(g, K_ROPE, "", e); break;
@@ -422,6 +415,35 @@ static int moe_scratch(struct GlEngine* g, struct Err* e) {
     return gl_error("gl_init: MoE scratch", e);
 }
 
+// The split decode attention (attn_split.comp, attn_merge.comp) for heads of up to 256 and
+// its partials buffer, sized for the longest key range of any attention op.
+static int attn_scratch(struct GlEngine* g, struct Err* e) {
+    size_t floats = 0;
+    g->attn_split = g->attn_merge = -1;
+    for (int i = 0; i < g->g.n_ops; i++) {
+        const struct Op* op = &g->g.ops[i];
+        if (op->kind != OP_ATTN) continue;
+        if (op->p.attn.head_dim > 256) return 0;  // attn.comp serves one row as well
+        int keys = op->p.attn.window > 0 && op->p.attn.window < g->n_ctx ? op->p.attn.window
+                                                                         : g->n_ctx;
+        size_t f = (size_t)op->p.attn.n_head * (size_t)((keys + 63) / 64) *
+                   (size_t)(op->p.attn.head_dim + 2);
+        if (f > floats) floats = f;
+    }
+    if (!floats) return 0;
+    if (floats * sizeof(float) > (size_t)g->max_ssbo) return 0;
+    if ((g->attn_split = gl_program(g, K_ATTN_SPLIT, "", e)) < 0) return g->attn_split;
+    if ((g->attn_merge = gl_program(g, K_ATTN_MERGE, "", e)) < 0) return g->attn_merge;
+    g->attn_part = new_buffer(floats * sizeof(float), NULL);
+    return gl_error("gl_init: attention partials", e);
+}
+
+int gl_kv_row(const struct GlEngine* g, int state, int64_t pos) {
+    (void)g;
+    (void)state;
+    return (int)pos;  // the caches keep every position
+}
+
 int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch, struct Err* e) {
     memset(g, 0, sizeof(*g));
     g->m = m;
@@ -500,8 +522,10 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
         }
     }
     if ((rc = moe_scratch(g, e))) goto fail;
+    if ((rc = attn_scratch(g, e))) goto fail;
     g->tokens = new_buffer((size_t)max_batch * sizeof(int32_t), NULL);
     g->dummy = new_buffer(16, NULL);
+    if ((rc = gl_fuse_plan(g, e))) goto fail;  // packs some weights: before the uploads
     for (int i = 0; i < g->g.n_ops && !rc; i++) {
         const struct Op* op = &g->g.ops[i];
         for (int k = 0; k < OP_MAX_W && !rc; k++)
@@ -585,7 +609,7 @@ static void moe_matmul(struct GlEngine* g, int prog, const struct GlTensor* w, i
                        GLuint x, int sx, int x_slot, GLuint sel, int k, int t0, int n) {
     for (int c = 0; c < w->n_chunks; c++) {
         int64_t r0 = (int64_t)c * w->rows_per_chunk;
-        int rows = chunk_rows(w, c);
+        int rows = gl_chunk_rows(w, c);
         int u[10] = {(int)w->n_in,      sx,      n_out, rows, (int)r0, k, t0, x_slot,
                      (int)w->row_bytes, sel != 0};
         gl_dispatch(g, prog, n_out, n * k, 1, u, 10,
@@ -654,18 +678,18 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
         int rows_per_group = vec ? g->mv_teams * g->mv_nr : MM_TILE;
         for (int c = 0; c < W->n_chunks; c++) {
             int64_t r0 = (int64_t)c * W->rows_per_chunk;
-            int rows = chunk_rows(W, c);
-            groups_2d((rows + rows_per_group - 1) / rows_per_group, &gx, &gy);
+            int rows = gl_chunk_rows(W, c);
+            gl_groups_2d((rows + rows_per_group - 1) / rows_per_group, &gx, &gy);
             if (vec) {
-                int u[7] = {(int)W->n_in, t0 * B[op->in[0]].width / 4, t0 * wout, rows, (int)r0,
-                            op->w[1] >= 0, (int)W->row_bytes};
-                gl_dispatch_rw(g, g->op_prog1[i], gx, gy, 1, u, 7,
+                int u[8] = {(int)W->n_in, t0 * B[op->in[0]].width / 4, t0 * wout, rows, (int)r0,
+                            op->w[1] >= 0, (int)W->row_bytes, (int)W->row_base};
+                gl_dispatch_rw(g, g->op_prog1[i], gx, gy, 1, u, 8,
                                (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c],
                                                 bias, W->bufs[c]}, 5, 1u);
             } else {
-                int u[9] = {(int)W->n_in, B[op->in[0]].width, wout, rows, (int)r0, t0, n,
-                            op->w[1] >= 0, (int)W->row_bytes};
-                gl_dispatch_rw(g, g->op_prog[i], gx, gy, (n + MM_TILE - 1) / MM_TILE, u, 9,
+                int u[10] = {(int)W->n_in, B[op->in[0]].width, wout, rows, (int)r0, t0, n,
+                             op->w[1] >= 0, (int)W->row_bytes, (int)W->row_base};
+                gl_dispatch_rw(g, g->op_prog[i], gx, gy, (n + MM_TILE - 1) / MM_TILE, u, 10,
                                (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c],
                                                 bias}, 4, 1u);
             }
@@ -683,13 +707,27 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
     case OP_ATTN: {
         int w = g->g.states[op->state].width;
         GLuint K = g->state_k[op->state], V = g->state_v[op->state];
-        gl_grid((int64_t)n * w, &gx, &gy);
-        gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1,
-                    (const int[]){w, B[op->in[1]].width, B[op->in[2]].width, t0, n, pos0}, 6,
-                    (const GLuint[]){K, V, g->bufs[op->in[1]], g->bufs[op->in[2]]}, 4, 3u);
-        float scale = (float)op->p.attn.scale;
-        int sb;
-        memcpy(&sb, &scale, 4);
+        if (!(g->fusing && g->fuse[i].kind == FUSE_ATTEND)) {  // else MV_QKV stored them
+            gl_grid((int64_t)n * w, &gx, &gy);
+            gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1,
+                        (const int[]){w, B[op->in[1]].width, B[op->in[2]].width, t0, n, pos0}, 6,
+                        (const GLuint[]){K, V, g->bufs[op->in[1]], g->bufs[op->in[2]]}, 4, 3u);
+        }
+        int sb = float_bits(op->p.attn.scale);
+        if (n == 1 && g->attn_split >= 0) {
+            // one position: keys split over work groups, then merged (attn_split.comp)
+            int j0 = op->p.attn.window > 0 && pos0 - op->p.attn.window + 1 > 0
+                         ? pos0 - op->p.attn.window + 1 : 0;
+            int n_keys = pos0 - j0 + 1, n_split = (n_keys + 63) / 64;
+            int u[10] = {op->p.attn.n_head, op->p.attn.n_head_kv, op->p.attn.head_dim, sb,
+                         t0 * B[op->in[0]].width, w, j0, n_keys, n_split, 0};
+            gl_dispatch_rw(g, g->attn_split, op->p.attn.n_head, n_split, 1, u, 10,
+                           (const GLuint[]){g->attn_part, g->bufs[op->in[0]], K, V}, 4, 1u);
+            gl_dispatch_rw(g, g->attn_merge, op->p.attn.n_head, 1, 1,
+                           (const int[]){op->p.attn.head_dim, n_split, t0 * wout}, 3,
+                           (const GLuint[]){g->bufs[op->out], g->attn_part}, 2, 1u);
+            break;
+        }
         int u[10] = {op->p.attn.n_head, op->p.attn.n_head_kv, op->p.attn.head_dim,
                      op->p.attn.window, sb, B[op->in[0]].width, wout, w, t0, pos0};
         gl_dispatch_rw(g, g->op_prog1[i], op->p.attn.n_head, n, 1, u, 10,
@@ -893,11 +931,12 @@ int gl_forward(struct GlEngine* g, const int32_t* tokens, int n, int last_only, 
     glBufferSubData(GL_SHADER_STORAGE_BUFFER, 0, (GLsizeiptr)((size_t)n * sizeof(int32_t)), tokens);
     int t_last = last_only ? n - 1 : 0;
     if (g->queries) query_counter(g->queries[0], GL_TIMESTAMP_EXT);
+    g->fusing = n == 1 && !g->hook && g->fuse_on;  // fuse.c
     for (int i = 0; i < g->g.n_ops; i++) {
         const struct Op* op = &g->g.ops[i];
         // The final norm and classifier only matter for rows whose logits are read.
         int t0 = (op->layer < 0 && op->kind != OP_EMBED) ? t_last : 0;
-        run_op(g, i, t0, n - t0);
+        if (!g->fusing || !gl_fuse_run(g, i)) run_op(g, i, t0, n - t0);
         if (g->hook) {
             int w = g->g.bufs[op->out].width;
             read_rows(g, g->bufs[op->out], t0, n - t0, w, g->hook_buf);

@@ -26,6 +26,27 @@ struct GlTensor {
     int64_t rows_per_chunk;
     int n_chunks;
     GLuint* bufs;           // n_chunks buffers
+    int64_t row_base;       // rows of other tensors before this one in bufs[0] (fuse.c packs
+                            // q, k, v and gate, up into one buffer each), else 0
+    int borrowed;           // bufs[0] belongs to the group's first tensor: not deleted here
+};
+
+// What a one-row pass without hooks runs for an op (fuse.c): its own dispatches, nothing (an
+// earlier fused dispatch did its work), or a fused dispatch standing for it and the ops in
+// op[] (matvec.comp's MV_QKV, MV_GLU and MV_RES epilogues).
+enum GlFuseKind {
+    FUSE_NONE,
+    FUSE_SKIP,   // done by an earlier fused dispatch
+    FUSE_QKV,    // q, k, v mat-vecs + both ropes + the KV store; op: rope q, rope k, attention
+    FUSE_GLU,    // gate and up mat-vecs + the GLU; op: up, glu
+    FUSE_RES,    // a mat-vec + the residual add after it; op: add
+    FUSE_ATTEND, // attention whose keys and values FUSE_QKV stored: only attend
+};
+
+struct GlFuse {
+    enum GlFuseKind kind;
+    int op[3];
+    int prog;
 };
 
 struct GlProg;
@@ -63,6 +84,11 @@ struct GlEngine {
     int* op_prog;              // per op: program index for batches (mat-mat) ...
     int* op_prog1;             // ... and for one row (mat-vec)
     struct GlMoe* moe;         // per op index (OP_MOE only)
+    struct GlFuse* fuse;       // per op index: the fused one-row plan (fuse.c)
+    int fuse_on;               // use it (MATTN_GL_FUSE=0 turns it off; read at init)
+    int fusing;                // the pass being encoded runs the fused plan
+    int attn_split, attn_merge; // split decode attention programs, -1 when not used
+    GLuint attn_part;          // their partials: (n_head, splits, head_dim + 2) floats
     GLuint moe_logits, moe_sel, moe_pw; // per row: router logits, k experts and their weights
     GLuint moe_hg, moe_hu, moe_eo;      // per (row, slot): gate, up, expert output rows
     int64_t n_past;            // positions already in the caches
@@ -103,7 +129,17 @@ int gl_subgroup_lanes(void);
 
 // The matvec.comp program for weights of type (F32, F16, BF16, Q8_0, Q4_0): work groups of
 // teams teams (one subgroup each when g->subgroup, else 32 lanes), nr rows per team.
-int gl_matvec_program(struct GlEngine* g, enum GgmlType type, int teams, int nr, struct Err* e);
+// epilogue: "" or one of matvec.comp's fused variants ("MV_RES", "MV_GLU", "MV_QKV").
+int gl_matvec_program(struct GlEngine* g, enum GgmlType type, int teams, int nr,
+                      const char* epilogue, struct Err* e);
+
+// fuse.c: plans the fused one-row pass (packing the weights of fused mat-vecs into one buffer
+// each, so it runs before the other uploads) and runs op i of it: returns 1 when the plan
+// took the op (dispatched a fused kernel or nothing), 0 when the op runs as usual.
+int gl_fuse_plan(struct GlEngine* g, struct Err* e);
+int gl_fuse_run(struct GlEngine* g, int i);
+// Whether matvec.comp can run op (an OP_MATMUL) for one row.
+int gl_matvec_fits(const struct GlEngine* g, const struct Op* op);
 
 // Turns per-op GPU timing on (GL_EXT_disjoint_timer_query timestamps around every op; each
 // forward then waits for its own results) or off. Sums land in g->op_ns per op index over

@@ -167,3 +167,13 @@ void gl_grid(int64_t n, int* gx, int* gy) {
     *gx = (int)x;
     *gy = (int)((groups + x - 1) / x);
 }
+
+int gl_chunk_rows(const struct GlTensor* w, int c) {
+    int64_t r0 = (int64_t)c * w->rows_per_chunk;
+    return (int)(w->rows - r0 < w->rows_per_chunk ? w->rows - r0 : w->rows_per_chunk);
+}
+
+void gl_groups_2d(int groups, int* gx, int* gy) {
+    *gx = groups < 65535 ? (groups > 0 ? groups : 1) : 65535;
+    *gy = (groups + *gx - 1) / *gx;
+}

@@ -43,3 +43,10 @@ void gl_barrier(struct GlEngine* g);
 void gl_grid(int64_t n, int* gx, int* gy);
 
 #define GL_LOCAL_X 64
+
+// groups work groups laid out as gx * gy >= groups with gx <= 65535 (as gl_grid does).
+void gl_groups_2d(int groups, int* gx, int* gy);
+// Rows of w in chunk c (the last chunk may be short).
+int gl_chunk_rows(const struct GlTensor* w, int c);
+// forward.c: the row of KV-cache slot state that holds position pos.
+int gl_kv_row(const struct GlEngine* g, int state, int64_t pos);

@@ -28,6 +28,25 @@ float softplus(float x) {
     return 2.0 * z * s;
 }
 
+// OP_GLU's activations (enum Act): 0 SiLU x*sigmoid(x); 1 GELU, tanh approximation; 2 exact
+// GELU with erf by A&S 7.1.26 (|error| < 1.5e-7).
+float erf_approx(float x) {
+    float s = sign(x), a = abs(x);
+    float t = 1.0 / (1.0 + 0.3275911 * a);
+    float p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 +
+              t * (-1.453152027 + t * 1.061405429))));
+    return s * (1.0 - p * exp(-a * a));
+}
+
+float glu_act(float x, int act) {
+    if (act == 0) return x / (1.0 + exp(-x));
+    if (act == 1) {
+        float k = 0.7978845608028654;  // sqrt(2/pi)
+        return 0.5 * x * (1.0 + tanh(clamp(k * (x + 0.044715 * x * x * x), -15.0, 15.0)));
+    }
+    return 0.5 * x * (1.0 + erf_approx(x * 0.7071067811865476));
+}
+
 #ifdef W_BINDING
 layout(std430, binding = W_BINDING) readonly buffer Weights { uint wq[]; };
 

@@ -8,7 +8,7 @@
 // row0 .. row0+rows-1); grid x*y covers the row tiles, z the position tiles.
 // bindings: 0 out, 1 x, 2 weights (W_BINDING 2), 3 bias (float; a dummy when absent)
 // U: 0 n_in, 1 x stride, 2 out stride, 3 rows in chunk, 4 row0, 5 first pos r0, 6 n, 7 has bias,
-//    8 bytes per row
+//    8 bytes per row, 9 row base (rows of other tensors before this one in its buffer)
 #define N_IN U[0]
 #define SX U[1]
 #define SO U[2]
@@ -18,6 +18,7 @@
 #define N U[6]
 #define HAS_BIAS U[7]
 #define ROW_BYTES U[8]
+#define WBASE U[9]
 #define TM 64
 #define TN 64
 #define TK 32
@@ -34,7 +35,8 @@ void main() {
     int t0 = int(gl_WorkGroupID.z) * TN;  // first position of the tile, relative to R0
     // The slab each thread loads: 8 consecutive k of one row (of W) and of one position (of x).
     int lr = tid / 4, lk = (tid % 4) * 8;
-    uint row_off = uint(min(o0 + lr, ROWS - 1)) * uint(ROW_BYTES);  // clamp: barrier() below
+    // clamp: barrier() below
+    uint row_off = uint(WBASE + min(o0 + lr, ROWS - 1)) * uint(ROW_BYTES);
     bool x_live = t0 + lr < N;
     int xo = (R0 + t0 + lr) * SX;
     float acc[16];

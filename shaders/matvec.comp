@@ -1,16 +1,26 @@
 // matvec.comp: y[o] = sum_i W[o][i] x[i] (+ b[o]) for ONE position (OP_MATMUL while
 // generating), the kernel a decode step spends its time in. It only reads memory, so it is
-// written to keep many wide loads in flight: a team of TEAM lanes owns NR adjacent rows,
-// each lane walks the rows in steps that are one GGUF block (Q8_0, Q4_0: 32 elements) or one
-// 16-byte word (F32, F16, BF16: 4 or 8 elements), x comes in vec4s shared by the NR rows, and
-// the team's partial sums meet in one subgroupAdd (SUBGROUP: a team is a subgroup; the host
-// puts the #extension lines in the head) or a
-// shared-memory tree (no subgroups, as on llvmpipe). Weights stay in their GGUF encoding.
-// Needs n_in % 4 == 0 and a 4-float aligned x (F16/BF16: n_in % 8 == 0, quant types: whole
-// blocks); matmul.comp (NT 1) serves every other shape.
-// bindings: 0 out, 1 x (as vec4), 2 weights (uint words), 3 bias, 4 weights (as uvec4)
+// written to keep many wide loads in flight: a team of TEAM lanes owns NR rows, each lane
+// walks the rows in steps that are one GGUF block (Q8_0, Q4_0: 32 elements) or one 16-byte
+// word (F32, F16, BF16: 4 or 8 elements), x comes in vec4s shared by the NR rows, and the
+// team's partial sums meet in one subgroupAdd (SUBGROUP: a team is a subgroup; the host puts
+// the #extension lines in the head) or a shared-memory tree (no subgroups, as on llvmpipe).
+// Weights stay in their GGUF encoding. Needs n_in % 4 == 0 and a 4-float aligned x (F16/BF16:
+// n_in % 8 == 0, quant types: whole blocks); matmul.comp (NT 1) serves every other shape.
+//
+// Fused decode epilogues (gles/fuse.c; NR 2, a team's two rows are a pair):
+//   MV_RES  y = res + W x: the residual add after an output projection.
+//   MV_GLU  W is [gate; up] (one buffer): team p reads gate row p and up row p and writes
+//           y[p] = act(gate) * up (common.glsl glu_act).
+//   MV_QKV  W is [q; k; v]: team p reads a rotary pair of q or k (rows 2i, 2i+1 of a head, or
+//           i, i + hd/2 with NEOX), rotates it by the position's (cos, sin) and writes q to y,
+//           k and v straight into the layer's KV cache row (attn_kv.comp's job).
+// bindings: 0 out, 1 x (as vec4), 2 weights (uint words), 3 bias, 4 weights (as uvec4);
+//           MV_RES 5 residual; MV_QKV 5 key cache, 6 value cache, 7 rope table (vec2)
 // U: 0 n_in, 1 x offset in vec4s, 2 out offset, 3 rows in chunk, 4 row0, 5 has bias,
-//    6 bytes per row
+//    6 bytes per row, 7 row base (rows of other tensors before this one in its buffer);
+//    MV_RES: 8 residual offset; MV_GLU: 8 n_ff, 9 act;
+//    MV_QKV: 8 q rows, 9 k rows, 10 head dim, 11 neox, 12 position, 13 cache row, 14 kv width
 #define N_IN U[0]
 #define X4 U[1]
 #define OUT0 U[2]
@@ -18,6 +28,7 @@
 #define ROW0 U[4]
 #define HAS_BIAS U[5]
 #define ROW_BYTES U[6]
+#define WBASE U[7]
 #ifndef NR
 #define NR 1
 #endif
@@ -26,6 +37,24 @@ layout(std430, binding = 0) writeonly buffer Out { float y[]; };
 layout(std430, binding = 1) readonly buffer X { vec4 x4[]; };
 layout(std430, binding = 3) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 4) readonly buffer Weights4 { uvec4 wq4[]; };
+#if defined(MV_RES)
+#define RES0 U[8]
+layout(std430, binding = 5) readonly buffer Res { float res[]; };
+#elif defined(MV_GLU)
+#define N_FF U[8]
+#define ACT U[9]
+#elif defined(MV_QKV)
+#define NQ U[8]
+#define NK U[9]
+#define HD U[10]
+#define NEOX U[11]
+#define POS U[12]
+#define CROW U[13]
+#define KVW U[14]
+layout(std430, binding = 5) writeonly buffer KC { float kc[]; };
+layout(std430, binding = 6) writeonly buffer VC { float vc[]; };
+layout(std430, binding = 7) readonly buffer Tab { vec2 cs[]; };
+#endif
 #ifndef SUBGROUP
 shared float red[MV_X * NR];
 #endif
@@ -98,23 +127,54 @@ void row_dots(uint off[NR], int lane, inout float acc[NR]) {
 #endif
 }
 
+// The rows team p reads (rows of the chunk), and how many teams the dispatch needs.
+void team_rows(int p, out int rows[NR]) {
+#if defined(MV_GLU)
+    rows[0] = p;
+    rows[1] = N_FF + p;
+#elif defined(MV_QKV)
+    int r = 2 * p, seg = r < NQ ? 0 : r < NQ + NK ? NQ : NQ + NK, l = r - seg;
+    if (NEOX != 0 && seg < NQ + NK) {
+        int h = l / HD, i = (l % HD) / 2;
+        rows[0] = seg + h * HD + i;
+        rows[1] = rows[0] + HD / 2;
+    } else {
+        rows[0] = r;
+        rows[1] = r + 1;
+    }
+#else
+    for (int k = 0; k < NR; k++) rows[k] = p * NR + k;
+#endif
+}
+
+int n_teams() {
+#if defined(MV_GLU)
+    return N_FF;
+#elif defined(MV_QKV)
+    return ROWS / 2;
+#else
+    return (ROWS + NR - 1) / NR;
+#endif
+}
+
 void main() {
 #ifdef SUBGROUP
     int team = int(gl_SubgroupID), lane = int(gl_SubgroupInvocationID);
 #else
     int lid = int(gl_LocalInvocationID.x), team = lid / TEAM, lane = lid % TEAM;
 #endif
-    int o0 = (int(gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * TEAMS + team) * NR;
+    int p = int(gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * TEAMS + team;
+    int rows[NR];
+    team_rows(min(p, n_teams() - 1), rows);  // clamp: barrier() below
     uint off[NR];
     float acc[NR];
     for (int r = 0; r < NR; r++) {
-        off[r] = uint(min(o0 + r, ROWS - 1)) * uint(ROW_BYTES);  // clamp: barrier() below
+        off[r] = uint(WBASE + min(rows[r], ROWS - 1)) * uint(ROW_BYTES);
         acc[r] = 0.0;
     }
     row_dots(off, lane, acc);
 #ifdef SUBGROUP
     for (int r = 0; r < NR; r++) acc[r] = subgroupAdd(acc[r]);
-    if (lane == 0)
 #else
     for (int r = 0; r < NR; r++) red[r * TEAM * TEAMS + lid] = acc[r];
     barrier();
@@ -124,9 +184,37 @@ void main() {
         barrier();
     }
     for (int r = 0; r < NR; r++) acc[r] = red[r * TEAM * TEAMS + lid];
-    if (lane == 0)
 #endif
-        for (int r = 0; r < NR; r++)
-            if (o0 + r < ROWS)
-                y[OUT0 + ROW0 + o0 + r] = acc[r] + (HAS_BIAS != 0 ? bias[ROW0 + o0 + r] : 0.0);
+    if (lane != 0 || p >= n_teams()) return;
+#if defined(MV_GLU)
+    y[OUT0 + p] = glu_act(acc[0], ACT) * acc[1];
+#elif defined(MV_QKV)
+    int seg = rows[0] < NQ ? 0 : rows[0] < NQ + NK ? NQ : NQ + NK;
+    float a = acc[0], b = acc[1];
+    if (seg < NQ + NK) {  // q and k: rotate the pair (rope.comp's equations)
+        vec2 c = cs[POS * (HD / 2) + ((rows[0] - seg) % HD) / (NEOX != 0 ? 1 : 2)];
+        a = acc[0] * c.x - acc[1] * c.y;
+        b = acc[1] * c.x + acc[0] * c.y;
+    }
+    if (seg == 0) {
+        y[OUT0 + rows[0]] = a;
+        y[OUT0 + rows[1]] = b;
+    } else if (seg == NQ) {
+        kc[CROW * KVW + rows[0] - seg] = a;
+        kc[CROW * KVW + rows[1] - seg] = b;
+    } else {
+        vc[CROW * KVW + rows[0] - seg] = a;
+        vc[CROW * KVW + rows[1] - seg] = b;
+    }
+#else
+    for (int r = 0; r < NR; r++) {
+        int o = rows[r];
+        if (o >= ROWS) continue;
+        float v = acc[r] + (HAS_BIAS != 0 ? bias[ROW0 + o] : 0.0);
+#if defined(MV_RES)
+        v += res[RES0 + ROW0 + o];
+#endif
+        y[OUT0 + ROW0 + o] = v;
+    }
+#endif
 }

@@ -197,6 +197,22 @@ static void check_model_tol(const char* rel, const char* hf, double ops_rtol) {
         for (int i = 0; i < nv; i++) got[(size_t)t * nv + i] = l[i];
     }
     double rel_step = rel_error(got, want, sz);
+    // the same with the fused one-row plan off (gles/fuse.c): the graph's ops one by one
+    int fused = 0;
+    for (int i = 0; i < g.g.n_ops; i++) fused += g.fuse[i].kind != FUSE_NONE;
+    int all_f32 = 1;
+    for (int64_t i = 0; i < m.gguf.n_tensors; i++)
+        all_f32 &= m.gguf.tensors[i].type == GGML_TYPE_F32;
+    if (m.config.arch == ARCH_LLAMA && all_f32)  // per layer: q k v rope rope attn, o add,
+        assert_int_equal(fused, 13 * m.config.n_layer);  // gate up glu, down add
+    gl_reset(&g);
+    g.fuse_on = 0;
+    for (int t = 0; t < n; t++) {
+        assert_int_equal(gl_forward(&g, ids + t, 1, 0, &e), 0);
+        const float* l = gl_logits(&g, 0);
+        for (int i = 0; i < nv; i++) got[(size_t)t * nv + i] = l[i];
+    }
+    double rel_unfused = rel_error(got, want, sz);
     gl_free(&g);
 
     // gl with every matrix split into SSBOs of at most 4 KiB
@@ -212,10 +228,11 @@ static void check_model_tol(const char* rel, const char* hf, double ops_rtol) {
     double rel_split = rel_error(got, want, sz);
     gl_free(&g);
 
-    fprintf(stderr, "%s: logits rel error batch %.2e, token by token %.2e, split %.2e\n", rel,
-            rel_batch, rel_step, rel_split);
+    fprintf(stderr, "%s: logits rel error batch %.2e, token by token %.2e (%d ops fused; "
+            "unfused %.2e), split %.2e\n", rel, rel_batch, rel_step, fused, rel_unfused, rel_split);
     assert_true(rel_batch <= LOGITS_RTOL);
     assert_true(rel_step <= LOGITS_RTOL);
+    assert_true(rel_unfused <= LOGITS_RTOL);
     assert_true(rel_split <= LOGITS_RTOL);
     assert_memory_equal(greedy_gl, greedy_ref, sizeof(greedy_ref));
 

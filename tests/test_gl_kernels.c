@@ -199,8 +199,8 @@ static void check_matmul(enum GgmlType type, int n_in, int n_out, int n, int bia
                     buf_bytes(wq + rb * (size_t)half, rb * (size_t)(n_out - half))};
     for (int c = 0; c < 2; c++) {
         int rows = c ? n_out - half : half;
-        int u[9] = {n_in, n_in, n_out, rows, c ? half : 0, 0, n, bias, (int)rb};
-        gl_dispatch(&G, prog(K_MATMUL, d), (rows + 63) / 64, 1, tiles, u, 9,
+        int u[10] = {n_in, n_in, n_out, rows, c ? half : 0, 0, n, bias, (int)rb, 0};
+        gl_dispatch(&G, prog(K_MATMUL, d), (rows + 63) / 64, 1, tiles, u, 10,
                     (const GLuint[]){bo, bx, bw[c], bb}, 4);
     }
     double* got = read_f(bo, (size_t)n * n_out);
@@ -281,7 +281,7 @@ static void check_matvec(enum GgmlType type, int n_in, int n_out, int bias, int 
     int row = 2;
     G.subgroup = subgroup;
     struct Err e = {0};
-    int p = gl_matvec_program(&G, type, teams, nr, &e);
+    int p = gl_matvec_program(&G, type, teams, nr, "", &e);
     if (p < 0) fail_msg("%s", e.msg);
     size_t rb = quant_row_size(type, n_in);
     uint8_t* wq = malloc(rb * (size_t)n_out);
@@ -303,8 +303,8 @@ static void check_matvec(enum GgmlType type, int n_in, int n_out, int bias, int 
                     buf_bytes(wq + rb * (size_t)half, rb * (size_t)(n_out - half))};
     for (int c = 0; c < 2; c++) {
         int rows = c ? n_out - half : half, r0 = c ? half : 0;
-        int u[7] = {n_in, row * n_in / 4, row * n_out, rows, r0, bias, (int)rb};
-        gl_dispatch(&G, p, (rows + per_group - 1) / per_group, 1, 1, u, 7,
+        int u[8] = {n_in, row * n_in / 4, row * n_out, rows, r0, bias, (int)rb, 0};
+        gl_dispatch(&G, p, (rows + per_group - 1) / per_group, 1, 1, u, 8,
                     (const GLuint[]){bo, bx, bw[c], bb, bw[c]}, 5);
     }
     double* got = read_f(bo, (size_t)3 * n_out);
@@ -337,6 +337,130 @@ static void test_matvec_types(void** state) {
             }
         }
     }
+}
+
+// matvec.comp's fused epilogues (gles/fuse.c) against the FP64 kernels, with the weights
+// packed after `base` unrelated rows (row base) as gl_init packs q;k;v and gate;up:
+//   MV_QKV  q, k, v of one row; q and k roped (NORM or NEOX); k, v into cache row `pos`
+//   MV_GLU  act(gate) * up
+//   MV_RES  res + W x + b, written over res itself as the engine does
+static uint8_t* packed_rows(enum GgmlType type, int n_in, int rows, int base, size_t* rb) {
+    *rb = quant_row_size(type, n_in);
+    uint8_t* wq = malloc(*rb * (size_t)(base + rows));
+    for (int o = 0; o < base + rows; o++) random_row(type, wq + (size_t)o * *rb, n_in);
+    return wq;
+}
+
+static void check_matvec_qkv(enum GgmlType type, int neox, int subgroup) {
+    const int n_in = 96, n_head = 3, n_kv = 1, hd = 8, n_ctx = 6, pos = 4, base = 5;
+    const int nq = n_head * hd, nk = n_kv * hd, rows = nq + 2 * nk, half = hd / 2;
+    G.subgroup = subgroup;
+    struct Err e = {0};
+    int p = gl_matvec_program(&G, type, 3, 2, "MV_QKV", &e);
+    if (p < 0) fail_msg("%s", e.msg);
+    size_t rb;
+    uint8_t* wq = packed_rows(type, n_in, rows, base, &rb);
+    double* x = rand_vec(n_in, 1.0);
+    double* y = malloc((size_t)rows * sizeof(double));
+    matmul_rows(y, x, wq + rb * base, type, NULL, n_in, 0, rows);
+    rope(y, n_head, hd, hd, neox, pos, 10000.0, 1.0, NULL);
+    rope(y + nq, n_kv, hd, hd, neox, pos, 10000.0, 1.0, NULL);
+    double* tab = malloc((size_t)n_ctx * half * 2 * sizeof(double));
+    for (int t = 0; t < n_ctx; t++)
+        for (int i = 0; i < half; i++) {
+            double th = t * (1.0 / pow(10000.0, (double)(2 * i) / hd));
+            tab[2 * (t * half + i)] = cos(th);
+            tab[2 * (t * half + i) + 1] = sin(th);
+        }
+    double* zero = calloc((size_t)n_ctx * nk, sizeof(double));
+    GLuint bq = buf_bytes(NULL, (size_t)nq * 4), bx = buf_f(x, n_in),
+           bw = buf_bytes(wq, rb * (size_t)(base + rows)), bK = buf_f(zero, (size_t)n_ctx * nk),
+           bV = buf_f(zero, (size_t)n_ctx * nk), bt = buf_f(tab, (size_t)n_ctx * half * 2);
+    int u[15] = {n_in, 0, 0, rows, 0, 0, (int)rb, base, nq, nk, hd, neox, pos, pos, nk};
+    gl_dispatch(&G, p, (rows / 2 + 2) / 3, 1, 1, u, 15,
+                (const GLuint[]){bq, bx, bw, bx, bw, bK, bV, bt}, 8);
+    double *gq = read_f(bq, nq), *gk = read_f(bK, (size_t)n_ctx * nk),
+           *gv = read_f(bV, (size_t)n_ctx * nk);
+    double* wk = calloc((size_t)n_ctx * nk, sizeof(double));
+    double* wv = calloc((size_t)n_ctx * nk, sizeof(double));
+    memcpy(wk + (size_t)pos * nk, y + nq, (size_t)nk * sizeof(double));
+    memcpy(wv + (size_t)pos * nk, y + nq + nk, (size_t)nk * sizeof(double));
+    char label[80];
+    snprintf(label, sizeof(label), "matvec qkv %s neox %d subgroup %d", quant_traits(type)->name,
+             neox, subgroup);
+    assert_close(gq, y, nq, 1e-5, 1e-4, label);
+    assert_close(gk, wk, (size_t)n_ctx * nk, 1e-5, 1e-4, label);  // other rows stay 0
+    assert_close(gv, wv, (size_t)n_ctx * nk, 1e-5, 1e-4, label);
+    GLuint bs[6] = {bq, bx, bw, bK, bV, bt};
+    glDeleteBuffers(6, bs);
+    free(wq), free(x), free(y), free(tab), free(zero), free(gq), free(gk), free(gv), free(wk),
+        free(wv);
+}
+
+static void check_matvec_glu(enum GgmlType type, int act, int subgroup) {
+    const int n_in = 64, n_ff = 37, base = 3;
+    G.subgroup = subgroup;
+    struct Err e = {0};
+    int p = gl_matvec_program(&G, type, 4, 2, "MV_GLU", &e);
+    if (p < 0) fail_msg("%s", e.msg);
+    size_t rb;
+    uint8_t* wq = packed_rows(type, n_in, 2 * n_ff, base, &rb);
+    double* x = rand_vec(n_in, 1.0);
+    double *gu = malloc(2 * n_ff * sizeof(double)), *want = malloc(n_ff * sizeof(double));
+    matmul_rows(gu, x, wq + rb * base, type, NULL, n_in, 0, 2 * n_ff);
+    (act == 0 ? glu_silu : glu_gelu_tanh)(want, gu, gu + n_ff, n_ff);
+    GLuint bo = buf_bytes(NULL, (size_t)n_ff * 4), bx = buf_f(x, n_in),
+           bw = buf_bytes(wq, rb * (size_t)(base + 2 * n_ff));
+    int u[10] = {n_in, 0, 0, 2 * n_ff, 0, 0, (int)rb, base, n_ff, act};
+    gl_dispatch(&G, p, (n_ff + 3) / 4, 1, 1, u, 10, (const GLuint[]){bo, bx, bw, bx, bw}, 5);
+    double* got = read_f(bo, n_ff);
+    char label[80];
+    snprintf(label, sizeof(label), "matvec glu %s act %d subgroup %d", quant_traits(type)->name,
+             act, subgroup);
+    assert_close(got, want, n_ff, 1e-5, 1e-4, label);
+    GLuint bs[3] = {bo, bx, bw};
+    glDeleteBuffers(3, bs);
+    free(wq), free(x), free(gu), free(want), free(got);
+}
+
+static void check_matvec_res(enum GgmlType type, int subgroup) {
+    const int n_in = 64, n_out = 67, base = 2;
+    G.subgroup = subgroup;
+    struct Err e = {0};
+    int p = gl_matvec_program(&G, type, 4, 2, "MV_RES", &e);
+    if (p < 0) fail_msg("%s", e.msg);
+    size_t rb;
+    uint8_t* wq = packed_rows(type, n_in, n_out, base, &rb);
+    double *x = rand_vec(n_in, 1.0), *b = rand_vec(n_out, 1.0), *res = rand_vec_f(n_out, 1.0);
+    double* want = malloc(n_out * sizeof(double));
+    matmul_rows(want, x, wq + rb * base, type, b, n_in, 0, n_out);
+    for (int o = 0; o < n_out; o++) want[o] += res[o];
+    GLuint bo = buf_f(res, n_out), bx = buf_f(x, n_in), bb = buf_f(b, n_out),
+           bw = buf_bytes(wq, rb * (size_t)(base + n_out));
+    int u[9] = {n_in, 0, 0, n_out, 0, 1, (int)rb, base, 0};
+    gl_dispatch(&G, p, (n_out + 7) / 8, 1, 1, u, 9, (const GLuint[]){bo, bx, bw, bb, bw, bo}, 6);
+    double* got = read_f(bo, n_out);
+    char label[80];
+    snprintf(label, sizeof(label), "matvec res %s subgroup %d", quant_traits(type)->name, subgroup);
+    assert_close(got, want, n_out, 1e-5, 1e-4, label);
+    GLuint bs[4] = {bo, bx, bb, bw};
+    glDeleteBuffers(4, bs);
+    free(wq), free(x), free(b), free(res), free(want), free(got);
+}
+
+static void test_matvec_fused(void** state) {
+    (void)state;
+    NEED_GL();
+    int sg = gl_subgroup_lanes();
+    const enum GgmlType types[] = {GGML_TYPE_F32, GGML_TYPE_Q4_0};
+    for (int s = 0; s <= (sg ? 1 : 0); s++)
+        for (size_t k = 0; k < 2; k++) {
+            check_matvec_qkv(types[k], 0, s ? sg : 0);
+            check_matvec_qkv(types[k], 1, s ? sg : 0);
+            check_matvec_glu(types[k], 0, s ? sg : 0);
+            check_matvec_glu(types[k], 1, s ? sg : 0);
+            check_matvec_res(types[k], s ? sg : 0);
+        }
 }
 
 static void test_embed_q4_0(void** state) {
@@ -441,8 +565,24 @@ static void check_attn(int n_head, int n_head_kv, int hd, int pos0, int n, int w
     snprintf(label, sizeof(label), "attn h%d/%d hd%d pos0 %d n %d window %d", n_head, n_head_kv,
              hd, pos0, n, window);
     assert_close(got, want, (size_t)n * qw, 1e-5, 1e-4, label);
-    GLuint bs[6] = {bK, bV, bk, bv, bq, bo};
-    glDeleteBuffers(6, bs);
+    // the last row again through the split decode attention (attn_split + attn_merge), as
+    // a generated token at position pos0 + n - 1 runs it: chunks of 64 keys
+    int pos = pos0 + n - 1, j0 = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+    int n_keys = pos - j0 + 1, n_split = (n_keys + 63) / 64;
+    GLuint bp = buf_bytes(NULL, (size_t)n_head * n_split * (hd + 2) * 4);
+    GLuint bo1 = buf_bytes(NULL, (size_t)qw * 4);
+    int us[10] = {n_head, n_head_kv, hd, fbits(scale), (n - 1) * qw, kvw, j0, n_keys, n_split, 0};
+    gl_dispatch(&G, prog(K_ATTN_SPLIT, ""), n_head, n_split, 1, us, 10,
+                (const GLuint[]){bp, bq, bK, bV}, 4);
+    gl_dispatch(&G, prog(K_ATTN_MERGE, ""), n_head, 1, 1, (const int[]){hd, n_split, 0}, 3,
+                (const GLuint[]){bo1, bp}, 2);
+    double* got1 = read_f(bo1, (size_t)qw);
+    snprintf(label, sizeof(label), "attn_split h%d/%d hd%d pos %d window %d (%d splits)", n_head,
+             n_head_kv, hd, pos, window, n_split);
+    assert_close(got1, want + (size_t)(n - 1) * qw, (size_t)qw, 1e-5, 1e-4, label);
+    free(got1);
+    GLuint bs[8] = {bK, bV, bk, bv, bq, bo, bp, bo1};
+    glDeleteBuffers(8, bs);
     free(kc), free(vc), free(q), free(want), free(att), free(kz), free(vz), free(got);
 }
 
@@ -453,6 +593,9 @@ static void test_attn_gqa_chunks_window(void** state) {
     check_attn(4, 2, 24, 597, 3, 0);    // 600 keys: two chunks of the online softmax
     check_attn(4, 4, 8, 40, 5, 16);     // sliding window
     check_attn(2, 1, 130, 7, 1, 0);     // head_dim > 64: several dims per thread
+    check_attn(8, 2, 64, 599, 1, 0);    // one token at 600 keys: 10 splits, the last short
+    check_attn(4, 4, 8, 300, 1, 100);   // window 100 of 301 keys: 2 splits from j0 = 201
+    check_attn(2, 1, 130, 127, 1, 0);   // 128 keys (2 full splits), head_dim > 64
 }
 
 static void test_add_glu(void** state) {
@@ -893,6 +1036,7 @@ int main(void) {
         cmocka_unit_test(test_matmul_types),
         cmocka_unit_test(test_matmul_more_types),
         cmocka_unit_test(test_matvec_types),
+        cmocka_unit_test(test_matvec_fused),
         cmocka_unit_test(test_embed_q4_0),
         cmocka_unit_test(test_rope_norm_neox),
         cmocka_unit_test(test_attn_gqa_chunks_window),

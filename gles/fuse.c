@@ -1,0 +1,260 @@
+// fuse.c: the fused one-row pass. A generated token is a chain of small dependent dispatches,
+// and on a fast GPU each one costs a fixed few microseconds whatever it computes, so the pass
+// that runs once per token merges ops the graph keeps apart (for dumps and for the FP64
+// reference) into matvec.comp's fused epilogues:
+//   q, k, v mat-vecs + rope of q and k + the KV-cache store     -> one MV_QKV dispatch
+//   gate and up mat-vecs + the GLU                               -> one MV_GLU dispatch
+//   a mat-vec + the residual add after it                        -> one MV_RES dispatch
+// A pattern is fused only when the buffers it no longer writes (k, v, up, the projection
+// before the add) are read by no later op. The plan is made once at gl_init; batches (the
+// prompt), passes with a hook (dumps, mattn-diff) and MATTN_GL_FUSE=0 run the graph's ops
+// one by one. The packed q;k;v and gate;up weights serve the unfused kernels too (row base).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buffer.h"
+#include "gles.h"
+#include "programs.h"
+#include "quant.h"
+
+static int reads(const struct Op* op, int b) {
+    for (int k = 0; k < OP_MAX_IN; k++)
+        if (op->in[k] == b) return 1;
+    return 0;
+}
+
+// Whether buffer b, as it is after op i, is read later: by an op before one that rewrites it,
+// or (the logits) by the host.
+static int read_later(const struct Graph* G, int b, int i) {
+    for (int k = i + 1; k < G->n_ops; k++) {
+        if (reads(&G->ops[k], b)) return 1;
+        if (G->ops[k].out == b) return 0;
+    }
+    return b == G->logits;
+}
+
+// Mat-vecs ops[0..n) that one matvec.comp dispatch can run over a packed weight buffer: one
+// input, no bias, one weight type and row length, each fitting matvec.comp, each tensor
+// either not uploaded yet or already packed in this order (a block shared by several layers).
+static int packable(const struct GlEngine* g, const int* ops, int n) {
+    const struct Op* a = &g->g.ops[ops[0]];
+    const struct GgufTensor* ta = &g->m->gguf.tensors[a->w[0]];
+    size_t bytes = 0;
+    for (int k = 0; k < n; k++) {
+        const struct Op* op = &g->g.ops[ops[k]];
+        if (op->kind != OP_MATMUL || op->in[0] != a->in[0] || op->w[1] >= 0 ||
+            !gl_matvec_fits(g, op))
+            return 0;
+        const struct GgufTensor* t = &g->m->gguf.tensors[op->w[0]];
+        if (t->type != ta->type || t->ne[0] != ta->ne[0]) return 0;
+        for (int j = 0; j < k; j++)
+            if (op->w[0] == g->g.ops[ops[j]].w[0]) return 0;
+        bytes += quant_row_size(t->type, t->ne[0]) * (size_t)(t->n_elements / t->ne[0]);
+        const struct GlTensor* w = &g->wt[op->w[0]];
+        const struct GlTensor* w0 = &g->wt[a->w[0]];
+        if (k > 0 && (w->n_chunks || w0->n_chunks)) {
+            const struct GlTensor* prev = &g->wt[g->g.ops[ops[k - 1]].w[0]];
+            if (!w->n_chunks || !w0->n_chunks || w->bufs[0] != w0->bufs[0] ||
+                w->row_base != prev->row_base + prev->rows)
+                return 0;
+        }
+    }
+    size_t limit = (size_t)g->max_ssbo;
+    const char* cap = getenv("MATTN_GL_MAX_SSBO");  // as upload_tensor: the split-path tests
+    if (cap && atol(cap) > 0 && (size_t)atol(cap) < limit) limit = (size_t)atol(cap);
+    return bytes + 4 <= limit;
+}
+
+// Uploads the weights of mat-vecs ops[0..n) back to back into one buffer (once).
+static int upload_packed(struct GlEngine* g, const int* ops, int n, struct Err* e) {
+    if (g->wt[g->g.ops[ops[0]].w[0]].n_chunks) return 0;  // packed by an earlier use
+    size_t bytes = 0;
+    for (int k = 0; k < n; k++) {
+        const struct GgufTensor* t = &g->m->gguf.tensors[g->g.ops[ops[k]].w[0]];
+        bytes += quant_row_size(t->type, t->ne[0]) * (size_t)(t->n_elements / t->ne[0]);
+    }
+    GLuint buf = gl_buffer_new(bytes + 4, NULL);  // + 4: see upload_tensor's padding
+    size_t off = 0;
+    int64_t base = 0;
+    for (int k = 0; k < n; k++) {
+        int id = g->g.ops[ops[k]].w[0];
+        const struct GgufTensor* t = &g->m->gguf.tensors[id];
+        struct GlTensor* w = &g->wt[id];
+        w->type = t->type;
+        w->n_in = t->ne[0];
+        w->rows = t->n_elements / t->ne[0];
+        w->row_bytes = quant_row_size(t->type, t->ne[0]);
+        w->rows_per_chunk = w->rows;
+        w->bufs = malloc(sizeof(GLuint));
+        if (!w->bufs) return err_set(e, ERR_NOMEM, "gl_init: out of memory");
+        w->bufs[0] = buf;
+        w->n_chunks = 1;
+        w->row_base = base;
+        w->borrowed = k > 0;
+        glBindBuffer(GL_SHADER_STORAGE_BUFFER, buf);
+        glBufferSubData(GL_SHADER_STORAGE_BUFFER, (GLintptr)off,
+                        (GLsizeiptr)(w->row_bytes * (size_t)w->rows), t->data);
+        off += w->row_bytes * (size_t)w->rows;
+        base += w->rows;
+    }
+    return gl_check("gl_init: uploading packed weights", e);
+}
+
+// q, k, v mat-vecs at i, i+1, i+2, their ropes (either order) and the attention over them.
+static int plan_qkv(struct GlEngine* g, int i, struct Err* e) {
+    const struct Graph* G = &g->g;
+    if (i + 5 >= G->n_ops) return 0;
+    const struct Op *q = &G->ops[i], *k = &G->ops[i + 1], *v = &G->ops[i + 2];
+    const struct Op *r0 = &G->ops[i + 3], *r1 = &G->ops[i + 4], *at = &G->ops[i + 5];
+    if (r0->kind != OP_ROPE || r1->kind != OP_ROPE || at->kind != OP_ATTN) return 0;
+    const struct Op* rq = r0->out == q->out ? r0 : r1;
+    const struct Op* rk = r0->out == q->out ? r1 : r0;
+    int hd = at->p.attn.head_dim;
+    if (rq->out != q->out || rq->in[0] != q->out || rk->out != k->out || rk->in[0] != k->out ||
+        at->in[0] != q->out || at->in[1] != k->out || at->in[2] != v->out)
+        return 0;
+    if (q->out == k->out || q->out == v->out || k->out == v->out || q->out == q->in[0] ||
+        k->out == q->in[0] || v->out == q->in[0])
+        return 0;
+    // one (cos, sin) table for both, rotating whole heads
+    if (rq->p.rope.n_rot != rk->p.rope.n_rot || rq->p.rope.freq_base != rk->p.rope.freq_base ||
+        rq->p.rope.freq_scale != rk->p.rope.freq_scale ||
+        rq->p.rope.freq_factors != rk->p.rope.freq_factors || rq->p.rope.type != rk->p.rope.type)
+        return 0;
+    if (rq->p.rope.n_rot != hd || rq->p.rope.head_dim != hd || rk->p.rope.head_dim != hd ||
+        hd % 2 || (rq->p.rope.type != ROPE_NORM && rq->p.rope.type != ROPE_NEOX))
+        return 0;
+    int kvw = g->g.states[at->state].width;
+    if (G->bufs[q->out].width != at->p.attn.n_head * hd || G->bufs[k->out].width != kvw ||
+        G->bufs[v->out].width != kvw)
+        return 0;
+    if (read_later(G, k->out, i + 5) || read_later(G, v->out, i + 5)) return 0;
+    int ops[3] = {i, i + 1, i + 2};
+    if (!packable(g, ops, 3)) return 0;
+    int rc = upload_packed(g, ops, 3, e);
+    if (rc) return rc;
+    int prog = gl_matvec_program(g, g->wt[q->w[0]].type, g->mv_teams, 2, "MV_QKV", e);
+    if (prog < 0) return prog;
+    g->fuse[i] = (struct GlFuse){FUSE_QKV, {(int)(rq - G->ops), (int)(rk - G->ops), i + 5}, prog};
+    for (int k = 1; k <= 4; k++) g->fuse[i + k].kind = FUSE_SKIP;
+    g->fuse[i + 5].kind = FUSE_ATTEND;
+    return 1;
+}
+
+// gate and up mat-vecs at i, i+1 and the GLU over them at i+2.
+static int plan_glu(struct GlEngine* g, int i, struct Err* e) {
+    const struct Graph* G = &g->g;
+    if (i + 2 >= G->n_ops) return 0;
+    const struct Op *ga = &G->ops[i], *up = &G->ops[i + 1], *glu = &G->ops[i + 2];
+    if (glu->kind != OP_GLU || glu->in[0] != ga->out || glu->in[1] != up->out ||
+        ga->out == up->out || glu->out == ga->in[0] ||
+        G->bufs[ga->out].width != G->bufs[up->out].width ||
+        G->bufs[glu->out].width != G->bufs[ga->out].width || read_later(G, up->out, i + 2) ||
+        (glu->out != ga->out && read_later(G, ga->out, i + 2)))
+        return 0;
+    int ops[2] = {i, i + 1};
+    if (!packable(g, ops, 2)) return 0;
+    int rc = upload_packed(g, ops, 2, e);
+    if (rc) return rc;
+    int prog = gl_matvec_program(g, g->wt[ga->w[0]].type, g->mv_teams, 2, "MV_GLU", e);
+    if (prog < 0) return prog;
+    g->fuse[i] = (struct GlFuse){FUSE_GLU, {i + 1, i + 2, -1}, prog};
+    g->fuse[i + 1].kind = g->fuse[i + 2].kind = FUSE_SKIP;
+    return 1;
+}
+
+// A mat-vec at i whose output only the residual add at i+1 reads.
+static int plan_res(struct GlEngine* g, int i, struct Err* e) {
+    const struct Graph* G = &g->g;
+    if (i + 1 >= G->n_ops) return 0;
+    const struct Op *mm = &G->ops[i], *add = &G->ops[i + 1];
+    if (add->kind != OP_ADD || (add->in[0] == mm->out) == (add->in[1] == mm->out)) return 0;
+    int res = add->in[0] == mm->out ? add->in[1] : add->in[0];
+    if (add->out == mm->in[0] || res == mm->out || G->bufs[res].width != G->bufs[mm->out].width ||
+        G->bufs[add->out].width != G->bufs[mm->out].width || !gl_matvec_fits(g, mm) ||
+        (add->out != mm->out && read_later(G, mm->out, i + 1)))
+        return 0;
+    enum GgmlType t = g->m->gguf.tensors[mm->w[0]].type;
+    int prog = gl_matvec_program(g, t, g->mv_teams, g->mv_nr, "MV_RES", e);
+    if (prog < 0) return prog;
+    g->fuse[i] = (struct GlFuse){FUSE_RES, {i + 1, -1, -1}, prog};
+    g->fuse[i + 1].kind = FUSE_SKIP;
+    return 1;
+}
+
+int gl_fuse_plan(struct GlEngine* g, struct Err* e) {
+    const char* s = getenv("MATTN_GL_FUSE");
+    g->fuse_on = !(s && strcmp(s, "0") == 0);
+    g->fuse = calloc((size_t)g->g.n_ops + 1, sizeof(*g->fuse));
+    if (!g->fuse) return err_set(e, ERR_NOMEM, "gl_init: out of memory");
+    for (int i = 0; i < g->g.n_ops; i++) {
+        if (g->fuse[i].kind != FUSE_NONE || g->g.ops[i].kind != OP_MATMUL) continue;
+        int rc = plan_qkv(g, i, e);
+        if (!rc) rc = plan_glu(g, i, e);
+        if (!rc) rc = plan_res(g, i, e);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+int gl_fuse_run(struct GlEngine* g, int i) {
+    const struct GlFuse* f = &g->fuse[i];
+    const struct Graph* G = &g->g;
+    const struct Op* op = &G->ops[i];
+    if (f->kind == FUSE_NONE || f->kind == FUSE_ATTEND) return 0;
+    if (f->kind == FUSE_SKIP) return 1;
+    const struct GlTensor* W = &g->wt[op->w[0]];
+    GLuint x = g->bufs[op->in[0]];
+    int teams = g->mv_teams, gx, gy;
+    switch (f->kind) {
+    case FUSE_QKV: {
+        const struct Op *rq = &G->ops[f->op[0]], *at = &G->ops[f->op[2]];
+        const struct Op *k = &G->ops[i + 1], *v = &G->ops[i + 2];
+        int nq = G->bufs[op->out].width, nk = G->bufs[k->out].width, nv = G->bufs[v->out].width;
+        int pos = (int)g->n_past, kvw = G->states[at->state].width;
+        gl_groups_2d(((nq + nk + nv) / 2 + teams - 1) / teams, &gx, &gy);
+        int u[15] = {(int)W->n_in, 0, 0, nq + nk + nv, 0, 0, (int)W->row_bytes, (int)W->row_base,
+                     nq, nk, at->p.attn.head_dim, rq->p.rope.type == ROPE_NEOX, pos,
+                     gl_kv_row(g, at->state, pos), kvw};
+        gl_dispatch_rw(g, f->prog, gx, gy, 1, u, 15,
+                       (const GLuint[]){g->bufs[op->out], x, W->bufs[0], g->dummy, W->bufs[0],
+                                        g->state_k[at->state], g->state_v[at->state],
+                                        g->rope_tab[f->op[0]]},
+                       8, 1u | 1u << 5 | 1u << 6);
+        break;
+    }
+    case FUSE_GLU: {
+        const struct Op* glu = &G->ops[f->op[1]];
+        int n_ff = G->bufs[op->out].width;
+        gl_groups_2d((n_ff + teams - 1) / teams, &gx, &gy);
+        int u[10] = {(int)W->n_in, 0, 0, 2 * n_ff, 0, 0, (int)W->row_bytes, (int)W->row_base,
+                     n_ff, (int)glu->p.glu.act};
+        gl_dispatch_rw(g, f->prog, gx, gy, 1, u, 10,
+                       (const GLuint[]){g->bufs[glu->out], x, W->bufs[0], g->dummy, W->bufs[0]},
+                       5, 1u);
+        break;
+    }
+    case FUSE_RES: {
+        const struct Op* add = &G->ops[f->op[0]];
+        GLuint res = g->bufs[add->in[0] == op->out ? add->in[1] : add->in[0]];
+        GLuint bias = op->w[1] >= 0 ? g->wt[op->w[1]].bufs[0] : g->dummy;
+        int per_group = teams * g->mv_nr;
+        for (int c = 0; c < W->n_chunks; c++) {
+            int rows = gl_chunk_rows(W, c);
+            gl_groups_2d((rows + per_group - 1) / per_group, &gx, &gy);
+            int u[9] = {(int)W->n_in, 0, 0, rows, (int)(c * W->rows_per_chunk), op->w[1] >= 0,
+                        (int)W->row_bytes, (int)W->row_base, 0};
+            gl_dispatch_rw(g, f->prog, gx, gy, 1, u, 9,
+                           (const GLuint[]){g->bufs[add->out], x, W->bufs[c], bias, W->bufs[c],
+                                            res},
+                           6, 1u);
+        }
+        break;
+    }
+    case FUSE_NONE:
+    case FUSE_SKIP:
+    case FUSE_ATTEND: break;
+    }
+    return 1;
+}
