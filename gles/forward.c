@@ -270,12 +270,11 @@ int gl_matvec_program(struct GlEngine* g, enum GgmlType type, int teams, int nr,
     int team = g->subgroup ? g->subgroup : 32;
     char d[320];
     snprintf(d, sizeof(d), "%s#define W_BINDING 2\n#define %s 1\n#define TEAM %d\n#define TEAMS %d\n"
-             "#define MV_X %d\n#define NR %d\n%s%s%s",
+             "#define MV_X %d\n#define NR %d\n%s",
              g->subgroup ? "#extension GL_KHR_shader_subgroup_basic : enable\n"
                            "#extension GL_KHR_shader_subgroup_arithmetic : enable\n"
                            "#define SUBGROUP 1\n" : "",
-             wtype_define(type), team, teams, team * teams, nr, *epilogue ? "#define " : "",
-             epilogue, *epilogue ? " 1\n" : "");
+             wtype_define(type), team, teams, team * teams, nr, epilogue);
     return gl_program(g, K_MATVEC, d, e);
 }
 
@@ -595,7 +594,7 @@ static void read_rows(struct GlEngine* g, GLuint buf, int t0, int n, int width, 
     }
 }
 
-static int float_bits(double x) {
+int gl_float_bits(double x) {
     float f = (float)x;
     int b;
     memcpy(&b, &f, 4);
@@ -713,7 +712,7 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
                         (const int[]){w, B[op->in[1]].width, B[op->in[2]].width, t0, n, pos0}, 6,
                         (const GLuint[]){K, V, g->bufs[op->in[1]], g->bufs[op->in[2]]}, 4, 3u);
         }
-        int sb = float_bits(op->p.attn.scale);
+        int sb = gl_float_bits(op->p.attn.scale);
         if (n == 1 && g->attn_split >= 0) {
             // one position: keys split over work groups, then merged (attn_split.comp)
             int j0 = op->p.attn.window > 0 && pos0 - op->p.attn.window + 1 > 0
@@ -751,7 +750,7 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
     case OP_LAYERNORM: {
         const struct GlTensor *w = &g->wt[op->w[0]], *b = &g->wt[op->w[1]];
         int u[6] = {wout, op->p.layernorm.n_group,        wout, B[op->in[0]].width,
-                    t0,   float_bits(op->p.layernorm.eps)};
+                    t0,   gl_float_bits(op->p.layernorm.eps)};
         gl_dispatch(g, g->op_prog[i], op->p.layernorm.n_group, n, 1, u, 6,
                     (const GLuint[]){O, I(0), w->bufs[0], b->bufs[0]}, 4);
         break;
@@ -863,7 +862,7 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
     case OP_RMSNORM_GROUP:
         gl_dispatch(g, g->op_prog[i], op->p.gnorm.n_group, n, 1,
                     (const int[]){wout, op->p.gnorm.n_group, wout, B[op->in[0]].width, t0,
-                                  float_bits(op->p.gnorm.eps)},
+                                  gl_float_bits(op->p.gnorm.eps)},
                     6, (const GLuint[]){O, I(0), g->wt[op->w[0]].bufs[0]}, 3);
         break;
     case OP_MOE: run_moe(g, i, t0, n); break;

@@ -5,6 +5,7 @@
 //   q, k, v mat-vecs + rope of q and k + the KV-cache store     -> one MV_QKV dispatch
 //   gate and up mat-vecs + the GLU                               -> one MV_GLU dispatch
 //   a mat-vec + the residual add after it                        -> one MV_RES dispatch
+// and the rmsnorm before the q/k/v or gate/up mat-vecs goes into them (MV_NORM).
 // A pattern is fused only when the buffers it no longer writes (k, v, up, the projection
 // before the add) are read by no later op. The plan is made once at gl_init; batches (the
 // prompt), passes with a hook (dumps, mattn-diff) and MATTN_GL_FUSE=0 run the graph's ops
@@ -101,6 +102,21 @@ static int upload_packed(struct GlEngine* g, const int* ops, int n, struct Err* 
     return gl_check("gl_init: uploading packed weights", e);
 }
 
+// The OP_RMSNORM at i - 1 when the mat-vecs i..last, which write out[], can compute it on the
+// fly (MV_NORM): they read its output, nothing after them does, its weight is w (no 1 + w).
+static int fusable_norm(const struct GlEngine* g, int i, int last, const int* out, int n_out) {
+    const struct Graph* G = &g->g;
+    if (i < 1) return -1;
+    const struct Op* nm = &G->ops[i - 1];
+    if (nm->kind != OP_RMSNORM || nm->out != G->ops[i].in[0] || nm->p.norm.w_offset != 0.0 ||
+        nm->in[0] == nm->out || G->bufs[nm->in[0]].width != G->bufs[nm->out].width ||
+        G->bufs[nm->in[0]].width % 4 || read_later(G, nm->out, last))
+        return -1;
+    for (int k = 0; k < n_out; k++)
+        if (out[k] == nm->in[0]) return -1;
+    return i - 1;
+}
+
 // q, k, v mat-vecs at i, i+1, i+2, their ropes (either order) and the attention over them.
 static int plan_qkv(struct GlEngine* g, int i, struct Err* e) {
     const struct Graph* G = &g->g;
@@ -134,9 +150,14 @@ static int plan_qkv(struct GlEngine* g, int i, struct Err* e) {
     if (!packable(g, ops, 3)) return 0;
     int rc = upload_packed(g, ops, 3, e);
     if (rc) return rc;
-    int prog = gl_matvec_program(g, g->wt[q->w[0]].type, g->mv_teams, 2, "MV_QKV", e);
+    int norm = fusable_norm(g, i, i + 2, (const int[]){q->out, k->out, v->out}, 3);
+    int prog = gl_matvec_program(g, g->wt[q->w[0]].type, g->mv_teams, 2,
+                                 norm >= 0 ? "#define MV_QKV 1\n#define MV_NORM 1\n"
+                                           : "#define MV_QKV 1\n", e);
     if (prog < 0) return prog;
-    g->fuse[i] = (struct GlFuse){FUSE_QKV, {(int)(rq - G->ops), (int)(rk - G->ops), i + 5}, prog};
+    g->fuse[i] = (struct GlFuse){
+        FUSE_QKV, {(int)(rq - G->ops), (int)(rk - G->ops), i + 5, norm}, prog};
+    if (norm >= 0) g->fuse[norm].kind = FUSE_SKIP;
     for (int k = 1; k <= 4; k++) g->fuse[i + k].kind = FUSE_SKIP;
     g->fuse[i + 5].kind = FUSE_ATTEND;
     return 1;
@@ -157,9 +178,13 @@ static int plan_glu(struct GlEngine* g, int i, struct Err* e) {
     if (!packable(g, ops, 2)) return 0;
     int rc = upload_packed(g, ops, 2, e);
     if (rc) return rc;
-    int prog = gl_matvec_program(g, g->wt[ga->w[0]].type, g->mv_teams, 2, "MV_GLU", e);
+    int norm = fusable_norm(g, i, i + 1, (const int[]){glu->out}, 1);
+    int prog = gl_matvec_program(g, g->wt[ga->w[0]].type, g->mv_teams, 2,
+                                 norm >= 0 ? "#define MV_GLU 1\n#define MV_NORM 1\n"
+                                           : "#define MV_GLU 1\n", e);
     if (prog < 0) return prog;
-    g->fuse[i] = (struct GlFuse){FUSE_GLU, {i + 1, i + 2, -1}, prog};
+    g->fuse[i] = (struct GlFuse){FUSE_GLU, {i + 1, i + 2, -1, norm}, prog};
+    if (norm >= 0) g->fuse[norm].kind = FUSE_SKIP;
     g->fuse[i + 1].kind = g->fuse[i + 2].kind = FUSE_SKIP;
     return 1;
 }
@@ -176,9 +201,9 @@ static int plan_res(struct GlEngine* g, int i, struct Err* e) {
         (add->out != mm->out && read_later(G, mm->out, i + 1)))
         return 0;
     enum GgmlType t = g->m->gguf.tensors[mm->w[0]].type;
-    int prog = gl_matvec_program(g, t, g->mv_teams, g->mv_nr, "MV_RES", e);
+    int prog = gl_matvec_program(g, t, g->mv_teams, g->mv_nr, "#define MV_RES 1\n", e);
     if (prog < 0) return prog;
-    g->fuse[i] = (struct GlFuse){FUSE_RES, {i + 1, -1, -1}, prog};
+    g->fuse[i] = (struct GlFuse){FUSE_RES, {i + 1, -1, -1, -1}, prog};
     g->fuse[i + 1].kind = FUSE_SKIP;
     return 1;
 }
@@ -205,7 +230,11 @@ int gl_fuse_run(struct GlEngine* g, int i) {
     if (f->kind == FUSE_NONE || f->kind == FUSE_ATTEND) return 0;
     if (f->kind == FUSE_SKIP) return 1;
     const struct GlTensor* W = &g->wt[op->w[0]];
-    GLuint x = g->bufs[op->in[0]];
+    // with the rmsnorm fused, the mat-vecs read its input and weight (binding 8)
+    const struct Op* nm = f->op[3] >= 0 ? &G->ops[f->op[3]] : NULL;
+    GLuint x = g->bufs[nm ? nm->in[0] : op->in[0]];
+    GLuint nw = nm ? g->wt[nm->w[0]].bufs[0] : g->dummy;
+    int eps = nm ? gl_float_bits(nm->p.norm.eps) : 0;
     int teams = g->mv_teams, gx, gy;
     switch (f->kind) {
     case FUSE_QKV: {
@@ -214,25 +243,26 @@ int gl_fuse_run(struct GlEngine* g, int i) {
         int nq = G->bufs[op->out].width, nk = G->bufs[k->out].width, nv = G->bufs[v->out].width;
         int pos = (int)g->n_past, kvw = G->states[at->state].width;
         gl_groups_2d(((nq + nk + nv) / 2 + teams - 1) / teams, &gx, &gy);
-        int u[15] = {(int)W->n_in, 0, 0, nq + nk + nv, 0, 0, (int)W->row_bytes, (int)W->row_base,
+        int u[16] = {(int)W->n_in, 0, 0, nq + nk + nv, 0, 0, (int)W->row_bytes, (int)W->row_base,
                      nq, nk, at->p.attn.head_dim, rq->p.rope.type == ROPE_NEOX, pos,
-                     gl_kv_row(g, at->state, pos), kvw};
-        gl_dispatch_rw(g, f->prog, gx, gy, 1, u, 15,
+                     gl_kv_row(g, at->state, pos), kvw, eps};
+        gl_dispatch_rw(g, f->prog, gx, gy, 1, u, 16,
                        (const GLuint[]){g->bufs[op->out], x, W->bufs[0], g->dummy, W->bufs[0],
                                         g->state_k[at->state], g->state_v[at->state],
-                                        g->rope_tab[f->op[0]]},
-                       8, 1u | 1u << 5 | 1u << 6);
+                                        g->rope_tab[f->op[0]], nw},
+                       9, 1u | 1u << 5 | 1u << 6);
         break;
     }
     case FUSE_GLU: {
         const struct Op* glu = &G->ops[f->op[1]];
         int n_ff = G->bufs[op->out].width;
         gl_groups_2d((n_ff + teams - 1) / teams, &gx, &gy);
-        int u[10] = {(int)W->n_in, 0, 0, 2 * n_ff, 0, 0, (int)W->row_bytes, (int)W->row_base,
-                     n_ff, (int)glu->p.glu.act};
-        gl_dispatch_rw(g, f->prog, gx, gy, 1, u, 10,
-                       (const GLuint[]){g->bufs[glu->out], x, W->bufs[0], g->dummy, W->bufs[0]},
-                       5, 1u);
+        int u[11] = {(int)W->n_in, 0, 0, 2 * n_ff, 0, 0, (int)W->row_bytes, (int)W->row_base,
+                     n_ff, (int)glu->p.glu.act, eps};
+        gl_dispatch_rw(g, f->prog, gx, gy, 1, u, 11,
+                       (const GLuint[]){g->bufs[glu->out], x, W->bufs[0], g->dummy, W->bufs[0],
+                                        g->dummy, g->dummy, g->dummy, nw},
+                       9, 1u);
         break;
     }
     case FUSE_RES: {

@@ -37,15 +37,17 @@ struct GlTensor {
 enum GlFuseKind {
     FUSE_NONE,
     FUSE_SKIP,   // done by an earlier fused dispatch
-    FUSE_QKV,    // q, k, v mat-vecs + both ropes + the KV store; op: rope q, rope k, attention
-    FUSE_GLU,    // gate and up mat-vecs + the GLU; op: up, glu
+    FUSE_QKV,    // q, k, v mat-vecs + both ropes + the KV store (+ the rmsnorm before them);
+                 // op: rope q, rope k, attention, rmsnorm or -1
+    FUSE_GLU,    // gate and up mat-vecs + the GLU (+ the rmsnorm before); op: up, glu, -1,
+                 // rmsnorm or -1
     FUSE_RES,    // a mat-vec + the residual add after it; op: add
     FUSE_ATTEND, // attention whose keys and values FUSE_QKV stored: only attend
 };
 
 struct GlFuse {
     enum GlFuseKind kind;
-    int op[3];
+    int op[4];
     int prog;
 };
 
@@ -129,7 +131,8 @@ int gl_subgroup_lanes(void);
 
 // The matvec.comp program for weights of type (F32, F16, BF16, Q8_0, Q4_0): work groups of
 // teams teams (one subgroup each when g->subgroup, else 32 lanes), nr rows per team.
-// epilogue: "" or one of matvec.comp's fused variants ("MV_RES", "MV_GLU", "MV_QKV").
+// epilogue: "" or #define lines of matvec.comp's fused variants (MV_RES, MV_GLU, MV_QKV,
+// MV_NORM).
 int gl_matvec_program(struct GlEngine* g, enum GgmlType type, int teams, int nr,
                       const char* epilogue, struct Err* e);
 

@@ -15,12 +15,16 @@
 //   MV_QKV  W is [q; k; v]: team p reads a rotary pair of q or k (rows 2i, 2i+1 of a head, or
 //           i, i + hd/2 with NEOX), rotates it by the position's (cos, sin) and writes q to y,
 //           k and v straight into the layer's KV cache row (attn_kv.comp's job).
+//   MV_NORM (with MV_QKV or MV_GLU) x is the rmsnorm's input: each work group computes
+//           w * x / rms(x) on the fly (the OP_RMSNORM before the mat-vecs).
 // bindings: 0 out, 1 x (as vec4), 2 weights (uint words), 3 bias, 4 weights (as uvec4);
-//           MV_RES 5 residual; MV_QKV 5 key cache, 6 value cache, 7 rope table (vec2)
+//           MV_RES 5 residual; MV_QKV 5 key cache, 6 value cache, 7 rope table (vec2);
+//           MV_NORM 8 norm weight
 // U: 0 n_in, 1 x offset in vec4s, 2 out offset, 3 rows in chunk, 4 row0, 5 has bias,
 //    6 bytes per row, 7 row base (rows of other tensors before this one in its buffer);
-//    MV_RES: 8 residual offset; MV_GLU: 8 n_ff, 9 act;
-//    MV_QKV: 8 q rows, 9 k rows, 10 head dim, 11 neox, 12 position, 13 cache row, 14 kv width
+//    MV_RES: 8 residual offset; MV_GLU: 8 n_ff, 9 act, 10 norm eps (float bits);
+//    MV_QKV: 8 q rows, 9 k rows, 10 head dim, 11 neox, 12 position, 13 cache row, 14 kv width,
+//    15 norm eps
 #define N_IN U[0]
 #define X4 U[1]
 #define OUT0 U[2]
@@ -58,6 +62,25 @@ layout(std430, binding = 7) readonly buffer Tab { vec2 cs[]; };
 #ifndef SUBGROUP
 shared float red[MV_X * NR];
 #endif
+#ifdef MV_NORM
+#ifdef MV_QKV
+#define NORM_EPS intBitsToFloat(U[15])
+#else
+#define NORM_EPS intBitsToFloat(U[10])
+#endif
+layout(std430, binding = 8) readonly buffer NormW { vec4 nw4[]; };
+shared float norm_ss[MV_X];
+float norm_r;  // this work group's 1 / rms(x)
+#endif
+
+// Element 4i..4i+3 of the input row (MV_NORM: normalised, rmsnorm.comp's w * x / rms).
+vec4 xv4(int i) {
+#ifdef MV_NORM
+    return x4[X4 + i] * (nw4[i] * norm_r);
+#else
+    return x4[X4 + i];
+#endif
+}
 
 // Four signed bytes of a word as floats.
 vec4 i8x4(uint w) {
@@ -75,9 +98,9 @@ void row_dots(uint off[NR], int lane, inout float acc[NR]) {
 #endif
     int n_w = N_IN / PER;
     for (int k = lane; k < n_w; k += TEAM) {
-        vec4 xa = x4[X4 + k * PER / 4];
+        vec4 xa = xv4(k * PER / 4);
 #if PER == 8
-        vec4 xb = x4[X4 + k * 2 + 1];
+        vec4 xb = xv4(k * 2 + 1);
 #endif
         for (int r = 0; r < NR; r++) {
             uvec4 w = wq4[(off[r] >> 4) + uint(k)];
@@ -102,7 +125,7 @@ void row_dots(uint off[NR], int lane, inout float acc[NR]) {
     int n_b = N_IN / 32;
     for (int b = lane; b < n_b; b += TEAM) {
         vec4 xv[8];
-        for (int k = 0; k < 8; k++) xv[k] = x4[X4 + b * 8 + k];
+        for (int k = 0; k < 8; k++) xv[k] = xv4(b * 8 + k);
         for (int r = 0; r < NR; r++) {
             // A block starts at an even byte: its words a[0..NW-1] hold d at bytes 0-1 or
             // 2-3 and the quants after it, shifted by two bytes when the block is aligned.
@@ -164,6 +187,19 @@ void main() {
     int lid = int(gl_LocalInvocationID.x), team = lid / TEAM, lane = lid % TEAM;
 #endif
     int p = int(gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * TEAMS + team;
+#ifdef MV_NORM
+    // the rms of x, summed by the whole work group (each one recomputes it: no dispatch)
+    {
+        int tid = int(gl_LocalInvocationID.x);
+        float ss = 0.0;
+        for (int i = tid; i < N_IN / 4; i += MV_X) ss += dot(x4[X4 + i], x4[X4 + i]);
+        norm_ss[tid] = ss;
+        barrier();
+        ss = 0.0;
+        for (int i = 0; i < MV_X; i++) ss += norm_ss[i];
+        norm_r = 1.0 / sqrt(ss / float(N_IN) + NORM_EPS);
+    }
+#endif
     int rows[NR];
     team_rows(min(p, n_teams() - 1), rows);  // clamp: barrier() below
     uint off[NR];

@@ -203,8 +203,8 @@ static void check_model_tol(const char* rel, const char* hf, double ops_rtol) {
     int all_f32 = 1;
     for (int64_t i = 0; i < m.gguf.n_tensors; i++)
         all_f32 &= m.gguf.tensors[i].type == GGML_TYPE_F32;
-    if (m.config.arch == ARCH_LLAMA && all_f32)  // per layer: q k v rope rope attn, o add,
-        assert_int_equal(fused, 13 * m.config.n_layer);  // gate up glu, down add
+    // per layer: attn_norm q k v rope rope attn, o add, ffn_norm gate up glu, down add
+    if (m.config.arch == ARCH_LLAMA && all_f32) assert_int_equal(fused, 15 * m.config.n_layer);
     gl_reset(&g);
     g.fuse_on = 0;
     for (int t = 0; t < n; t++) {

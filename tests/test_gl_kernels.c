@@ -343,6 +343,7 @@ static void test_matvec_types(void** state) {
 // packed after `base` unrelated rows (row base) as gl_init packs q;k;v and gate;up:
 //   MV_QKV  q, k, v of one row; q and k roped (NORM or NEOX); k, v into cache row `pos`
 //   MV_GLU  act(gate) * up
+//   MV_NORM (with either) x is first normalised as rmsnorm() does
 //   MV_RES  res + W x + b, written over res itself as the engine does
 static uint8_t* packed_rows(enum GgmlType type, int n_in, int rows, int base, size_t* rb) {
     *rb = quant_row_size(type, n_in);
@@ -351,18 +352,22 @@ static uint8_t* packed_rows(enum GgmlType type, int n_in, int rows, int base, si
     return wq;
 }
 
-static void check_matvec_qkv(enum GgmlType type, int neox, int subgroup) {
+static void check_matvec_qkv(enum GgmlType type, int neox, int norm, int subgroup) {
     const int n_in = 96, n_head = 3, n_kv = 1, hd = 8, n_ctx = 6, pos = 4, base = 5;
     const int nq = n_head * hd, nk = n_kv * hd, rows = nq + 2 * nk, half = hd / 2;
     G.subgroup = subgroup;
     struct Err e = {0};
-    int p = gl_matvec_program(&G, type, 3, 2, "MV_QKV", &e);
+    int p = gl_matvec_program(&G, type, 3, 2,
+                              norm ? "#define MV_QKV 1\n#define MV_NORM 1\n" : "#define MV_QKV 1\n",
+                              &e);
     if (p < 0) fail_msg("%s", e.msg);
     size_t rb;
     uint8_t* wq = packed_rows(type, n_in, rows, base, &rb);
-    double* x = rand_vec(n_in, 1.0);
+    double *x = rand_vec(n_in, 1.0), *nw = rand_vec(n_in, 1.0), *xn = malloc(n_in * sizeof(double));
+    if (norm) rmsnorm(xn, x, nw, 0.0, n_in, 1e-5);  // MV_NORM: x is the norm's input
+    else memcpy(xn, x, n_in * sizeof(double));
     double* y = malloc((size_t)rows * sizeof(double));
-    matmul_rows(y, x, wq + rb * base, type, NULL, n_in, 0, rows);
+    matmul_rows(y, xn, wq + rb * base, type, NULL, n_in, 0, rows);
     rope(y, n_head, hd, hd, neox, pos, 10000.0, 1.0, NULL);
     rope(y + nq, n_kv, hd, hd, neox, pos, 10000.0, 1.0, NULL);
     double* tab = malloc((size_t)n_ctx * half * 2 * sizeof(double));
@@ -375,10 +380,11 @@ static void check_matvec_qkv(enum GgmlType type, int neox, int subgroup) {
     double* zero = calloc((size_t)n_ctx * nk, sizeof(double));
     GLuint bq = buf_bytes(NULL, (size_t)nq * 4), bx = buf_f(x, n_in),
            bw = buf_bytes(wq, rb * (size_t)(base + rows)), bK = buf_f(zero, (size_t)n_ctx * nk),
-           bV = buf_f(zero, (size_t)n_ctx * nk), bt = buf_f(tab, (size_t)n_ctx * half * 2);
-    int u[15] = {n_in, 0, 0, rows, 0, 0, (int)rb, base, nq, nk, hd, neox, pos, pos, nk};
-    gl_dispatch(&G, p, (rows / 2 + 2) / 3, 1, 1, u, 15,
-                (const GLuint[]){bq, bx, bw, bx, bw, bK, bV, bt}, 8);
+           bV = buf_f(zero, (size_t)n_ctx * nk), bt = buf_f(tab, (size_t)n_ctx * half * 2),
+           bn = buf_f(nw, n_in);
+    int u[16] = {n_in, 0, 0, rows, 0, 0, (int)rb, base, nq, nk, hd, neox, pos, pos, nk, fbits(1e-5)};
+    gl_dispatch(&G, p, (rows / 2 + 2) / 3, 1, 1, u, 16,
+                (const GLuint[]){bq, bx, bw, bx, bw, bK, bV, bt, bn}, 9);
     double *gq = read_f(bq, nq), *gk = read_f(bK, (size_t)n_ctx * nk),
            *gv = read_f(bV, (size_t)n_ctx * nk);
     double* wk = calloc((size_t)n_ctx * nk, sizeof(double));
@@ -386,48 +392,53 @@ static void check_matvec_qkv(enum GgmlType type, int neox, int subgroup) {
     memcpy(wk + (size_t)pos * nk, y + nq, (size_t)nk * sizeof(double));
     memcpy(wv + (size_t)pos * nk, y + nq + nk, (size_t)nk * sizeof(double));
     char label[80];
-    snprintf(label, sizeof(label), "matvec qkv %s neox %d subgroup %d", quant_traits(type)->name,
-             neox, subgroup);
+    snprintf(label, sizeof(label), "matvec qkv %s neox %d norm %d subgroup %d",
+             quant_traits(type)->name, neox, norm, subgroup);
     assert_close(gq, y, nq, 1e-5, 1e-4, label);
     assert_close(gk, wk, (size_t)n_ctx * nk, 1e-5, 1e-4, label);  // other rows stay 0
     assert_close(gv, wv, (size_t)n_ctx * nk, 1e-5, 1e-4, label);
-    GLuint bs[6] = {bq, bx, bw, bK, bV, bt};
-    glDeleteBuffers(6, bs);
-    free(wq), free(x), free(y), free(tab), free(zero), free(gq), free(gk), free(gv), free(wk),
+    GLuint bs[7] = {bq, bx, bw, bK, bV, bt, bn};
+    glDeleteBuffers(7, bs);
+    free(wq), free(x), free(nw), free(xn), free(y), free(tab), free(zero), free(gq), free(gk), free(gv), free(wk),
         free(wv);
 }
 
-static void check_matvec_glu(enum GgmlType type, int act, int subgroup) {
+static void check_matvec_glu(enum GgmlType type, int act, int norm, int subgroup) {
     const int n_in = 64, n_ff = 37, base = 3;
     G.subgroup = subgroup;
     struct Err e = {0};
-    int p = gl_matvec_program(&G, type, 4, 2, "MV_GLU", &e);
+    int p = gl_matvec_program(&G, type, 4, 2,
+                              norm ? "#define MV_GLU 1\n#define MV_NORM 1\n" : "#define MV_GLU 1\n",
+                              &e);
     if (p < 0) fail_msg("%s", e.msg);
     size_t rb;
     uint8_t* wq = packed_rows(type, n_in, 2 * n_ff, base, &rb);
-    double* x = rand_vec(n_in, 1.0);
+    double *x = rand_vec(n_in, 1.0), *nw = rand_vec(n_in, 1.0), *xn = malloc(n_in * sizeof(double));
+    if (norm) rmsnorm(xn, x, nw, 0.0, n_in, 1e-6);
+    else memcpy(xn, x, n_in * sizeof(double));
     double *gu = malloc(2 * n_ff * sizeof(double)), *want = malloc(n_ff * sizeof(double));
-    matmul_rows(gu, x, wq + rb * base, type, NULL, n_in, 0, 2 * n_ff);
+    matmul_rows(gu, xn, wq + rb * base, type, NULL, n_in, 0, 2 * n_ff);
     (act == 0 ? glu_silu : glu_gelu_tanh)(want, gu, gu + n_ff, n_ff);
     GLuint bo = buf_bytes(NULL, (size_t)n_ff * 4), bx = buf_f(x, n_in),
-           bw = buf_bytes(wq, rb * (size_t)(base + 2 * n_ff));
-    int u[10] = {n_in, 0, 0, 2 * n_ff, 0, 0, (int)rb, base, n_ff, act};
-    gl_dispatch(&G, p, (n_ff + 3) / 4, 1, 1, u, 10, (const GLuint[]){bo, bx, bw, bx, bw}, 5);
+           bw = buf_bytes(wq, rb * (size_t)(base + 2 * n_ff)), bn = buf_f(nw, n_in);
+    int u[11] = {n_in, 0, 0, 2 * n_ff, 0, 0, (int)rb, base, n_ff, act, fbits(1e-6)};
+    gl_dispatch(&G, p, (n_ff + 3) / 4, 1, 1, u, 11,
+                (const GLuint[]){bo, bx, bw, bx, bw, bx, bx, bx, bn}, 9);
     double* got = read_f(bo, n_ff);
     char label[80];
-    snprintf(label, sizeof(label), "matvec glu %s act %d subgroup %d", quant_traits(type)->name,
-             act, subgroup);
+    snprintf(label, sizeof(label), "matvec glu %s act %d norm %d subgroup %d",
+             quant_traits(type)->name, act, norm, subgroup);
     assert_close(got, want, n_ff, 1e-5, 1e-4, label);
-    GLuint bs[3] = {bo, bx, bw};
-    glDeleteBuffers(3, bs);
-    free(wq), free(x), free(gu), free(want), free(got);
+    GLuint bs[4] = {bo, bx, bw, bn};
+    glDeleteBuffers(4, bs);
+    free(wq), free(x), free(nw), free(xn), free(gu), free(want), free(got);
 }
 
 static void check_matvec_res(enum GgmlType type, int subgroup) {
     const int n_in = 64, n_out = 67, base = 2;
     G.subgroup = subgroup;
     struct Err e = {0};
-    int p = gl_matvec_program(&G, type, 4, 2, "MV_RES", &e);
+    int p = gl_matvec_program(&G, type, 4, 2, "#define MV_RES 1\n", &e);
     if (p < 0) fail_msg("%s", e.msg);
     size_t rb;
     uint8_t* wq = packed_rows(type, n_in, n_out, base, &rb);
@@ -455,10 +466,12 @@ static void test_matvec_fused(void** state) {
     const enum GgmlType types[] = {GGML_TYPE_F32, GGML_TYPE_Q4_0};
     for (int s = 0; s <= (sg ? 1 : 0); s++)
         for (size_t k = 0; k < 2; k++) {
-            check_matvec_qkv(types[k], 0, s ? sg : 0);
-            check_matvec_qkv(types[k], 1, s ? sg : 0);
-            check_matvec_glu(types[k], 0, s ? sg : 0);
-            check_matvec_glu(types[k], 1, s ? sg : 0);
+            for (int norm = 0; norm <= 1; norm++) {
+                check_matvec_qkv(types[k], 0, norm, s ? sg : 0);
+                check_matvec_qkv(types[k], 1, norm, s ? sg : 0);
+                check_matvec_glu(types[k], 0, norm, s ? sg : 0);
+                check_matvec_glu(types[k], 1, norm, s ? sg : 0);
+            }
             check_matvec_res(types[k], s ? sg : 0);
         }
 }
