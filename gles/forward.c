@@ -14,6 +14,10 @@
 #include "quant.h"
 
 #define MM_TILE 64   // rows and positions per matmul.comp work group (TM, TN)
+// ---- griffin: unary.comp's functions beyond enum Unary (OP_SCALE, OP_SOFTCAP)
+#define UNARY_FN_SCALE UNARY_COUNT
+#define UNARY_FN_SOFTCAP (UNARY_COUNT + 1)
+_Static_assert(UNARY_COUNT == 4, "unary.comp numbers scale 4 and softcap 5");
 
 // ---------------------------------------------------------------------------------------
 // weights
@@ -278,6 +282,12 @@ int gl_matvec_program(struct GlEngine* g, enum GgmlType type, int teams, int nr,
     return gl_program(g, K_MATVEC, d, e);
 }
 
+// Rows a KV slot keeps: a ring of W rows for a sliding window shorter than the context (as
+// ref/forward.c), else n_ctx.
+static int kv_rows(const struct GlEngine* g, const struct StateDesc* sd) {
+    return sd->window > 0 && sd->window < g->n_ctx ? sd->window : g->n_ctx;
+}
+
 // Picks (compiling now) the programs op i runs: op_prog for batches, op_prog1 for one row.
 static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
     const struct Op* op = &g->g.ops[i];
@@ -290,11 +300,12 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
         p = p1 = gl_program(g, K_EMBED, d, e);
         break;
     case OP_RMSNORM:
-        // ---- griffin: rmsnorm.comp computes w * x / rms, not Gemma's (1 + w).
+        // ---- griffin: Gemma's (1 + w) is the W_OFFSET variant
         if (op->p.norm.w_offset != 0.0)
-            return err_set(e, ERR_UNSUPPORTED, "gl_init: op '%s' (rmsnorm with (1 + w)) has no "
-                           "GLES kernel yet; use mattn-ref", op->name);
-        p = p1 = gl_program(g, K_RMSNORM, "", e);
+            snprintf(d, sizeof(d), "#define W_OFFSET %.9e\n", op->p.norm.w_offset);
+        else
+            d[0] = 0;
+        p = p1 = gl_program(g, K_RMSNORM, d, e);
         break;
     case OP_MATMUL: {
         snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n",
@@ -306,8 +317,13 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
     }
     case OP_ROPE: p = p1 = gl_program(g, K_ROPE, "", e); break;
     case OP_ATTN:
+        // op_prog: store, op_prog1: attend (the RING variant where a window keeps a ring)
         p = gl_program(g, K_ATTN_KV, "", e);
-        p1 = p < 0 ? p : gl_program(g, K_ATTN, "", e);  // op_prog: store, op_prog1: attend
+        p1 = p < 0 ? p
+                   : gl_program(g, K_ATTN,
+                                kv_rows(g, &g->g.states[op->state]) < g->n_ctx ? "#define RING 1\n"
+                                                                               : "",
+                                e);
         break;
     case OP_ADD: p = p1 = gl_program(g, K_ADD, "", e); break;
     case OP_GLU: p = p1 = gl_program(g, K_GLU, "", e); break;
@@ -331,23 +347,22 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
     // ---- mamba
     case OP_SLICE: p = p1 = gl_program(g, K_SLICE, "", e); break;
     case OP_SSM_CONV:
-        if (op->p.ssm.linear)  // ---- griffin: ssm_conv.comp applies the silu
-            return err_set(e, ERR_UNSUPPORTED, "gl_init: op '%s' (ssm_conv without silu) has no "
-                           "GLES kernel yet; use mattn-ref", op->name);
-        p = p1 = gl_program(g, K_SSM_CONV, "", e);
+        // ---- griffin: the LINEAR variant leaves the silu out
+        p = p1 = gl_program(g, K_SSM_CONV, op->p.ssm.linear ? "#define LINEAR 1\n" : "", e);
         break;
     case OP_SSM_SCAN:
     case OP_SSM_SCAN2:
-        // ---- zamba: A from A_log and grouped Mamba-1 B/C have no shader variant yet
-        if (op->p.ssm.a_log || (op->kind == OP_SSM_SCAN && op->p.ssm.n_group > 1))
-            return err_set(e, ERR_UNSUPPORTED, "gl_init: op '%s' (%s with %s) has no GLES kernel "
-                           "yet; use mattn-ref", op->name, op_kind_name(op->kind),
-                           op->p.ssm.a_log ? "A_log" : "grouped B/C");
         // the state row of a channel lives in registers: d_state is a compile-time size
         if (op->p.ssm.d_state < 1 || op->p.ssm.d_state > 256)
             return err_set(e, ERR_UNSUPPORTED, "gl_init: SSM state size %d (1..256)",
                            op->p.ssm.d_state);
-        snprintf(d, sizeof(d), "#define DS %d\n", op->p.ssm.d_state);
+        if (op->p.ssm.n_group < 1 || op->p.ssm.n_head % op->p.ssm.n_group)
+            return err_set(e, ERR_UNSUPPORTED,
+                           "gl_init: op '%s': %d B/C groups do not divide %d heads; use mattn-ref",
+                           op->name, op->p.ssm.n_group, op->p.ssm.n_head);
+        // ---- zamba: the A_LOG variant reads A_log and uses A = -exp(A_log)
+        snprintf(d, sizeof(d), "#define DS %d\n%s", op->p.ssm.d_state,
+                 op->p.ssm.a_log ? "#define A_LOG 1\n" : "");
         p = p1 = gl_program(g, op->kind == OP_SSM_SCAN ? K_SSM_SCAN : K_SSM_SCAN2, d, e);
         break;
     case OP_RMSNORM_GROUP: p = p1 = gl_program(g, K_RMSNORM_GROUP, "", e); break;
@@ -366,15 +381,23 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
         p = p1 = mp->sum;
         break;
     }
-    // ---- griffin: no shaders yet
+    // ---- griffin
     case OP_SCALE:
-    case OP_MATMUL_BLOCKDIAG:
-    case OP_RG_LRU:
-    case OP_SOFTCAP:
+    case OP_SOFTCAP: p = p1 = gl_program(g, K_UNARY, "", e); break;
+    case OP_MATMUL_BLOCKDIAG: {
+        const struct GlTensor* W = &g->wt[op->w[0]];
+        int wout = g->g.bufs[op->out].width, nb = op->p.blockdiag.n_block;
+        if (nb < 1 || W->n_in * nb != wout || W->rows != wout ||
+            g->g.bufs[op->in[0]].width != wout)
+            return err_set(e, ERR_UNSUPPORTED, "gl_init: op '%s': %d blocks of %lld do not make "
+                           "a width of %d; use mattn-ref", op->name, nb, (long long)W->n_in, wout);
+        snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n", wtype_define(W->type));
+        p = p1 = gl_program(g, K_MATMUL_BLOCKDIAG, d, e);
+        break;
+    }
+    case OP_RG_LRU: p = p1 = gl_program(g, K_RG_LRU, "", e); break;
     // ---- zamba2
-    case OP_CONCAT:
-        return err_set(e, ERR_UNSUPPORTED, "gl_init: op '%s' (%s) has no GLES kernel yet; "
-                       "use mattn-ref", op->name, op_kind_name(op->kind));
+    case OP_CONCAT: p = p1 = gl_program(g, K_CONCAT, "", e); break;
     case OP_COUNT: break;
     }
     if (p < 0) return p;
@@ -438,9 +461,7 @@ static int attn_scratch(struct GlEngine* g, struct Err* e) {
 }
 
 int gl_kv_row(const struct GlEngine* g, int state, int64_t pos) {
-    (void)g;
-    (void)state;
-    return (int)pos;  // the caches keep every position
+    return (int)(pos % kv_rows(g, &g->g.states[state]));
 }
 
 int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch, struct Err* e) {
@@ -490,11 +511,11 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
         const struct StateDesc* sd = &g->g.states[s];
         switch (sd->kind) {
         case STATE_KV: {
-            size_t bytes = (size_t)n_ctx * (size_t)sd->width * sizeof(float);
+            size_t bytes = (size_t)kv_rows(g, sd) * (size_t)sd->width * sizeof(float);
             if (bytes > (size_t)g->max_ssbo) {
                 // TODO: split the KV cache like the weights; a context this long is rare here.
                 rc = err_set(e, ERR_UNSUPPORTED, "gl_init: a KV cache of %d x %d floats exceeds "
-                             "the SSBO limit of %d bytes; lower -c", n_ctx, sd->width,
+                             "the SSBO limit of %d bytes; lower -c", kv_rows(g, sd), sd->width,
                              (int)g->max_ssbo);
                 goto fail;
             }
@@ -502,11 +523,12 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
             g->state_v[s] = new_buffer(bytes, NULL);
             break;
         }
-        // ---- rwkv7, mamba: one row, zeroed by gl_reset
+        // ---- rwkv7, mamba, griffin: one row, zeroed by gl_reset
         case STATE_SHIFT:
         case STATE_WKV:
         case STATE_CONV:
         case STATE_SSM:
+        case STATE_RG_LRU:
             if ((size_t)sd->width * sizeof(float) > (size_t)g->max_ssbo) {
                 rc = err_set(e, ERR_UNSUPPORTED,
                              "gl_init: a recurrent state of %d floats "
@@ -516,7 +538,6 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
             }
             g->state_k[s] = new_buffer((size_t)sd->width * sizeof(float), NULL);
             break;
-        case STATE_RG_LRU:  // its ops are refused above
         case STATE_KIND_COUNT: break;
         }
     }
@@ -531,7 +552,8 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
             if (op->w[k] >= 0)
                 rc = upload_tensor(g, op->w[k],
                                    op->kind == OP_MOE ||
-                                       ((op->kind == OP_MATMUL || op->kind == OP_EMBED) && k == 0),
+                                       ((op->kind == OP_MATMUL || op->kind == OP_EMBED ||
+                                         op->kind == OP_MATMUL_BLOCKDIAG) && k == 0),
                                    e);
         if (!rc && op->kind == OP_ROPE && !(g->rope_tab[i] = rope_table(g, op, e))) rc = e->code;
         if (!rc) rc = choose_programs(g, i, e);
@@ -553,15 +575,15 @@ void gl_reset(struct GlEngine* g) {
         const struct StateDesc* sd = &g->g.states[s];
         GLuint bs[2] = {g->state_k[s], g->state_v[s]};
         if (sd->kind == STATE_KV) {
-            size_t bytes = (size_t)g->n_ctx * (size_t)sd->width * sizeof(float);
+            size_t bytes = (size_t)kv_rows(g, sd) * (size_t)sd->width * sizeof(float);
             for (int k = 0; k < 2; k++) {
                 if (!bs[k]) continue;
                 glBindBuffer(GL_SHADER_STORAGE_BUFFER, bs[k]);
                 glBufferData(GL_SHADER_STORAGE_BUFFER, (GLsizeiptr)bytes, NULL, GL_DYNAMIC_COPY);
             }
         } else if (bs[0]) {
-            // ---- rwkv7, mamba: a recurrent state starts at zero (glBufferData(NULL) leaves
-            // the contents undefined)
+            // ---- rwkv7, mamba, griffin: a recurrent state starts at zero (glBufferData(NULL)
+            // leaves the contents undefined)
             size_t bytes = (size_t)sd->width * sizeof(float);
             float* zero = calloc(1, bytes);
             glBindBuffer(GL_SHADER_STORAGE_BUFFER, bs[0]);
@@ -704,33 +726,43 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
         break;
     }
     case OP_ATTN: {
-        int w = g->g.states[op->state].width;
+        // A full cache stores the batch's keys, then attends; a ring (sliding window) attends
+        // first, reading this batch's keys from k and v (attn.comp RING), then stores the
+        // batch's last `rows` positions, so a prompt longer than the window needs one pass.
+        const struct StateDesc* sd = &g->g.states[op->state];
+        int w = sd->width, rows = kv_rows(g, sd), ring = rows < g->n_ctx;
+        int sk = B[op->in[1]].width, sv = B[op->in[2]].width;
         GLuint K = g->state_k[op->state], V = g->state_v[op->state];
-        if (!(g->fusing && g->fuse[i].kind == FUSE_ATTEND)) {  // else MV_QKV stored them
-            gl_grid((int64_t)n * w, &gx, &gy);
-            gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1,
-                        (const int[]){w, B[op->in[1]].width, B[op->in[2]].width, t0, n, pos0}, 6,
-                        (const GLuint[]){K, V, g->bufs[op->in[1]], g->bufs[op->in[2]]}, 4, 3u);
-        }
+        int first = ring && n > rows ? t0 + n - rows : t0, n_store = t0 + n - first;
+        int store[7] = {w, sk, sv, first, n_store, pos0, rows};
+        const GLuint store_bufs[4] = {K, V, I(1), I(2)};
+        gl_grid((int64_t)n_store * w, &gx, &gy);
         int sb = gl_float_bits(op->p.attn.scale);
         if (n == 1 && g->attn_split >= 0) {
-            // one position: keys split over work groups, then merged (attn_split.comp)
+            // One position: store its key and value (unless MV_QKV did; a ring row it
+            // overwrites held a key outside the window), then attend with the keys split
+            // over work groups and merged (attn_split.comp).
+            if (!(g->fusing && g->fuse[i].kind == FUSE_ATTEND))
+                gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, store, 7, store_bufs, 4, 3u);
             int j0 = op->p.attn.window > 0 && pos0 - op->p.attn.window + 1 > 0
                          ? pos0 - op->p.attn.window + 1 : 0;
             int n_keys = pos0 - j0 + 1, n_split = (n_keys + 63) / 64;
             int u[10] = {op->p.attn.n_head, op->p.attn.n_head_kv, op->p.attn.head_dim, sb,
-                         t0 * B[op->in[0]].width, w, j0, n_keys, n_split, 0};
+                         t0 * B[op->in[0]].width, w, j0, n_keys, n_split, ring ? rows : 0};
             gl_dispatch_rw(g, g->attn_split, op->p.attn.n_head, n_split, 1, u, 10,
-                           (const GLuint[]){g->attn_part, g->bufs[op->in[0]], K, V}, 4, 1u);
+                           (const GLuint[]){g->attn_part, I(0), K, V}, 4, 1u);
             gl_dispatch_rw(g, g->attn_merge, op->p.attn.n_head, 1, 1,
                            (const int[]){op->p.attn.head_dim, n_split, t0 * wout}, 3,
-                           (const GLuint[]){g->bufs[op->out], g->attn_part}, 2, 1u);
+                           (const GLuint[]){O, g->attn_part}, 2, 1u);
             break;
         }
-        int u[10] = {op->p.attn.n_head, op->p.attn.n_head_kv, op->p.attn.head_dim,
-                     op->p.attn.window, sb, B[op->in[0]].width, wout, w, t0, pos0};
-        gl_dispatch_rw(g, g->op_prog1[i], op->p.attn.n_head, n, 1, u, 10,
-                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], K, V}, 4, 1u);
+        if (!ring) gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, store, 7, store_bufs, 4, 3u);
+        int u[13] = {op->p.attn.n_head, op->p.attn.n_head_kv, op->p.attn.head_dim,
+                     op->p.attn.window, sb, B[op->in[0]].width, wout, w,
+                     t0, pos0, rows, sk, sv};
+        gl_dispatch_rw(g, g->op_prog1[i], op->p.attn.n_head, n, 1, u, ring ? 13 : 10,
+                       (const GLuint[]){O, I(0), K, V, I(1), I(2)}, ring ? 6 : 4, 1u);
+        if (ring) gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, store, 7, store_bufs, 4, 3u);
         break;
     }
     case OP_ADD:
@@ -851,7 +883,9 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
         gl_grid((int64_t)op->p.ssm.n_head * op->p.ssm.head_dim, &gx, &gy);
         if (op->kind == OP_SSM_SCAN)
             gl_dispatch(g, g->op_prog[i], gx, gy, 1,
-                        (const int[]){op->p.ssm.n_head, wout, sx, sdt, sb, sc, t0, n}, 8, bufs, 9);
+                        (const int[]){op->p.ssm.n_head, wout, sx, sdt, sb, sc, t0, n,
+                                      op->p.ssm.n_group},
+                        9, bufs, 9);
         else
             gl_dispatch(g, g->op_prog[i], gx, gy, 1,
                         (const int[]){op->p.ssm.n_head, op->p.ssm.head_dim, op->p.ssm.n_group, wout,
@@ -866,13 +900,54 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
                     6, (const GLuint[]){O, I(0), g->wt[op->w[0]].bufs[0]}, 3);
         break;
     case OP_MOE: run_moe(g, i, t0, n); break;
+    // ---- griffin
     case OP_SCALE:
-    case OP_MATMUL_BLOCKDIAG:
-    case OP_RG_LRU:
-    case OP_SOFTCAP:
+    case OP_SOFTCAP: {
+        int scale = op->kind == OP_SCALE;
+        int u[7] = {wout,
+                    wout,
+                    B[op->in[0]].width,
+                    t0,
+                    n,
+                    scale ? UNARY_FN_SCALE : UNARY_FN_SOFTCAP,
+                    gl_float_bits(scale ? op->p.scale.s : op->p.softcap.cap)};
+        gl_grid((int64_t)n * wout, &gx, &gy);
+        gl_dispatch(g, g->op_prog[i], gx, gy, 1, u, 7, (const GLuint[]){O, I(0)}, 2);
+        break;
+    }
+    case OP_MATMUL_BLOCKDIAG: {
+        // one dispatch per chunk of rows; a row finds its block (and inputs) from its index
+        const struct GlTensor* W = &g->wt[op->w[0]];
+        GLuint bias = op->w[1] >= 0 ? g->wt[op->w[1]].bufs[0] : g->dummy;
+        for (int c = 0; c < W->n_chunks; c++) {
+            int rows = gl_chunk_rows(W, c);
+            int u[9] = {(int)W->n_in, B[op->in[0]].width, wout, rows,
+                        (int)(c * W->rows_per_chunk), t0, n, op->w[1] >= 0, (int)W->row_bytes};
+            gl_grid((int64_t)n * rows, &gx, &gy);
+            gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, u, 9,
+                           (const GLuint[]){O, I(0), W->bufs[c], bias}, 4, 1u);
+        }
+        break;
+    }
+    case OP_RG_LRU: {
+        // in: x, input gate, recurrent gate; the whole batch in one dispatch
+        int u[8] = {wout, wout, B[op->in[0]].width, B[op->in[1]].width, B[op->in[2]].width,
+                    t0,   n,    pos0};
+        gl_grid(wout, &gx, &gy);
+        gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, u, 8,
+                       (const GLuint[]){O, g->state_k[op->state], I(0), I(1), I(2),
+                                        g->wt[op->w[0]].bufs[0]},
+                       6, 3u);
+        break;
+    }
     // ---- zamba2
     case OP_CONCAT:
-    case OP_COUNT: break;  // refused by gl_init
+        gl_grid((int64_t)n * wout, &gx, &gy);
+        gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1,
+                       (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n}, 6,
+                       (const GLuint[]){O, I(0), I(1)}, 3, 1u);
+        break;
+    case OP_COUNT: break;
     }
 #undef O
 #undef I

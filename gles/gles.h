@@ -63,7 +63,7 @@ struct GlMoe {
 struct GlEngine {
     const struct Model* m;
     struct Graph g;
-    int n_ctx;                 // positions the KV caches hold
+    int n_ctx;                 // positions of the context (a full KV cache holds them all)
     int max_batch;             // rows per forward call
     const char* egl_path;      // "gbm", "device" or "surfaceless"
     const char* renderer;      // GL_RENDERER
@@ -71,8 +71,9 @@ struct GlEngine {
     int subgroup;              // subgroup lanes usable by compute shaders, 0: none
     int mv_teams, mv_nr;       // matvec.comp's shape (MATTN_GL_MATVEC), read once at init
     GLuint bufs[32];           // (max_batch, g.bufs[i].width) floats each
-    GLuint* state_k;           // per state slot: (n_ctx, width) keys; or the recurrent state
-    GLuint* state_v;           // per state slot: (n_ctx, width) values (KV slots only)
+    GLuint* state_k;           // per state slot: (rows, width) keys, rows n_ctx or a window's
+                               // ring of W (forward.c kv_rows); or the recurrent state
+    GLuint* state_v;           // per state slot: (rows, width) values (KV slots only)
     struct GlTensor* wt;       // per tensor id (uploaded only when an op uses it)
     GLuint tokens;             // (max_batch,) int token ids of the current call
     GLuint dummy;              // bound where an optional buffer is absent

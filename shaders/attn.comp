@@ -8,9 +8,13 @@
 // group g summing dim d over the chunk's keys j = g mod (ATTN_X / DL); the groups' sums meet
 // in shared memory at the end. A decode step has only n_head work groups, so each must use
 // many threads. head_dim <= MAX_HD.
-// bindings: 0 out, 1 q, 2 key cache, 3 value cache
+// RING (a sliding window kept in a ring of RING_ROWS rows, position j in row j % RING_ROWS):
+// the batch attends before its keys are stored (attn_kv runs after this), so keys of this
+// batch (j >= pos0) are read from the k and v inputs and older ones from the ring, which
+// still holds the W positions before pos0 however long the batch is.
+// bindings: 0 out, 1 q, 2 key cache, 3 value cache; RING: 4 k, 5 v (this batch's rows)
 // U: 0 n_head, 1 n_head_kv, 2 head_dim, 3 window, 4 scale (float bits), 5 q stride,
-//    6 out stride, 7 kv width, 8 r0, 9 pos0
+//    6 out stride, 7 kv width, 8 r0, 9 pos0; RING: 10 ring rows, 11 k stride, 12 v stride
 #define N_HEAD U[0]
 #define N_HEAD_KV U[1]
 #define HD U[2]
@@ -29,6 +33,25 @@ layout(std430, binding = 0) writeonly buffer Out { float y[]; };
 layout(std430, binding = 1) readonly buffer Q { float q[]; };
 layout(std430, binding = 2) readonly buffer KC { float kc[]; };
 layout(std430, binding = 3) readonly buffer VC { float vc[]; };
+
+#ifdef RING
+#define RING_ROWS U[10]
+#define SKB U[11]
+#define SVB U[12]
+layout(std430, binding = 4) readonly buffer KB { float kb[]; };
+layout(std430, binding = 5) readonly buffer VB { float vb[]; };
+// Element o (kv head offset included) of key / value j.
+float key_at(int j, int o) {
+    return j >= POS0 ? kb[(j - POS0) * SKB + o] : kc[(j % RING_ROWS) * KVW + o];
+}
+float val_at(int j, int o) {
+    return j >= POS0 ? vb[(j - POS0) * SVB + o] : vc[(j % RING_ROWS) * KVW + o];
+}
+#else
+float key_at(int j, int o) { return kc[j * KVW + o]; }
+float val_at(int j, int o) { return vc[j * KVW + o]; }
+#endif
+
 shared float qs[MAX_HD];
 shared float sc[CHUNK];
 shared float red[ATTN_X];
@@ -49,14 +72,15 @@ void main() {
         // scores of this chunk, and their max
         float lmax = -3.0e38;
         for (int j = lid; j < cn; j += ATTN_X) {
-            int ko = (c0 + j) * KVW + kvo;
+            int kj = c0 + j;
             vec4 s4 = vec4(0.0);
             int i = 0;
             for (; i + 4 <= HD; i += 4)
                 s4 += vec4(qs[i], qs[i + 1], qs[i + 2], qs[i + 3]) *
-                      vec4(kc[ko + i], kc[ko + i + 1], kc[ko + i + 2], kc[ko + i + 3]);
+                      vec4(key_at(kj, kvo + i), key_at(kj, kvo + i + 1), key_at(kj, kvo + i + 2),
+                           key_at(kj, kvo + i + 3));
             float s = (s4.x + s4.y) + (s4.z + s4.w);
-            for (; i < HD; i++) s += qs[i] * kc[ko + i];
+            for (; i < HD; i++) s += qs[i] * key_at(kj, kvo + i);
             s *= SCALE;
             sc[j] = s;
             lmax = max(lmax, s);
@@ -91,9 +115,9 @@ void main() {
             int j = grp, vo = kvo + d;
             for (; j + 3 * n_grp < cn; j += 4 * n_grp)
                 o4 += vec4(sc[j], sc[j + n_grp], sc[j + 2 * n_grp], sc[j + 3 * n_grp]) *
-                      vec4(vc[(c0 + j) * KVW + vo], vc[(c0 + j + n_grp) * KVW + vo],
-                           vc[(c0 + j + 2 * n_grp) * KVW + vo], vc[(c0 + j + 3 * n_grp) * KVW + vo]);
-            for (; j < cn; j += n_grp) o4.x += sc[j] * vc[(c0 + j) * KVW + vo];
+                      vec4(val_at(c0 + j, vo), val_at(c0 + j + n_grp, vo),
+                           val_at(c0 + j + 2 * n_grp, vo), val_at(c0 + j + 3 * n_grp, vo));
+            for (; j < cn; j += n_grp) o4.x += sc[j] * val_at(c0 + j, vo);
         }
         acc = acc * corr + ((o4.x + o4.y) + (o4.z + o4.w));
         barrier();  // sc and red are rewritten by the next chunk

@@ -47,6 +47,23 @@ float glu_act(float x, int act) {
     return 0.5 * x * (1.0 + erf_approx(x * 0.7071067811865476));
 }
 
+// exp(x) - 1 without the cancellation of exp(x) - 1.0 near 0: the Taylor series up to x^10
+// for |x| < 1/2 (truncation below 1e-10 relative), the plain difference beyond (its
+// rounding is then at most ~2 ulp of the result).
+float exp_m1(float x) {
+    if (abs(x) >= 0.5) return exp(x) - 1.0;
+    float s = 1.0;
+    for (int k = 10; k >= 2; k--) s = 1.0 + x * s / float(k);
+    return x * s;
+}
+
+// tanh(x) = -expm1(-2|x|) / (2 + expm1(-2|x|)) with the sign of x: relative accuracy near 0
+// (where (e^2x - 1) / (e^2x + 1) cancels), no overflow for large |x|.
+float tanh_acc(float x) {
+    float e = exp_m1(-2.0 * abs(x));
+    return sign(x) * (-e / (2.0 + e));
+}
+
 #ifdef W_BINDING
 layout(std430, binding = W_BINDING) readonly buffer Weights { uint wq[]; };
 

@@ -1,5 +1,7 @@
 // rmsnorm.comp: out = w * x / sqrt(mean(x^2) + eps), one work group per row (OP_RMSNORM).
 // HF LlamaRMSNorm: variance = x.pow(2).mean(-1); x * rsqrt(variance + eps) * weight.
+// ---- griffin: with W_OFFSET defined (a float literal, 1.0 for Gemma) the weight is
+// (W_OFFSET + w): HF GemmaRMSNorm's x * (1.0 + weight).
 // bindings: 0 out, 1 x, 2 w (float, converted from the GGUF at upload)
 // U: 0 width n, 1 out stride, 2 x stride, 3 first row r0, 4 eps (float bits)
 #define WIDTH U[0]
@@ -26,5 +28,9 @@ void main() {
         barrier();
     }
     float r = 1.0 / sqrt(red[0] / float(WIDTH) + EPS);
+#ifdef W_OFFSET
+    for (int i = lid; i < WIDTH; i += NORM_X) y[t * SO + i] = (W_OFFSET + w[i]) * (x[xo + i] * r);
+#else
     for (int i = lid; i < WIDTH; i += NORM_X) y[t * SO + i] = w[i] * (x[xo + i] * r);
+#endif
 }

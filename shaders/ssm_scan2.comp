@@ -4,7 +4,8 @@
 //   dt_h = softplus(dt[t][hh] + dt_bias[hh])
 //   h[c][n] = exp(dt_h A[hh]) h[c][n] + dt_h B[t][g][n] x[t][c]
 //   y[t][c] = sum_n h[c][n] C[t][g][n] + D[hh] x[t][c]
-// One invocation per channel keeps h[c] in registers for the batch.
+// One invocation per channel keeps h[c] in registers for the batch. ---- zamba2: with A_LOG
+// defined the A buffer holds A_log and A = -exp(A_log).
 // bindings: 0 y, 1 state h (n_head*P x DS), 2 x, 3 dt, 4 B, 5 C, 6 A, 7 D, 8 dt_bias (floats,
 //           one per head)
 // U: 0 n_head, 1 head_dim P, 2 n_group, 3 y stride, 4 x stride, 5 dt stride, 6 B stride,
@@ -34,11 +35,16 @@ void main() {
     int c = flat_id();
     if (c >= NH * HD) return;
     int hh = c / HD, g = hh / (NH / NG);
+#ifdef A_LOG
+    float a = -exp(A[hh]);
+#else
+    float a = A[hh];
+#endif
     float h[DS];
     for (int n = 0; n < DS; n++) h[n] = hs[c * DS + n];
     for (int t = R0; t < R0 + N; t++) {
         float d = softplus(dt[t * SDT + hh] + dt_bias[hh]);
-        float dA = exp(d * A[hh]);
+        float dA = exp(d * a);
         float xc = x[t * SX + c], acc = 0.0;
         for (int n = 0; n < DS; n++) {
             h[n] = h[n] * dA + d * B[t * SB + g * DS + n] * xc;

@@ -31,6 +31,16 @@ expect_msg() {
     grep -qE -- "$2" "$TMP/err" && ok || bad "$1: stderr '$(head -c 300 "$TMP/err")' lacks /$2/"
 }
 
+# rel_error GOT WANT: max|got - want| / max|want| of two float64 files (../shared/README.md's
+# relative error); 1 when they are empty or differ in length.
+rel_error() {
+    od -An -v -tf8 -w8 "$1" >"$TMP/re.got"
+    od -An -v -tf8 -w8 "$2" >"$TMP/re.want"
+    [ "$(wc -l <"$TMP/re.got")" = "$(wc -l <"$TMP/re.want")" ] || { echo 1; return; }
+    paste "$TMP/re.got" "$TMP/re.want" | awk '{ d = $1 - $2; if (d < 0) d = -d; r = $2 < 0 ? -$2 : $2;
+        if (d > md) md = d; if (r > mr) mr = r } END { if (NR == 0 || mr == 0) print 1; else printf "%.3e\n", md / mr }'
+}
+
 STORIES=$SHARED/models/stories260K.gguf
 if [ -f "$STORIES" ]; then
     # info --json: every value as the issue states it for stories260K.
@@ -170,18 +180,10 @@ if [ -f "$RG/model.safetensors" ] && [ -f "$RG/logits_f64.bin" ]; then
     $REF info -m "$TMP/rg.gguf" --json | grep -q '"layers":\["rglru+ffn","rglru+ffn","attn+ffn"\],"n_attn":1,"n_recurrent":2,"n_moe":0' && ok || bad "recurrentgemma layer pattern"
     expect_status 0 "recurrentgemma logits" -- $REF logits -m "$TMP/rg.gguf" --ids "$(cat "$RG/ids.txt")" -o "$TMP/rg.f64"
     [ "$(wc -c <"$TMP/rg.f64")" = "$(wc -c <"$RG/logits_f64.bin")" ] && ok || bad "recurrentgemma logits size"
-    od -An -v -tf8 -w8 "$TMP/rg.f64" >"$TMP/rg.got"
-    od -An -v -tf8 -w8 "$RG/logits_f64.bin" >"$TMP/rg.want"
-    rel=$(paste "$TMP/rg.got" "$TMP/rg.want" | awk '{ d = $1 - $2; if (d < 0) d = -d; r = $2 < 0 ? -$2 : $2;
-        if (d > md) md = d; if (r > mr) mr = r } END { if (NR == 0 || mr == 0) print 1; else printf "%.3e\n", md / mr }')
+    rel=$(rel_error "$TMP/rg.f64" "$RG/logits_f64.bin")
     awk -v r="$rel" 'BEGIN { exit !(r <= 1e-9) }' && ok || bad "recurrentgemma logits vs HF float64: relative error $rel"
     got=$($REF run -m "$TMP/rg.gguf" --ids "$(cat "$RG/ids.txt")" -n 8 --temp 0 --print-ids 2>/dev/null)
     [ "$got" = "$(tr '\n' ' ' <"$RG/greedy.txt" | sed 's/ *$//')" ] && ok || bad "recurrentgemma greedy ids: $got"
-    # mattn-gles has no Griffin kernels: it refuses in one line that points to mattn-ref.
-    if [ -x build/mattn-gles ] && build/mattn-gles info -m "$TMP/rg.gguf" --json | grep -q '"renderer":"'; then
-        expect_status 1 "gles on recurrentgemma" -- build/mattn-gles logits -m "$TMP/rg.gguf" --ids "1 2" -o "$TMP/rg-gl.bin"
-        grep -q "use mattn-ref" "$TMP/err" && ok || bad "gles refusal does not point to mattn-ref: $(cat "$TMP/err")"
-    fi
 else
     skip "$RG is absent"
 fi
@@ -193,18 +195,8 @@ if [ -x "$GLES" ] && [ -f "$STORIES" ]; then
         ok
         got=$($GLES run -m "$STORIES" -p "Once upon a time, there was a little girl named Lily." -n 32 --temp 0 2>/dev/null)
         [ "$got" = " She loved to play outside in the park. One day, she saw a big, red ball. She wanted" ] && ok || bad "gles run greedy: '$got'"
-        # ---- rwkv7, mamba: mattn-diff passes every op at its default tolerance,
-        # |gl - ref| <= 1e-4 + 1e-3 |ref| per element (docs/GLES.md), and greedy text agrees.
-        DIFF=build/mattn-diff
+        # ---- rwkv7: greedy text agrees (the every-model checks below compare ids)
         RWKV=$SHARED/models/tiny-rwkv7-834K
-        for f in "$RWKV-f32.gguf" "$RWKV-fp16.gguf" "$RWKV-q5_0.gguf" "$RWKV-q5_1.gguf"; do
-            [ -f "$f" ] || continue
-            $DIFF -m "$f" -p '"in the beginning was the word' -q >"$TMP/diff" 2>&1 && ok || bad "mattn-diff $f: $(tail -1 "$TMP/diff")"
-        done
-        for a in mamba mamba2 jamba; do
-            [ -f "$SHARED/gguf/$a-f32.gguf" ] && [ -f "$SHARED/hf/$a/ids.txt" ] || continue
-            $DIFF -m "$SHARED/gguf/$a-f32.gguf" --ids "$(cat "$SHARED/hf/$a/ids.txt")" -q >"$TMP/diff" 2>&1 && ok || bad "mattn-diff $a: $(tail -1 "$TMP/diff")"
-        done
         if [ -f "$RWKV-f32.gguf" ]; then
             want=$($REF run -m "$RWKV-f32.gguf" -p "The" -n 24 --temp 0 2>/dev/null)
             got=$($GLES run -m "$RWKV-f32.gguf" -p "The" -n 24 --temp 0 2>/dev/null)
@@ -213,6 +205,63 @@ if [ -x "$GLES" ] && [ -f "$STORIES" ]; then
     else
         skip "mattn-gles has no GL context here: $($GLES info -m "$STORIES" --json | grep -o '"gl_error":"[^"]*"')"
     fi
+fi
+
+# mattn-gles on every model of issue #9's list: ../shared/models/*.gguf (stories260K x3,
+# tiny-rwkv7 x4; not llamacpp-archs/), ../shared/gguf/*.gguf (x5) and every ../shared/hf
+# checkpoint converted here (x8). For each: mattn-diff passes every op at its default tolerance,
+# |gl - ref| <= 1e-4 + 1e-3 |ref| per element (docs/GLES.md); `mattn-gles logits` is within
+# 1e-4 relative of `mattn-ref logits`; greedy --print-ids (16 tokens) are the same.
+# A summary line lists the measured logits errors.
+DIFF=build/mattn-diff
+RWKV_TEXT='"in the beginning was the word'
+STORIES_IDS="1 403 407 261 378 432 383 286 261 376 298 315 421 395 317 426"
+gl_state=unknown  # unknown, yes or no: whether mattn-gles has a GL context
+gl_errors=""
+# gl_vs_ref FILE NAME FLAG PROMPT: the three checks on one model (FLAG: --ids or -p)
+gl_vs_ref() {
+    if [ "$gl_state" = unknown ]; then
+        $GLES info -m "$1" --json | grep -q '"renderer":"' && gl_state=yes || gl_state=no
+        [ "$gl_state" = no ] && skip "mattn-gles on every model: no GL context"
+    fi
+    [ "$gl_state" = yes ] || return
+    $DIFF -m "$1" "$3" "$4" -q >"$TMP/diff" 2>&1 && ok || bad "mattn-diff $2: $(tail -1 "$TMP/diff")"
+    if $REF logits -m "$1" "$3" "$4" -o "$TMP/ref.f64" 2>"$TMP/err" &&
+        $GLES logits -m "$1" "$3" "$4" -o "$TMP/gl.f64" 2>"$TMP/err"; then
+        rel=$(rel_error "$TMP/gl.f64" "$TMP/ref.f64")
+        gl_errors="$gl_errors $2 $rel,"
+        awk -v r="$rel" 'BEGIN { exit !(r <= 1e-4) }' && ok || bad "gles logits $2 vs ref: relative error $rel"
+    else
+        bad "logits $2: $(head -c 300 "$TMP/err")"
+    fi
+    want=$($REF run -m "$1" "$3" "$4" -n 16 --temp 0 --print-ids 2>/dev/null)
+    got=$($GLES run -m "$1" "$3" "$4" -n 16 --temp 0 --print-ids 2>/dev/null)
+    [ -n "$want" ] && [ "$got" = "$want" ] && ok || bad "gles greedy ids $2: '$got' vs ref '$want'"
+}
+if [ -x "$GLES" ]; then
+    n_models=0
+    for v in "" -q8_0 -q4_0; do
+        f=$SHARED/models/stories260K$v.gguf
+        [ -f "$f" ] && gl_vs_ref "$f" "stories260K$v" --ids "$STORIES_IDS" && n_models=$((n_models + 1))
+    done
+    for v in f32 fp16 q5_0 q5_1; do
+        f=$SHARED/models/tiny-rwkv7-834K-$v.gguf
+        [ -f "$f" ] && gl_vs_ref "$f" "tiny-rwkv7-$v" -p "$RWKV_TEXT" && n_models=$((n_models + 1))
+    done
+    for a in llama mistral mamba mamba2 jamba; do
+        f=$SHARED/gguf/$a-f32.gguf
+        [ -f "$f" ] && [ -f "$SHARED/hf/$a/ids.txt" ] || continue
+        gl_vs_ref "$f" "gguf/$a-f32" --ids "$(cat "$SHARED/hf/$a/ids.txt")" && n_models=$((n_models + 1))
+    done
+    for a in recurrentgemma zamba2 zamba llama mistral mamba mamba2 jamba; do
+        [ -f "$SHARED/hf/$a/config.json" ] && [ -f "$SHARED/hf/$a/ids.txt" ] || { skip "$SHARED/hf/$a is absent"; continue; }
+        if $REF convert "$SHARED/hf/$a" -o "$TMP/hf-$a.gguf" -q >/dev/null 2>"$TMP/err"; then
+            gl_vs_ref "$TMP/hf-$a.gguf" "hf/$a" --ids "$(cat "$SHARED/hf/$a/ids.txt")" && n_models=$((n_models + 1))
+        else
+            bad "convert hf/$a: $(head -c 300 "$TMP/err")"
+        fi
+    done
+    [ "$gl_state" = yes ] && echo "gles vs ref logits, $n_models models:${gl_errors%,}"
 fi
 
 expect_status 2 "no command" -- $REF

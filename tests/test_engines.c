@@ -1,6 +1,9 @@
 // test_engines.c: the GLES engine against the FP64 reference engine on real models from
 // ../shared: stories260K (F32, Q8_0, Q4_0), the HF dev llama/mistral/mamba/mamba2/jamba (F32)
-// and tiny-rwkv7 (F32, F16, Q5_0, Q5_1). For each:
+// and tiny-rwkv7 (F32, F16, Q5_0, Q5_1), and every checkpoint of ../shared/hf converted here
+// by shared/convert.c into a private temp directory (recurrentgemma, zamba2, zamba, llama,
+// mistral, mamba, mamba2, jamba; recurrentgemma and mistral with a window shorter than the
+// prompt, so the local-attention ring wraps within one batch). For each:
 // prompt logits (one batch, and token by token) within 1e-4 relative (max|gl-ref|/max|ref|)
 // of ref's, the same 16 greedy ids, every op output within tolerance (the op hooks), and the
 // same logits with every weight matrix split over several SSBOs. Skips without ES 3.1.
@@ -12,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "check.h"
+#include "convert.h"
 #include "gles.h"
 #include "model.h"
 #include "ref.h"
@@ -24,9 +29,12 @@
 #define N_GREEDY 16
 
 static int have_gl;
+static char g_tmp[256];  // a private temp directory for the converted checkpoints
 
 static int setup(void** state) {
     (void)state;
+    snprintf(g_tmp, sizeof(g_tmp), "/tmp/mattn-test-engines-XXXXXX");
+    if (!mkdtemp(g_tmp)) return -1;
     struct Err e = {0};
     const char *path, *renderer;
     have_gl = gl_context_acquire(&path, &renderer, &e) == 0;
@@ -35,9 +43,18 @@ static int setup(void** state) {
     return 0;  // the engines acquire their own reference; ours keeps the context alive
 }
 
+static const char* const HF_MODELS[] = {"recurrentgemma", "zamba2", "zamba", "llama",
+                                         "mistral", "mamba", "mamba2", "jamba"};
+
 static int teardown(void** state) {
     (void)state;
     if (have_gl) gl_context_release();
+    char path[512];
+    for (size_t i = 0; i < sizeof(HF_MODELS) / sizeof(HF_MODELS[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s.gguf", g_tmp, HF_MODELS[i]);
+        remove(path);
+    }
+    rmdir(g_tmp);
     return 0;
 }
 
@@ -129,12 +146,10 @@ static void gl_hook(void* ctx, const struct Op* op, int64_t pos0, int n, const f
 
 // ---------------------------------------------------------------------------------------
 
+// The model file at path (rel: its name in the messages), prompted as prompt_ids(hf).
 // ops_rtol: the bound on every op output row's relative error (max|gl-ref| / max|ref| of the
 // row). Logits are always held to LOGITS_RTOL.
-static void check_model_tol(const char* rel, const char* hf, double ops_rtol) {
-    if (!have_gl) skip();
-    char path[512];
-    if (!shared_path(path, sizeof(path), rel)) skip();
+static void check_model_path(const char* path, const char* rel, const char* hf, double ops_rtol) {
     struct Model m;
     struct Err e = {0};
     assert_int_equal(model_open(&m, path, &e), 0);
@@ -244,6 +259,32 @@ static void check_model_tol(const char* rel, const char* hf, double ops_rtol) {
     model_free(&m);
 }
 
+// A file under ../shared (rel), or a skip.
+static void check_model_tol(const char* rel, const char* hf, double ops_rtol) {
+    if (!have_gl) skip();
+    char path[512];
+    if (!shared_path(path, sizeof(path), rel)) skip();
+    check_model_path(path, rel, hf, ops_rtol);
+}
+
+// ../shared/hf/<name> converted to F32 GGUF (once per run) and prompted with its ids.txt, or a
+// skip when the checkpoint is absent.
+static void check_hf_tol(const char* name, double ops_rtol) {
+    if (!have_gl) skip();
+    char dir[512], rel[128], out[512];
+    snprintf(rel, sizeof(rel), "hf/%s", name);
+    if (!shared_path(dir, sizeof(dir), rel)) skip();
+    snprintf(out, sizeof(out), "%s/%s.gguf", g_tmp, name);
+    if (access(out, F_OK) != 0) {
+        struct ConvertOptions o = {.type = GGML_TYPE_F32};
+        struct Err e = {0};
+        int rc = convert_hf(dir, out, &o, &e);
+        if (rc) fail_msg("convert %s: %s", name, e.msg);
+    }
+    snprintf(rel, sizeof(rel), "hf/%s (converted)", name);
+    check_model_path(out, rel, name, ops_rtol);
+}
+
 #define OPS_RTOL 1e-4
 static void check_model(const char* rel, const char* hf) {
     check_model_tol(rel, hf, OPS_RTOL);
@@ -307,6 +348,40 @@ static void test_jamba_f32(void** s) {
     check_model("gguf/jamba-f32.gguf", "jamba");
 }
 
+// ---- griffin, zamba2 and every other ../shared/hf checkpoint, converted here
+static void test_hf_recurrentgemma(void** s) {
+    (void)s;
+    check_hf_tol("recurrentgemma", OPS_RTOL);
+}
+static void test_hf_zamba2(void** s) {
+    (void)s;
+    check_hf_tol("zamba2", OPS_RTOL);
+}
+static void test_hf_zamba(void** s) {
+    (void)s;
+    check_hf_tol("zamba", OPS_RTOL);
+}
+static void test_hf_llama(void** s) {
+    (void)s;
+    check_hf_tol("llama", OPS_RTOL);
+}
+static void test_hf_mistral(void** s) {
+    (void)s;
+    check_hf_tol("mistral", OPS_RTOL);
+}
+static void test_hf_mamba(void** s) {
+    (void)s;
+    check_hf_tol("mamba", OPS_RTOL);
+}
+static void test_hf_mamba2(void** s) {
+    (void)s;
+    check_hf_tol("mamba2", OPS_RTOL);
+}
+static void test_hf_jamba(void** s) {
+    (void)s;
+    check_hf_tol("jamba", OPS_RTOL);
+}
+
 // Errors: a token outside the vocabulary and a full context are ERR_ARG, as in ref.
 static void test_forward_rejects_bad_input(void** s) {
     (void)s;
@@ -341,6 +416,14 @@ int main(void) {
         cmocka_unit_test(test_mamba_f32),
         cmocka_unit_test(test_mamba2_f32),
         cmocka_unit_test(test_jamba_f32),
+        cmocka_unit_test(test_hf_recurrentgemma),
+        cmocka_unit_test(test_hf_zamba2),
+        cmocka_unit_test(test_hf_zamba),
+        cmocka_unit_test(test_hf_llama),
+        cmocka_unit_test(test_hf_mistral),
+        cmocka_unit_test(test_hf_mamba),
+        cmocka_unit_test(test_hf_mamba2),
+        cmocka_unit_test(test_hf_jamba),
         cmocka_unit_test(test_forward_rejects_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

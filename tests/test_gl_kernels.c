@@ -1,6 +1,9 @@
 // test_gl_kernels.c: every compute shader against its FP64 ref kernel (ref/kernels.h) on
 // seeded random inputs, with sizes that are not multiples of the work-group size (64) or of
-// the mat-mat tile (8 positions), and every weight type the matmul and embed shaders read.
+// the mat-mat tile (8 positions), and every weight type the matmul and embed shaders read;
+// the Griffin and Zamba kernels and variants too (scale, softcap, matmul_blockdiag, rg_lru,
+// the local-attention ring, concat, rmsnorm with (1 + w), linear conv, scans with A_log and
+// grouped Mamba-1 B/C).
 // Each test skips when no OpenGL ES 3.1 context can be created.
 #include <math.h>
 #include <setjmp.h>
@@ -116,22 +119,31 @@ static double* rand_vec_f(size_t n, double scale) {
 
 // ---------------------------------------------------------------------------------------
 
-static void test_rmsnorm_rows(void** state) {
-    (void)state;
-    NEED_GL();
+// w_offset 0: w * x / rms; 1 (---- griffin): Gemma's (1 + w) * x / rms, the W_OFFSET variant.
+static void check_rmsnorm(double w_offset) {
     const int n = 100, rows = 3;
     double *x = rand_vec((size_t)rows * n, 2.0), *w = rand_vec(n, 1.0);
     double* want = malloc((size_t)rows * n * sizeof(double));
-    for (int t = 0; t < rows; t++) rmsnorm(want + t * n, x + t * n, w, 0.0, n, 1e-5);
+    for (int t = 0; t < rows; t++) rmsnorm(want + t * n, x + t * n, w, w_offset, n, 1e-5);
     GLuint bo = buf_f(x, (size_t)rows * n), bx = buf_f(x, (size_t)rows * n),
            bw = buf_f(w, n);
-    gl_dispatch(&G, prog(K_RMSNORM, ""), rows, 1, 1, (const int[]){n, n, n, 0, fbits(1e-5)}, 5,
+    char d[64] = "";
+    if (w_offset != 0.0) snprintf(d, sizeof(d), "#define W_OFFSET %.9e\n", w_offset);
+    gl_dispatch(&G, prog(K_RMSNORM, d), rows, 1, 1, (const int[]){n, n, n, 0, fbits(1e-5)}, 5,
                 (const GLuint[]){bo, bx, bw}, 3);
     double* got = read_f(bo, (size_t)rows * n);
-    assert_close(got, want, (size_t)rows * n, 1e-6, 1e-5, "rmsnorm");
+    assert_close(got, want, (size_t)rows * n, 1e-6, 1e-5,
+                 w_offset != 0.0 ? "rmsnorm 1 + w" : "rmsnorm");
     GLuint bs[3] = {bo, bx, bw};
     glDeleteBuffers(3, bs);
     free(x), free(w), free(want), free(got);
+}
+
+static void test_rmsnorm_rows(void** state) {
+    (void)state;
+    NEED_GL();
+    check_rmsnorm(0.0);
+    check_rmsnorm(1.0);
 }
 
 // Absolute tolerance of a mat-mul's outputs: 1e-5 of the largest (at least 1e-5). An output
@@ -569,8 +581,8 @@ static void check_attn(int n_head, int n_head_kv, int hd, int pos0, int n, int w
     GLuint bq = buf_f(q, (size_t)n * qw), bo = buf_bytes(NULL, (size_t)n * qw * 4);
     int gx, gy;
     gl_grid((int64_t)n * kvw, &gx, &gy);
-    gl_dispatch(&G, prog(K_ATTN_KV, ""), gx, gy, 1, (const int[]){kvw, kvw, kvw, 0, n, pos0}, 6,
-                (const GLuint[]){bK, bV, bk, bv}, 4);
+    gl_dispatch(&G, prog(K_ATTN_KV, ""), gx, gy, 1, (const int[]){kvw, kvw, kvw, 0, n, pos0, n_ctx},
+                7, (const GLuint[]){bK, bV, bk, bv}, 4);
     int u[10] = {n_head, n_head_kv, hd, window, fbits(scale), qw, qw, kvw, 0, pos0};
     gl_dispatch(&G, prog(K_ATTN, ""), n_head, n, 1, u, 10, (const GLuint[]){bo, bq, bK, bV}, 4);
     double* got = read_f(bo, (size_t)n * qw);
@@ -866,44 +878,54 @@ static void test_slice_rmsnorm_group(void** state) {
     free(x), free(want), free(got), free(w);
 }
 
-// Depthwise conv over a batch of n1 rows, then n2 single rows, vs ssm_conv_step.
-static void test_ssm_conv_state(void** state) {
-    (void)state;
-    NEED_GL();
+// Depthwise conv over a batch of n1 rows, then n2 single rows, vs ssm_conv_step; with the silu
+// (Mamba) and without (linear: ---- griffin, the LINEAR variant).
+static void check_ssm_conv(int linear) {
     const int ch = 100, K = 4, n1 = 5, n2 = 2, n = n1 + n2;
     double *x = rand_vec((size_t)ch * n, 2.0), *w = rand_vec((size_t)ch * K, 1.0);
     double *b = rand_vec(ch, 1.0), *st = calloc((size_t)(K - 1) * ch, sizeof(double));
     double* want = malloc((size_t)ch * n * sizeof(double));
     for (int t = 0; t < n; t++)
-        ssm_conv_step(want + t * ch, x + t * ch, st, w, b, ch, K, 0);
+        ssm_conv_step(want + t * ch, x + t * ch, st, w, b, ch, K, linear);
     GLuint bo = buf_bytes(NULL, (size_t)ch * n * 4), bx = buf_f(x, (size_t)ch * n);
     double* zero = calloc((size_t)(K - 1) * ch, sizeof(double));
     GLuint bst = buf_f(zero, (size_t)(K - 1) * ch), bw = buf_f(w, (size_t)ch * K),
            bb = buf_f(b, ch);
-    int gx, gy, p = prog(K_SSM_CONV, "");
+    int gx, gy, p = prog(K_SSM_CONV, linear ? "#define LINEAR 1\n" : "");
     grid(ch, &gx, &gy);
     const GLuint bufs[5] = {bo, bx, bst, bw, bb};
     gl_dispatch(&G, p, gx, gy, 1, (const int[]){ch, K, ch, ch, 0, n1}, 6, bufs, 5);
     for (int t = n1; t < n; t++)
         gl_dispatch(&G, p, gx, gy, 1, (const int[]){ch, K, ch, ch, t, 1}, 6, bufs, 5);
     double* got = read_f(bo, (size_t)ch * n);
-    assert_close(got, want, (size_t)ch * n, 1e-6, 1e-5, "ssm_conv");
+    assert_close(got, want, (size_t)ch * n, 1e-6, 1e-5, linear ? "ssm_conv linear" : "ssm_conv");
     double* gs = read_f(bst, (size_t)(K - 1) * ch);
     assert_close(gs, st, (size_t)(K - 1) * ch, 0, 1e-6, "ssm_conv state");
     glDeleteBuffers(5, bufs);
     free(x), free(w), free(b), free(st), free(want), free(zero), free(got), free(gs);
 }
 
-// Mamba-1 (mamba2 0: n_head = channels, head_dim 1, one group) or Mamba-2 scan: a batch of
-// n1 rows then n2 single rows, vs ssm_scan_step / ssm_scan2_step.
-static void check_scan(int mamba2, int nh, int hd, int ng, int ds, int n1, int n2) {
+static void test_ssm_conv_state(void** state) {
+    (void)state;
+    NEED_GL();
+    check_ssm_conv(0);
+    check_ssm_conv(1);
+}
+
+// Mamba-1 (mamba2 0: n_head = channels, head_dim 1; ng groups of channels with their own B
+// and C, as ref/forward.c runs Zamba v1's heads) or Mamba-2 scan: a batch of n1 rows then n2
+// single rows, vs ssm_scan_step / ssm_scan2_step. a_log (---- zamba): the shader gets A_log
+// (the A_LOG variant), the reference A = ssm_a_from_log(A_log).
+static void check_scan(int mamba2, int nh, int hd, int ng, int ds, int n1, int n2, int a_log) {
     int ch = nh * hd, n = n1 + n2, ndt = mamba2 ? nh : ch, nbc = ng * ds;
     double *x = rand_vec((size_t)ch * n, 1.0), *dt = rand_vec((size_t)ndt * n, 3.0);
     double *Bm = rand_vec((size_t)nbc * n, 1.0), *Cm = rand_vec((size_t)nbc * n, 1.0);
     size_t na = mamba2 ? (size_t)nh : (size_t)ch * ds;
     double *A = rand_vec(na, 1.0), *D = rand_vec(ndt, 1.0), *dtb = rand_vec(ndt, 1.0);
+    double* A_log = malloc(na * sizeof(double));
     for (size_t i = 0; i < na; i++)
-        A[i] = -exp(2.0 * A[i]); // A < 0 as -exp(A_log)
+        A_log[i] = A[i] = 2.0 * A[i];
+    ssm_a_from_log(A, (int)na); // A < 0 as -exp(A_log)
     dt[0] = 25.0;                // beyond softplus' threshold
     dt[1] = -30.0;               // softplus ~ exp(x): log1p accuracy
     double *h = calloc((size_t)ch * ds, sizeof(double)),
@@ -913,8 +935,10 @@ static void check_scan(int mamba2, int nh, int hd, int ng, int ds, int n1, int n
             ssm_scan2_step(want + t * ch, x + t * ch, dt + t * ndt, Bm + t * nbc, Cm + t * nbc, h,
                            A, D, dtb, nh, hd, ng, ds);
         else
-            ssm_scan_step(want + t * ch, x + t * ch, dt + t * ndt, Bm + t * nbc, Cm + t * nbc, h, A,
-                          D, dtb, ch, ds);
+            for (int g = 0, gc = ch / ng; g < ng; g++)
+                ssm_scan_step(want + t * ch + g * gc, x + t * ch + g * gc, dt + t * ndt + g * gc,
+                              Bm + t * nbc + g * ds, Cm + t * nbc + g * ds, h + (size_t)g * gc * ds,
+                              A + (size_t)g * gc * ds, D + g * gc, dtb + g * gc, gc, ds);
     }
     double* zero = calloc((size_t)ch * ds, sizeof(double));
     GLuint bufs[9] = {buf_bytes(NULL, (size_t)ch * n * 4),
@@ -923,11 +947,11 @@ static void check_scan(int mamba2, int nh, int hd, int ng, int ds, int n1, int n
                       buf_f(dt, (size_t)ndt * n),
                       buf_f(Bm, (size_t)nbc * n),
                       buf_f(Cm, (size_t)nbc * n),
-                      buf_f(A, na),
+                      buf_f(a_log ? A_log : A, na),
                       buf_f(D, ndt),
                       buf_f(dtb, ndt)};
-    char d[32];
-    snprintf(d, sizeof(d), "#define DS %d\n", ds);
+    char d[48];
+    snprintf(d, sizeof(d), "#define DS %d\n%s", ds, a_log ? "#define A_LOG 1\n" : "");
     int p = prog(mamba2 ? K_SSM_SCAN2 : K_SSM_SCAN, d), gx, gy;
     grid(ch, &gx, &gy);
     for (int t = 0; t < n; t = t == 0 ? n1 : t + 1) {
@@ -936,28 +960,33 @@ static void check_scan(int mamba2, int nh, int hd, int ng, int ds, int n1, int n
             gl_dispatch(&G, p, gx, gy, 1, (const int[]){nh, hd, ng, ch, ch, ndt, nbc, nbc, t, rows},
                         10, bufs, 9);
         else
-            gl_dispatch(&G, p, gx, gy, 1, (const int[]){ch, ch, ch, ndt, nbc, nbc, t, rows}, 8,
+            gl_dispatch(&G, p, gx, gy, 1, (const int[]){ch, ch, ch, ndt, nbc, nbc, t, rows, ng}, 9,
                         bufs, 9);
     }
     double* got = read_f(bufs[0], (size_t)ch * n);
     char label[80];
-    snprintf(label, sizeof(label), "ssm_scan%s %dx%d groups %d d_state %d", mamba2 ? "2" : "", nh,
-             hd, ng, ds);
+    snprintf(label, sizeof(label), "ssm_scan%s %dx%d groups %d d_state %d%s", mamba2 ? "2" : "",
+             nh, hd, ng, ds, a_log ? " A_log" : "");
     assert_close(got, want, (size_t)ch * n, 1e-5, 1e-4, label);
     double* gh = read_f(bufs[1], (size_t)ch * ds);
     assert_close(gh, h, (size_t)ch * ds, 1e-5, 1e-4, "ssm state");
     glDeleteBuffers(9, bufs);
-    free(x), free(dt), free(Bm), free(Cm), free(A), free(D), free(dtb), free(h), free(want),
-        free(zero), free(got), free(gh);
+    free(x), free(dt), free(Bm), free(Cm), free(A), free(A_log), free(D), free(dtb), free(h),
+        free(want), free(zero), free(got), free(gh);
 }
 
 static void test_ssm_scan(void** state) {
     (void)state;
     NEED_GL();
-    check_scan(0, 100, 1, 1, 16, 6, 2);
-    check_scan(0, 70, 1, 1, 5, 1, 1);
-    check_scan(1, 6, 16, 2, 16, 6, 2);
-    check_scan(1, 5, 13, 1, 7, 9, 1);
+    check_scan(0, 100, 1, 1, 16, 6, 2, 0);
+    check_scan(0, 70, 1, 1, 5, 1, 1, 0);
+    check_scan(1, 6, 16, 2, 16, 6, 2, 0);
+    check_scan(1, 5, 13, 1, 7, 9, 1, 0);
+    // ---- zamba: A from A_log (Zamba2's Mamba-2, Zamba v1's Mamba-1), and Zamba v1's heads
+    // as B/C groups of 50 and 35 channels
+    check_scan(1, 6, 16, 2, 16, 6, 2, 1);
+    check_scan(0, 100, 1, 2, 16, 6, 2, 1);
+    check_scan(0, 105, 1, 3, 5, 9, 1, 0);
 }
 
 // The MoE stages (route, expert mat-vecs for gate/up, glu, down, weighted sum) against the
@@ -1043,6 +1072,225 @@ static void test_moe(void** state) {
     free(R), free(Gq), free(Uq), free(Dn), free(u), free(want), free(got);
 }
 
+// ---------------------------------------------------------------------------------------
+// ---- griffin
+
+// OP_SCALE and OP_SOFTCAP through unary.comp (functions 4 and 5), in place as the graph runs
+// them. The soft cap is checked relative to each element: near 0 cap * tanh(x / cap) ~ x, so
+// a tanh that cancels there would show.
+static void test_scale_softcap(void** state) {
+    (void)state;
+    NEED_GL();
+    const int w = 130, n = 3;
+    size_t m = (size_t)w * n;
+    double *x = rand_vec_f(m, 40.0), *want = malloc(m * sizeof(double));
+    x[0] = 1e-4, x[1] = -3e-6, x[2] = 200.0, x[3] = -1e5, x[4] = 0.0;  // tiny, past the cap, 0
+    GLuint bx = buf_f(x, m);
+    int gx, gy;
+    grid((int64_t)m, &gx, &gy);
+    const double s = 8.0, cap = 30.0;
+    scale(want, x, s, (int)m);
+    gl_dispatch(&G, prog(K_UNARY, ""), gx, gy, 1, (const int[]){w, w, w, 0, n, 4, fbits(s)}, 7,
+                (const GLuint[]){bx, bx}, 2);
+    double* got = read_f(bx, m);
+    assert_close(got, want, m, 0, 1e-7, "scale");
+    free(got);
+    GLuint bx2 = buf_f(x, m);
+    softcap(want, x, cap, (int)m);
+    gl_dispatch(&G, prog(K_UNARY, ""), gx, gy, 1, (const int[]){w, w, w, 0, n, 5, fbits(cap)}, 7,
+                (const GLuint[]){bx2, bx2}, 2);
+    got = read_f(bx2, m);
+    assert_close(got, want, m, 0, 1e-6, "softcap");
+    free(got);
+    GLuint bs[2] = {bx, bx2};
+    glDeleteBuffers(2, bs);
+    free(x), free(want);
+}
+
+// n_block blocks of bw x bw weights of type `type` (one GGUF tensor (bw, bw, n_block)) on n
+// positions, vs matmul_blockdiag, the rows split into two buffers at a row inside a block (as
+// a tensor over the SSBO limit is split).
+static void check_blockdiag(enum GgmlType type, int bw, int n_block, int n, int bias) {
+    char d[96];
+    snprintf(d, sizeof(d), "#define W_BINDING 2\n#define WTYPE_%s 1\n", quant_traits(type)->upper);
+    int width = bw * n_block;
+    size_t rb = quant_row_size(type, bw);
+    uint8_t* wq = malloc(rb * (size_t)width);
+    for (int o = 0; o < width; o++)
+        random_row(type, wq + (size_t)o * rb, bw);
+    double *x = rand_vec((size_t)n * width, 1.0), *b = rand_vec((size_t)width, 1.0);
+    double* zero = calloc((size_t)width, sizeof(double));
+    double* want = malloc((size_t)n * width * sizeof(double));
+    for (int t = 0; t < n; t++)
+        matmul_blockdiag(want + (size_t)t * width, x + (size_t)t * width, wq, type,
+                         bias ? b : zero, width, n_block);
+    int cut = bw + bw / 2 + 1;  // inside block 1
+    GLuint bo = buf_bytes(NULL, (size_t)n * width * 4), bx = buf_f(x, (size_t)n * width),
+           bb = buf_f(b, (size_t)width);
+    GLuint bw2[2] = {buf_bytes(wq, rb * (size_t)cut),
+                     buf_bytes(wq + rb * (size_t)cut, rb * (size_t)(width - cut))};
+    for (int c = 0; c < 2; c++) {
+        int rows = c ? width - cut : cut, gx, gy;
+        grid((int64_t)n * rows, &gx, &gy);
+        int u[9] = {bw, width, width, rows, c ? cut : 0, 0, n, bias, (int)rb};
+        gl_dispatch(&G, prog(K_MATMUL_BLOCKDIAG, d), gx, gy, 1, u, 9,
+                    (const GLuint[]){bo, bx, bw2[c], bb}, 4);
+    }
+    double* got = read_f(bo, (size_t)n * width);
+    char label[80];
+    snprintf(label, sizeof(label), "matmul_blockdiag %s %d blocks of %d, n=%d",
+             quant_traits(type)->name, n_block, bw, n);
+    assert_close(got, want, (size_t)n * width, out_atol(want, (size_t)n * width), 1e-4, label);
+    GLuint bs[5] = {bo, bx, bb, bw2[0], bw2[1]};
+    glDeleteBuffers(5, bs);
+    free(wq), free(x), free(b), free(zero), free(want), free(got);
+}
+
+static void test_matmul_blockdiag(void** state) {
+    (void)state;
+    NEED_GL();
+    check_blockdiag(GGML_TYPE_F32, 16, 4, 5, 1);   // RecurrentGemma's shape (4 heads of 16)
+    check_blockdiag(GGML_TYPE_F32, 23, 3, 7, 0);
+    check_blockdiag(GGML_TYPE_F16, 21, 5, 3, 1);
+    check_blockdiag(GGML_TYPE_Q8_0, 64, 3, 4, 1);
+    check_blockdiag(GGML_TYPE_Q4_K, 256, 2, 2, 1);
+}
+
+// RG-LRU from a random state: a batch of n1 rows at positions pos0.., then n2 single rows, vs
+// rg_lru_step. From pos0 0 the first row is the reset (the state is ignored); later rows keep
+// it. Lambda spans softplus values from ~5e-5 (a within 1e-3 of 1, where 1 - a^2 must not be
+// computed as a difference) to ~4.
+static void check_rg_lru(int w, int pos0, int n1, int n2) {
+    int n = n1 + n2;
+    size_t m = (size_t)w * n;
+    double *x = rand_vec(m, 2.0), *gxv = rand_vec(m, 4.0), *gav = rand_vec(m, 4.0);
+    double *lam = rand_vec((size_t)w, 1.0), *h = rand_vec((size_t)w, 1.0);
+    vec_sigmoid(gxv, gxv, (int)m);
+    vec_sigmoid(gav, gav, (int)m);
+    for (int i = 0; i < w; i++)
+        lam[i] = -3.0 + 7.0 * lam[i];  // softplus(-10) = 4.5e-5 .. softplus(4) = 4.0
+    GLuint bh = buf_f(h, (size_t)w);
+    double* want = malloc(m * sizeof(double));
+    for (int t = 0; t < n; t++)
+        rg_lru_step(want + (size_t)t * w, x + (size_t)t * w, gxv + (size_t)t * w,
+                    gav + (size_t)t * w, h, lam, w, pos0 + t == 0);
+    GLuint bo = buf_bytes(NULL, m * 4), bx = buf_f(x, m), bgx = buf_f(gxv, m),
+           bga = buf_f(gav, m), bl = buf_f(lam, (size_t)w);
+    const GLuint bufs[6] = {bo, bh, bx, bgx, bga, bl};
+    int gx, gy, p = prog(K_RG_LRU, "");
+    grid(w, &gx, &gy);
+    for (int t = 0; t < n; t = t == 0 ? n1 : t + 1)
+        gl_dispatch(&G, p, gx, gy, 1, (const int[]){w, w, w, w, w, t, t == 0 ? n1 : 1, pos0}, 8,
+                    bufs, 6);
+    double* got = read_f(bo, m);
+    char label[64];
+    snprintf(label, sizeof(label), "rg_lru width %d from position %d, %d + %d rows", w, pos0, n1,
+             n2);
+    assert_close(got, want, m, 1e-6, 1e-5, label);
+    double* gh = read_f(bh, (size_t)w);
+    assert_close(gh, h, (size_t)w, 1e-6, 1e-5, "rg_lru state");
+    glDeleteBuffers(6, bufs);
+    free(x), free(gxv), free(gav), free(lam), free(h), free(want), free(got), free(gh);
+}
+
+static void test_rg_lru(void** state) {
+    (void)state;
+    NEED_GL();
+    check_rg_lru(100, 0, 6, 2);
+    check_rg_lru(70, 5, 3, 1);
+    check_rg_lru(64, 0, 1, 3);
+}
+
+// Local attention in a ring of W rows, over calls: a prompt batch of n1 rows (longer than W)
+// at positions pos0.., then n2 single rows. The ring starts with positions pos0 - W .. pos0 - 1
+// in rows j % W; the other rows hold garbage that must never be read. Each call attends
+// (attn.comp RING) and then stores its last W rows (attn_kv.comp), as gles/forward.c does.
+// Reference: attention() over the whole key sequence with the window.
+static void check_attn_ring(int n_head, int n_head_kv, int hd, int W, int pos0, int n1, int n2) {
+    int kvw = n_head_kv * hd, qw = n_head * hd, n = n1 + n2, n_all = pos0 + n;
+    double *kc = rand_vec((size_t)n_all * kvw, 1.0), *vc = rand_vec((size_t)n_all * kvw, 1.0);
+    double *q = rand_vec((size_t)n * qw, 1.0), *want = malloc((size_t)n * qw * sizeof(double));
+    double* att = malloc((size_t)n_all * sizeof(double));
+    double scale = 1.0 / sqrt(hd);
+    for (int t = 0; t < n; t++) {
+        int64_t pos = pos0 + t, j0 = pos - W + 1 > 0 ? pos - W + 1 : 0;
+        attention(want + (size_t)t * qw, q + (size_t)t * qw, kc, vc, kvw, n_all, j0, pos, n_head,
+                  n_head_kv, hd, scale, att);
+    }
+    double *rk = rand_vec((size_t)W * kvw, 1e3), *rv = rand_vec((size_t)W * kvw, 1e3);
+    for (int j = pos0 - W > 0 ? pos0 - W : 0; j < pos0; j++) {
+        memcpy(rk + (size_t)(j % W) * kvw, kc + (size_t)j * kvw, (size_t)kvw * sizeof(double));
+        memcpy(rv + (size_t)(j % W) * kvw, vc + (size_t)j * kvw, (size_t)kvw * sizeof(double));
+    }
+    GLuint bK = buf_f(rk, (size_t)W * kvw), bV = buf_f(rv, (size_t)W * kvw);
+    int pa = prog(K_ATTN, "#define RING 1\n"), ps = prog(K_ATTN_KV, "");
+    double* got = malloc((size_t)n * qw * sizeof(double));
+    for (int r0 = 0; r0 < n; r0 = r0 == 0 ? n1 : r0 + 1) {
+        // one call as the engine makes it: its rows start at row 0 of q, k, v and out, row 0
+        // is position pc; keys of earlier calls can only come from the ring
+        int rows = r0 == 0 ? n1 : 1, pc = pos0 + r0, gx, gy;
+        GLuint bk = buf_f(kc + (size_t)pc * kvw, (size_t)rows * kvw);
+        GLuint bv = buf_f(vc + (size_t)pc * kvw, (size_t)rows * kvw);
+        GLuint bq = buf_f(q + (size_t)r0 * qw, (size_t)rows * qw);
+        GLuint bo = buf_bytes(NULL, (size_t)rows * qw * 4);
+        int u[13] = {n_head, n_head_kv, hd, W, fbits(scale), qw, qw, kvw, 0, pc, W, kvw, kvw};
+        gl_dispatch(&G, pa, n_head, rows, 1, u, 13, (const GLuint[]){bo, bq, bK, bV, bk, bv}, 6);
+        int first = rows > W ? rows - W : 0, n_store = rows - first;
+        grid((int64_t)n_store * kvw, &gx, &gy);
+        gl_dispatch(&G, ps, gx, gy, 1, (const int[]){kvw, kvw, kvw, first, n_store, pc, W}, 7,
+                    (const GLuint[]){bK, bV, bk, bv}, 4);
+        double* o = read_f(bo, (size_t)rows * qw);
+        memcpy(got + (size_t)r0 * qw, o, (size_t)rows * qw * sizeof(double));
+        GLuint bs[4] = {bk, bv, bq, bo};
+        glDeleteBuffers(4, bs);
+        free(o);
+    }
+    char label[96];
+    snprintf(label, sizeof(label), "attn ring h%d/%d hd%d W %d pos0 %d, %d + %d rows", n_head,
+             n_head_kv, hd, W, pos0, n1, n2);
+    assert_close(got, want, (size_t)n * qw, 1e-5, 1e-4, label);
+    // the ring now holds the last W positions, position j in row j % W
+    double* gk = read_f(bK, (size_t)W * kvw);
+    for (int j = n_all - W; j < n_all; j++)
+        assert_close(gk + (size_t)(j % W) * kvw, kc + (size_t)j * kvw, (size_t)kvw, 0, 1e-7,
+                     "attn ring keys");
+    GLuint bs[2] = {bK, bV};
+    glDeleteBuffers(2, bs);
+    free(kc), free(vc), free(q), free(want), free(att), free(rk), free(rv), free(got), free(gk);
+}
+
+static void test_attn_ring(void** state) {
+    (void)state;
+    NEED_GL();
+    check_attn_ring(4, 1, 16, 8, 0, 16, 3);    // RecurrentGemma's shape: a prompt of 2 W
+    check_attn_ring(4, 2, 24, 5, 3, 13, 4);    // the ring partly filled before the prompt
+    check_attn_ring(2, 2, 8, 7, 20, 3, 9);     // a short batch after the ring has wrapped
+    check_attn_ring(2, 1, 12, 600, 650, 2, 2); // a window across two 512-key chunks
+}
+
+// ---- zamba2
+
+static void test_concat(void** state) {
+    (void)state;
+    NEED_GL();
+    const int wa = 70, wb = 45, sb = 50, w = wa + wb, n = 3;  // b rows are wider than their part
+    double *a = rand_vec_f((size_t)n * wa, 1.0), *b = rand_vec_f((size_t)n * sb, 1.0);
+    double* want = malloc((size_t)n * w * sizeof(double));
+    for (int t = 0; t < n; t++)
+        concat(want + (size_t)t * w, a + (size_t)t * wa, wa, b + (size_t)t * sb, wb);
+    GLuint bo = buf_bytes(NULL, (size_t)n * w * 4), ba = buf_f(a, (size_t)n * wa),
+           bb = buf_f(b, (size_t)n * sb);
+    int gx, gy;
+    grid((int64_t)n * w, &gx, &gy);
+    gl_dispatch(&G, prog(K_CONCAT, ""), gx, gy, 1, (const int[]){w, w, wa, sb, 0, n}, 6,
+                (const GLuint[]){bo, ba, bb}, 3);
+    double* got = read_f(bo, (size_t)n * w);
+    assert_close(got, want, (size_t)n * w, 0, 0, "concat");
+    GLuint bs[3] = {bo, ba, bb};
+    glDeleteBuffers(3, bs);
+    free(a), free(b), free(want), free(got);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rmsnorm_rows),
@@ -1063,6 +1311,11 @@ int main(void) {
         cmocka_unit_test(test_ssm_conv_state),
         cmocka_unit_test(test_ssm_scan),
         cmocka_unit_test(test_moe),
+        cmocka_unit_test(test_scale_softcap),
+        cmocka_unit_test(test_matmul_blockdiag),
+        cmocka_unit_test(test_rg_lru),
+        cmocka_unit_test(test_attn_ring),
+        cmocka_unit_test(test_concat),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
