@@ -176,6 +176,7 @@ void gl_free(struct GlEngine* g) {
                 if (g->wt[i].n_chunks && !g->wt[i].borrowed)
                     glDeleteBuffers(g->wt[i].n_chunks, g->wt[i].bufs);
         if (g->attn_part) glDeleteBuffers(1, &g->attn_part);
+        if (g->attn_count) glDeleteBuffers(1, &g->attn_count);
         if (g->rope_tab)
             for (int i = 0; i < g->g.n_ops; i++) {
                 int shared = 0;
@@ -437,11 +438,12 @@ static int moe_scratch(struct GlEngine* g, struct Err* e) {
     return gl_error("gl_init: MoE scratch", e);
 }
 
-// The split decode attention (attn_split.comp, attn_merge.comp) for heads of up to 256 and
-// its partials buffer, sized for the longest key range of any attention op.
+// The split decode attention (attn_split.comp) for heads of up to 256, its partials buffer
+// sized for the longest key range of any attention op, and its per-head counters (zero).
 static int attn_scratch(struct GlEngine* g, struct Err* e) {
     size_t floats = 0;
-    g->attn_split = g->attn_merge = -1;
+    int heads = 0;
+    g->attn_split = -1;
     for (int i = 0; i < g->g.n_ops; i++) {
         const struct Op* op = &g->g.ops[i];
         if (op->kind != OP_ATTN) continue;
@@ -451,12 +453,16 @@ static int attn_scratch(struct GlEngine* g, struct Err* e) {
         size_t f = (size_t)op->p.attn.n_head * (size_t)((keys + 63) / 64) *
                    (size_t)(op->p.attn.head_dim + 2);
         if (f > floats) floats = f;
+        if (op->p.attn.n_head > heads) heads = op->p.attn.n_head;
     }
     if (!floats) return 0;
     if (floats * sizeof(float) > (size_t)g->max_ssbo) return 0;
     if ((g->attn_split = gl_program(g, K_ATTN_SPLIT, "", e)) < 0) return g->attn_split;
-    if ((g->attn_merge = gl_program(g, K_ATTN_MERGE, "", e)) < 0) return g->attn_merge;
     g->attn_part = new_buffer(floats * sizeof(float), NULL);
+    uint32_t* zero = calloc((size_t)heads, sizeof(uint32_t));
+    if (!zero) return err_set(e, ERR_NOMEM, "gl_init: out of memory");
+    g->attn_count = new_buffer((size_t)heads * sizeof(uint32_t), zero);
+    free(zero);
     return gl_error("gl_init: attention partials", e);
 }
 
@@ -741,19 +747,18 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
         if (n == 1 && g->attn_split >= 0) {
             // One position: store its key and value (unless MV_QKV did; a ring row it
             // overwrites held a key outside the window), then attend with the keys split
-            // over work groups and merged (attn_split.comp).
+            // over work groups, the last of each head merging them (attn_split.comp).
             if (!(g->fusing && g->fuse[i].kind == FUSE_ATTEND))
                 gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, store, 7, store_bufs, 4, 3u);
             int j0 = op->p.attn.window > 0 && pos0 - op->p.attn.window + 1 > 0
                          ? pos0 - op->p.attn.window + 1 : 0;
             int n_keys = pos0 - j0 + 1, n_split = (n_keys + 63) / 64;
-            int u[10] = {op->p.attn.n_head, op->p.attn.n_head_kv, op->p.attn.head_dim, sb,
-                         t0 * B[op->in[0]].width, w, j0, n_keys, n_split, ring ? rows : 0};
-            gl_dispatch_rw(g, g->attn_split, op->p.attn.n_head, n_split, 1, u, 10,
-                           (const GLuint[]){g->attn_part, I(0), K, V}, 4, 1u);
-            gl_dispatch_rw(g, g->attn_merge, op->p.attn.n_head, 1, 1,
-                           (const int[]){op->p.attn.head_dim, n_split, t0 * wout}, 3,
-                           (const GLuint[]){O, g->attn_part}, 2, 1u);
+            int u[11] = {op->p.attn.n_head, op->p.attn.n_head_kv, op->p.attn.head_dim, sb,
+                         t0 * B[op->in[0]].width, w, j0, n_keys, n_split, ring ? rows : 0,
+                         t0 * wout};
+            gl_dispatch_rw(g, g->attn_split, op->p.attn.n_head, n_split, 1, u, 11,
+                           (const GLuint[]){g->attn_part, I(0), K, V, g->attn_count, O}, 6,
+                           1u | 1u << 4 | 1u << 5);
             break;
         }
         if (!ring) gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, store, 7, store_bufs, 4, 3u);

@@ -90,8 +90,9 @@ struct GlEngine {
     struct GlFuse* fuse;       // per op index: the fused one-row plan (fuse.c)
     int fuse_on;               // use it (MATTN_GL_FUSE=0 turns it off; read at init)
     int fusing;                // the pass being encoded runs the fused plan
-    int attn_split, attn_merge; // split decode attention programs, -1 when not used
-    GLuint attn_part;          // their partials: (n_head, splits, head_dim + 2) floats
+    int attn_split;            // split decode attention program, -1 when not used
+    GLuint attn_part;          // its partials: (n_head, splits, head_dim + 2) floats
+    GLuint attn_count;         // its per-head counters of finished splits
     GLuint moe_logits, moe_sel, moe_pw; // per row: router logits, k experts and their weights
     GLuint moe_hg, moe_hu, moe_eo;      // per (row, slot): gate, up, expert output rows
     int64_t n_past;            // positions already in the caches

@@ -193,10 +193,18 @@ void main() {
         int tid = int(gl_LocalInvocationID.x);
         float ss = 0.0;
         for (int i = tid; i < N_IN / 4; i += MV_X) ss += dot(x4[X4 + i], x4[X4 + i]);
+#ifdef SUBGROUP
+        ss = subgroupAdd(ss);
+        if (lane == 0) norm_ss[team] = ss;
+        barrier();
+        ss = 0.0;
+        for (int i = 0; i < TEAMS; i++) ss += norm_ss[i];
+#else
         norm_ss[tid] = ss;
         barrier();
         ss = 0.0;
         for (int i = 0; i < MV_X; i++) ss += norm_ss[i];
+#endif
         norm_r = 1.0 / sqrt(ss / float(N_IN) + NORM_EPS);
     }
 #endif

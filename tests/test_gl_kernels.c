@@ -590,24 +590,41 @@ static void check_attn(int n_head, int n_head_kv, int hd, int pos0, int n, int w
     snprintf(label, sizeof(label), "attn h%d/%d hd%d pos0 %d n %d window %d", n_head, n_head_kv,
              hd, pos0, n, window);
     assert_close(got, want, (size_t)n * qw, 1e-5, 1e-4, label);
-    // the last row again through the split decode attention (attn_split + attn_merge), as
-    // a generated token at position pos0 + n - 1 runs it: chunks of 64 keys
+    // the last row again through the split decode attention (attn_split.comp), as a
+    // generated token at position pos0 + n - 1 runs it: chunks of 64 keys, the last group of
+    // each head merging; twice, as the counters it leaves at zero allow
     int pos = pos0 + n - 1, j0 = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
     int n_keys = pos - j0 + 1, n_split = (n_keys + 63) / 64;
     GLuint bp = buf_bytes(NULL, (size_t)n_head * n_split * (hd + 2) * 4);
     GLuint bo1 = buf_bytes(NULL, (size_t)qw * 4);
-    int us[10] = {n_head, n_head_kv, hd, fbits(scale), (n - 1) * qw, kvw, j0, n_keys, n_split, 0};
-    gl_dispatch(&G, prog(K_ATTN_SPLIT, ""), n_head, n_split, 1, us, 10,
-                (const GLuint[]){bp, bq, bK, bV}, 4);
-    gl_dispatch(&G, prog(K_ATTN_MERGE, ""), n_head, 1, 1, (const int[]){hd, n_split, 0}, 3,
-                (const GLuint[]){bo1, bp}, 2);
-    double* got1 = read_f(bo1, (size_t)qw);
-    snprintf(label, sizeof(label), "attn_split h%d/%d hd%d pos %d window %d (%d splits)", n_head,
-             n_head_kv, hd, pos, window, n_split);
-    assert_close(got1, want + (size_t)(n - 1) * qw, (size_t)qw, 1e-5, 1e-4, label);
+    uint32_t* zero = calloc((size_t)qw, 4);  // qw >= n_head
+    GLuint bc = buf_bytes(zero, (size_t)n_head * 4);
+    int us[11] = {n_head, n_head_kv, hd, fbits(scale), (n - 1) * qw, kvw, j0, n_keys, n_split,
+                  0, 0};
+    double* got1 = NULL;
+    for (int rep = 0; rep < 2; rep++) {
+        free(got1);
+        glBindBuffer(GL_SHADER_STORAGE_BUFFER, bo1);
+        glBufferSubData(GL_SHADER_STORAGE_BUFFER, 0, (GLsizeiptr)qw * 4, zero);
+        gl_dispatch(&G, prog(K_ATTN_SPLIT, ""), n_head, n_split, 1, us, 11,
+                    (const GLuint[]){bp, bq, bK, bV, bc, bo1}, 6);
+        got1 = read_f(bo1, (size_t)qw);
+        snprintf(label, sizeof(label), "attn_split h%d/%d hd%d pos %d window %d (%d splits) #%d",
+                 n_head, n_head_kv, hd, pos, window, n_split, rep);
+        assert_close(got1, want + (size_t)(n - 1) * qw, (size_t)qw, 1e-5, 1e-4, label);
+    }
+    uint32_t cnt[64];
+    glMemoryBarrier(GL_BUFFER_UPDATE_BARRIER_BIT);
+    glBindBuffer(GL_SHADER_STORAGE_BUFFER, bc);
+    const void* mp = glMapBufferRange(GL_SHADER_STORAGE_BUFFER, 0, n_head * 4, GL_MAP_READ_BIT);
+    assert_non_null(mp);
+    memcpy(cnt, mp, (size_t)n_head * 4);
+    glUnmapBuffer(GL_SHADER_STORAGE_BUFFER);
+    for (int h = 0; h < n_head; h++) assert_int_equal(cnt[h], 0);  // reset for the next use
+    free(zero);
     free(got1);
-    GLuint bs[8] = {bK, bV, bk, bv, bq, bo, bp, bo1};
-    glDeleteBuffers(8, bs);
+    GLuint bs[9] = {bK, bV, bk, bv, bq, bo, bp, bo1, bc};
+    glDeleteBuffers(9, bs);
     free(kc), free(vc), free(q), free(want), free(att), free(kz), free(vz), free(got);
 }
 
