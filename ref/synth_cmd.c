@@ -22,14 +22,44 @@
 // ---------------------------------------------------------------------------------------
 // shape flags: one table of flags, one of per-family defaults
 
+// clang-format off (the tables read better packed)
 enum Param {
-    P_EMBD, P_LAYER, P_VOCAB, P_CTX, P_FF, P_HEAD, P_HEAD_KV, P_HEAD_DIM, P_TIED, P_WINDOW,
-    P_EXPAND, P_D_INNER, P_D_STATE, P_D_CONV, P_DT_RANK, P_SSM_HEAD_DIM, P_N_GROUP, P_SSM_HEADS,
-    P_LORA_DECAY, P_LORA_ICLR, P_LORA_VALUE, P_LORA_GATE,
-    P_N_EXPERT, P_N_EXPERT_USED, P_MOE_EVERY, P_MOE_OFFSET, P_ATTN_EVERY, P_ATTN_OFFSET,
-    P_SOFTCAP, P_SHARED_BLOCKS, P_ADAPTER_RANK, P_ATTN_ADAPTER, P_FFN_ADAPTER,
+    P_EMBD,
+    P_LAYER,
+    P_VOCAB,
+    P_CTX,
+    P_FF,
+    P_HEAD,
+    P_HEAD_KV,
+    P_HEAD_DIM,
+    P_TIED,
+    P_WINDOW,
+    P_EXPAND,
+    P_D_INNER,
+    P_D_STATE,
+    P_D_CONV,
+    P_DT_RANK,
+    P_SSM_HEAD_DIM,
+    P_N_GROUP,
+    P_SSM_HEADS,
+    P_LORA_DECAY,
+    P_LORA_ICLR,
+    P_LORA_VALUE,
+    P_LORA_GATE,
+    P_N_EXPERT,
+    P_N_EXPERT_USED,
+    P_MOE_EVERY,
+    P_MOE_OFFSET,
+    P_ATTN_EVERY,
+    P_ATTN_OFFSET,
+    P_SOFTCAP,
+    P_SHARED_BLOCKS,
+    P_ADAPTER_RANK,
+    P_ATTN_ADAPTER,
+    P_FFN_ADAPTER,
     P_COUNT,
 };
+// clang-format on
 
 #define F_LLAMA (1u << ARCH_LLAMA)
 #define F_RWKV7 (1u << ARCH_RWKV7)
@@ -46,7 +76,7 @@ enum Param {
 struct Flag {
     const char* name;
     int64_t lo, hi;
-    unsigned archs;  // the families the flag applies to
+    unsigned archs; // the families the flag applies to
 };
 
 static const struct Flag FLAGS[P_COUNT] = {
@@ -86,9 +116,10 @@ static const struct Flag FLAGS[P_COUNT] = {
 };
 _Static_assert(sizeof(FLAGS) / sizeof(FLAGS[0]) == P_COUNT, "FLAGS size");
 
-#define AUTO (-1)  // follows other values: resolve()
+#define AUTO (-1) // follows other values: resolve()
 
 // Each family's default: a ~1B model of a published shape (HELP names them).
+// clang-format off
 static const int64_t DEFAULTS[ARCH_COUNT][P_COUNT] = {
     [ARCH_LLAMA] = {[P_EMBD] = 2048, [P_LAYER] = 22, [P_VOCAB] = 32000, [P_CTX] = 2048,
                     [P_FF] = 5632, [P_HEAD] = 32, [P_HEAD_KV] = 4, [P_HEAD_DIM] = AUTO},
@@ -124,6 +155,7 @@ static const int64_t DEFAULTS[ARCH_COUNT][P_COUNT] = {
                     [P_D_CONV] = 4, [P_DT_RANK] = AUTO, [P_SSM_HEADS] = 2, [P_ATTN_EVERY] = 6,
                     [P_ATTN_OFFSET] = 1, [P_SHARED_BLOCKS] = 1},
 };
+// clang-format on
 
 // Fills the AUTO values of v (those not given) from the others.
 static void resolve(enum Arch a, int64_t* v) {
@@ -142,9 +174,9 @@ static const char* const HELP_HEAD =
     "Writes a model of family A (llama rwkv7 jamba mamba mamba2 recurrentgemma zamba2 zamba;\n"
     "default llama) with seeded random weights and a placeholder vocabulary (give prompts as\n"
     "--ids), then prints 'wrote OUT: N params, M bytes' on stderr.\n"
-    "  --type   f32 (default) f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1: the big matrices' type; vectors,\n"
-    "           norms, convolutions, RWKV-7 LoRAs and MoE routers stay F32, as do matrices\n"
-    "           whose rows are not a whole number of blocks\n"
+    "  --type   f32 (default) f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1: the big matrices' type;\n"
+    "           vectors, norms, convolutions, RWKV-7 LoRAs and MoE routers stay F32, as do\n"
+    "           matrices whose rows are not a whole number of blocks\n"
     "  --seed   the xoshiro256** seed (default 0): the same seed and flags give the same bytes\n"
     "Shape flags and their defaults per family ('-': the flag does not apply to it):\n";
 
@@ -157,21 +189,22 @@ static const char* const HELP_TAIL =
     "when i % attn-every == attn-offset, and a jamba layer has MoE when i % moe-every ==\n"
     "moe-offset (jamba: 1 expert means dense everywhere). --tied 1 writes no output.weight.\n"
     "--head-dim is the WKV head size for rwkv7; --d-inner the RG-LRU width for recurrentgemma.\n"
-    "Default shapes: llama TinyLlama-1.1B; rwkv7 RWKV-7 World 1.5B; jamba Jamba's layout (attention\n"
-    "every 8, 16 experts top-2 every 2) at 1024 wide, 16 layers; mamba mamba-1.4b; mamba2\n"
-    "mamba2-1.3b; recurrentgemma recurrentgemma-2b's 26 layers at 1536 wide; zamba2 Zamba2-1.2B;\n"
+    "Default shapes: llama TinyLlama-1.1B; rwkv7 RWKV-7 World 1.5B; jamba Jamba's layout\n"
+    "(attention every 8, 16 experts top-2 every 2) at 1024 wide, 16 layers; mamba mamba-1.4b;\n"
+    "mamba2 mamba2-1.3b; recurrentgemma recurrentgemma-2b's 26 layers at 1536 wide; zamba2\n"
+    "Zamba2-1.2B; "
     "zamba Zamba v1 at 2048 wide, 32 layers.\n"
     "Values: matrices N(0, 0.02); RMS/LayerNorm weights 1 (recurrentgemma stores 0: (1 + w)),\n"
-    "biases 0; conv1d weights and bias U(+-1/sqrt(d-conv)); Mamba A = -(1..d-state) per channel,\n"
-    "Mamba-2/Zamba2 A = -U(1, 16) per head (zamba, zamba2 store A_log); dt bias = softplus^-1 of\n"
-    "a log-uniform dt in [0.001, 0.1]; D 1; RWKV-7 token-shift mixes U(0, 1), w0 a ramp from\n"
-    "-6.5 to -1.5 over channels, a0 0, v0 1, k_k 0.85, k_a 1; RG-LRU Lambda with\n"
-    "softplus(Lambda) = -ln(u)/8, u ~ U(0.9, 0.999).\n";
+    "biases 0; conv1d weights and bias U(+-1/sqrt(d-conv)); Mamba-1 A = -(1..d-state) per\n"
+    "channel (jamba, zamba too), Mamba-2 A = -U(1, 16) per head (zamba2 too), stored as A_log\n"
+    "by zamba and zamba2; dt bias = softplus^-1 of a log-uniform dt in [0.001, 0.1]; D 1;\n"
+    "RWKV-7 token-shift mixes U(0, 1), w0 a ramp from -6.5 to -1.5 over channels, a0 0, v0 1,\n"
+    "k_k 0.85, k_a 1; RG-LRU Lambda with softplus(Lambda) = -ln(u)/8, u ~ U(0.9, 0.999).\n";
 
 static void print_help(void) {
     static const char* const SHORT[ARCH_COUNT] = {
-        [ARCH_LLAMA] = "llama", [ARCH_RWKV7] = "rwkv7", [ARCH_JAMBA] = "jamba",
-        [ARCH_MAMBA] = "mamba", [ARCH_MAMBA2] = "mamba2", [ARCH_RECURRENTGEMMA] = "rgemma",
+        [ARCH_LLAMA] = "llama",   [ARCH_RWKV7] = "rwkv7",   [ARCH_JAMBA] = "jamba",
+        [ARCH_MAMBA] = "mamba",   [ARCH_MAMBA2] = "mamba2", [ARCH_RECURRENTGEMMA] = "rgemma",
         [ARCH_ZAMBA2] = "zamba2", [ARCH_ZAMBA] = "zamba"};
     int64_t v[ARCH_COUNT][P_COUNT];
     for (int a = 0; a < ARCH_COUNT; a++) {
@@ -180,13 +213,16 @@ static void print_help(void) {
     }
     fputs(HELP_HEAD, stdout);
     printf("  %-16s", "");
-    for (int a = 0; a < ARCH_COUNT; a++) printf(" %7s", SHORT[a]);
+    for (int a = 0; a < ARCH_COUNT; a++)
+        printf(" %7s", SHORT[a]);
     printf("\n");
     for (int p = 0; p < P_COUNT; p++) {
         printf("  %-16s", FLAGS[p].name);
         for (int a = 0; a < ARCH_COUNT; a++) {
-            if (FLAGS[p].archs & (1u << a)) printf(" %7lld", (long long)v[a][p]);
-            else printf(" %7s", "-");
+            if (FLAGS[p].archs & (1u << a))
+                printf(" %7lld", (long long)v[a][p]);
+            else
+                printf(" %7s", "-");
         }
         printf("\n");
     }
@@ -200,17 +236,19 @@ struct Synth {
     struct GgufWriter w;
     struct SamplerRng rng;
     enum GgmlType type;
-    const char* arch;  // GGUF name, the prefix of every {arch}.* key
+    const char* arch; // GGUF name, the prefix of every {arch}.* key
     char key[128];
-    void** blobs;      // every tensor's bytes, freed at the end
+    void** blobs; // every tensor's bytes, freed at the end
     int n_blobs, cap_blobs;
     int64_t n_params;
-    double spare;      // Box-Muller's second value
+    double spare; // Box-Muller's second value
     int has_spare;
     int failed;
 };
 
-static double uniform(struct Synth* s) { return sampler_rng_uniform(&s->rng); }
+static double uniform(struct Synth* s) {
+    return sampler_rng_uniform(&s->rng);
+}
 
 static double normal(struct Synth* s) {
     if (s->has_spare) {
@@ -263,7 +301,8 @@ static void matrix_ex(struct Synth* s, const char* name, int64_t ne0, int64_t ne
     for (int64_t r = 0; r < rows; r++) {
         int64_t c0 = 0, c1 = ne0;
         if (cols) cols(geom, r, &c0, &c1);
-        for (int64_t i = 0; i < ne0; i++) row[i] = i >= c0 && i < c1 ? (float)(sd * normal(s)) : 0.0f;
+        for (int64_t i = 0; i < ne0; i++)
+            row[i] = i >= c0 && i < c1 ? (float)(sd * normal(s)) : 0.0f;
         quant_quantize_row(t, row, data + (size_t)r * rb, ne0);
     }
     free(row);
@@ -287,22 +326,24 @@ static float* f32(struct Synth* s, const char* name, int n_dims, int64_t ne0, in
         return NULL;
     }
     s->n_params += n;
-    gguf_writer_add_tensor(&s->w, name, GGML_TYPE_F32, n_dims, (const int64_t[]){ne0, ne1, ne2, ne3},
-                           data, 0);
+    gguf_writer_add_tensor(&s->w, name, GGML_TYPE_F32, n_dims,
+                           (const int64_t[]){ne0, ne1, ne2, ne3}, data, 0);
     return data;
 }
 
 // An F32 vector (or (ne0, ne1) matrix) filled with v.
 static void fill(struct Synth* s, const char* name, int64_t ne0, int64_t ne1, double v) {
     float* d = f32(s, name, ne1 > 1 ? 2 : 1, ne0, ne1, 1, 1);
-    for (int64_t i = 0; d && i < ne0 * ne1; i++) d[i] = (float)v;
+    for (int64_t i = 0; d && i < ne0 * ne1; i++)
+        d[i] = (float)v;
 }
 
 // An F32 tensor ~ U(lo, hi).
 static void f32_uniform(struct Synth* s, const char* name, int n_dims, int64_t ne0, int64_t ne1,
                         double lo, double hi) {
     float* d = f32(s, name, n_dims, ne0, ne1, 1, 1);
-    for (int64_t i = 0; d && i < ne0 * ne1; i++) d[i] = (float)(lo + (hi - lo) * uniform(s));
+    for (int64_t i = 0; d && i < ne0 * ne1; i++)
+        d[i] = (float)(lo + (hi - lo) * uniform(s));
 }
 
 // The dt bias: softplus^-1 of dt drawn log-uniformly in [0.001, 0.1] (Mamba's init).
@@ -310,7 +351,7 @@ static void dt_bias(struct Synth* s, const char* name, int64_t n) {
     float* d = f32(s, name, 1, n, 1, 1, 1);
     for (int64_t i = 0; d && i < n; i++) {
         double dt = exp(log(0.001) + (log(0.1) - log(0.001)) * uniform(s));
-        d[i] = (float)(dt + log(-expm1(-dt)));  // log(exp(dt) - 1), stable for small dt
+        d[i] = (float)(dt + log(-expm1(-dt))); // log(exp(dt) - 1), stable for small dt
     }
 }
 
@@ -331,7 +372,8 @@ static void ssm_a_heads(struct Synth* s, const char* name, int64_t nh, int store
 }
 
 // Mamba-1's S4D-real A: row c holds -(1..ds), as A or as A_log = ln(1..ds).
-static void ssm_a_channels(struct Synth* s, const char* name, int64_t ds, int64_t di, int store_log) {
+static void ssm_a_channels(struct Synth* s, const char* name, int64_t ds, int64_t di,
+                           int store_log) {
     float* d = f32(s, name, 2, ds, di, 1, 1);
     for (int64_t c = 0; d && c < di; c++)
         for (int64_t n = 0; n < ds; n++)
@@ -361,21 +403,26 @@ static void header(struct Synth* s, const int64_t* v, const char* type_name) {
     int ok = toks && types && scores;
     for (int64_t i = 0; ok && i < n_vocab; i++) {
         toks[i] = malloc(32);
-        if (toks[i]) snprintf(toks[i], 32, "tok_%lld", (long long)i);
-        else ok = 0;
+        if (toks[i])
+            snprintf(toks[i], 32, "tok_%lld", (long long)i);
+        else
+            ok = 0;
         types[i] = 1;
     }
     if (ok) {
         gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char* const*)toks, NULL,
                                 (uint64_t)n_vocab);
-        gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, (uint64_t)n_vocab);
-        gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, (uint64_t)n_vocab);
+        gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types,
+                            (uint64_t)n_vocab);
+        gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores,
+                            (uint64_t)n_vocab);
     } else {
         s->failed = 1;
     }
     gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
     gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
-    for (int64_t i = 0; toks && i < n_vocab; i++) free(toks[i]);
+    for (int64_t i = 0; toks && i < n_vocab; i++)
+        free(toks[i]);
     free(toks);
     free(types);
     free(scores);
@@ -401,10 +448,13 @@ static void kv_pattern(struct Synth* s, const int64_t* v) {
                         (uint64_t)v[P_LAYER]);
 }
 
-static int is_attn(const int64_t* v, int64_t l) { return l % v[P_ATTN_EVERY] == v[P_ATTN_OFFSET]; }
+static int is_attn(const int64_t* v, int64_t l) {
+    return l % v[P_ATTN_EVERY] == v[P_ATTN_OFFSET];
+}
 
 static void progress(const struct Synth* s, int64_t l, int64_t n) {
-    fprintf(stderr, "\rmattn-ref synth: %s layer %lld/%lld", s->arch, (long long)l + 1, (long long)n);
+    fprintf(stderr, "\rmattn-ref synth: %s layer %lld/%lld", s->arch, (long long)l + 1,
+            (long long)n);
 }
 
 #define NAME(fmt) (snprintf(t, sizeof(t), fmt, (long long)l), t)
@@ -425,7 +475,8 @@ static void synth_llama(struct Synth* s, const int64_t* v) {
     }
     gguf_writer_set_u32(w, key(s, "rope.dimension_count"), (uint32_t)hd);
     gguf_writer_set_f32(w, key(s, "attention.layer_norm_rms_epsilon"), 1e-5f);
-    if (v[P_WINDOW]) gguf_writer_set_u32(w, key(s, "attention.sliding_window"), (uint32_t)v[P_WINDOW]);
+    if (v[P_WINDOW])
+        gguf_writer_set_u32(w, key(s, "attention.sliding_window"), (uint32_t)v[P_WINDOW]);
     embedding(s, v);
     for (int64_t l = 0; l < v[P_LAYER] && !s->failed; l++) {
         char t[96];
@@ -483,7 +534,8 @@ static void synth_rwkv7(struct Synth* s, const int64_t* v) {
         matrix_ex(s, NAME("blk.%lld.time_mix_g1.weight"), C, Dg, 1, 0.02, 1, NULL, NULL);
         matrix_ex(s, NAME("blk.%lld.time_mix_g2.weight"), Dg, C, 1, 0.02, 1, NULL, NULL);
         float* mix = f32(s, NAME("blk.%lld.time_mix_lerp_fused.weight"), 4, C, 1, 1, 6);
-        for (int64_t i = 0; mix && i < 6 * C; i++) mix[i] = (float)uniform(s);
+        for (int64_t i = 0; mix && i < 6 * C; i++)
+            mix[i] = (float)uniform(s);
         fill(s, NAME("blk.%lld.time_mix_k_k.weight"), C, 1, 0.85);
         fill(s, NAME("blk.%lld.time_mix_k_a.weight"), C, 1, 1.0);
         matrix_ex(s, NAME("blk.%lld.time_mix_r_k.weight"), C, 1, 1, 0.02, 1, NULL, NULL);
@@ -544,9 +596,11 @@ static void mamba2_mixer(struct Synth* s, const int64_t* v, int64_t l, int store
     snprintf(t2, sizeof(t2), "blk.%lld.ssm_conv1d.bias", (long long)l);
     conv1d(s, NAME("blk.%lld.ssm_conv1d.weight"), t2, v[P_D_CONV], conv_dim);
     dt_bias(s, NAME("blk.%lld.ssm_dt.bias"), nh);
-    ssm_a_heads(s, store_a_log ? NAME("blk.%lld.ssm_a_log") : NAME("blk.%lld.ssm_a"), nh, store_a_log);
+    ssm_a_heads(s, store_a_log ? NAME("blk.%lld.ssm_a_log") : NAME("blk.%lld.ssm_a"), nh,
+                store_a_log);
     float* d = f32(s, NAME("blk.%lld.ssm_d"), 2, 1, nh, 1, 1);
-    for (int64_t h = 0; d && h < nh; h++) d[h] = 1.0f;
+    for (int64_t h = 0; d && h < nh; h++)
+        d[h] = 1.0f;
     fill(s, NAME("blk.%lld.ssm_norm.weight"), di / G, G, 1.0);
     weight(s, NAME("blk.%lld.ssm_out.weight"), di, D, 1);
 }
@@ -659,7 +713,7 @@ static void synth_recurrentgemma(struct Synth* s, const int64_t* v) {
     embedding(s, v);
     for (int64_t l = 0; l < v[P_LAYER] && !s->failed; l++) {
         char t[96], t2[96];
-        fill(s, NAME("blk.%lld.attn_norm.weight"), D, 1, 0.0);  // Gemma norms: (1 + w)
+        fill(s, NAME("blk.%lld.attn_norm.weight"), D, 1, 0.0); // Gemma norms: (1 + w)
         if (is_attn(v, l)) {
             weight(s, NAME("blk.%lld.attn_q.weight"), D, n_q, 1);
             weight(s, NAME("blk.%lld.attn_k.weight"), D, n_kv, 1);
@@ -682,7 +736,7 @@ static void synth_recurrentgemma(struct Synth* s, const int64_t* v) {
             float* lam = f32(s, NAME("blk.%lld.rg_param"), 1, lru, 1, 1, 1);
             for (int64_t i = 0; lam && i < lru; i++) {
                 double u = 0.9 + 0.099 * uniform(s), sp = -log(u) / 8.0;
-                lam[i] = (float)log(expm1(sp));  // softplus^-1
+                lam[i] = (float)log(expm1(sp)); // softplus^-1
             }
             weight(s, NAME("blk.%lld.rg_out.weight"), lru, D, 1);
             fill(s, NAME("blk.%lld.rg_out.bias"), D, 1, 0.0);
@@ -763,7 +817,7 @@ static void synth_zamba2(struct Synth* s, const int64_t* v) {
     for (int64_t l = 0; l < v[P_SHARED_BLOCKS] && !s->failed; l++) {
         char t[96];
         shared_attention(s, v, l);
-        weight(s, NAME("shared.%lld.ffn_gate_up.weight"), D, 2 * F, 1);  // gate rows, then up
+        weight(s, NAME("shared.%lld.ffn_gate_up.weight"), D, 2 * F, 1); // gate rows, then up
         weight(s, NAME("shared.%lld.ffn_down.weight"), F, D, 1);
     }
     head(s, v, 1.0, 0);
@@ -774,8 +828,9 @@ static void synth_zamba2(struct Synth* s, const int64_t* v) {
 // geom = {nh, R, N, P}.
 static void zamba_x_cols(const int64_t* geom, int64_t row, int64_t* c0, int64_t* c1) {
     int64_t nh = geom[0], R = geom[1], N = geom[2], P = geom[3];
-    int64_t h = row < nh * R ? row / R : row < nh * (R + N) ? (row - nh * R) / N
-                                                            : (row - nh * (R + N)) / N;
+    int64_t h = row < nh * R         ? row / R
+                : row < nh * (R + N) ? (row - nh * R) / N
+                                     : (row - nh * (R + N)) / N;
     *c0 = h * P;
     *c1 = h * P + P;
 }
@@ -824,14 +879,10 @@ static void synth_zamba(struct Synth* s, const int64_t* v) {
 
 typedef void (*SynthFn)(struct Synth* s, const int64_t* v);
 static const SynthFn SYNTHS[ARCH_COUNT] = {
-    [ARCH_LLAMA] = synth_llama,
-    [ARCH_RWKV7] = synth_rwkv7,
-    [ARCH_JAMBA] = synth_jamba,
-    [ARCH_MAMBA] = synth_mamba,
-    [ARCH_MAMBA2] = synth_mamba2,
-    [ARCH_RECURRENTGEMMA] = synth_recurrentgemma,
-    [ARCH_ZAMBA2] = synth_zamba2,
-    [ARCH_ZAMBA] = synth_zamba,
+    [ARCH_LLAMA] = synth_llama,   [ARCH_RWKV7] = synth_rwkv7,
+    [ARCH_JAMBA] = synth_jamba,   [ARCH_MAMBA] = synth_mamba,
+    [ARCH_MAMBA2] = synth_mamba2, [ARCH_RECURRENTGEMMA] = synth_recurrentgemma,
+    [ARCH_ZAMBA2] = synth_zamba2, [ARCH_ZAMBA] = synth_zamba,
 };
 _Static_assert(sizeof(SYNTHS) / sizeof(SYNTHS[0]) == ARCH_COUNT, "SYNTHS size");
 
@@ -874,11 +925,13 @@ static int check_shape(enum Arch a, const int64_t* v) {
         return bad("adapters need an --adapter-rank above 0");
     if (a == ARCH_ZAMBA2 || a == ARCH_ZAMBA) {
         int64_t n_hybrid = 0;
-        for (int64_t l = 0; l < v[P_LAYER]; l++) n_hybrid += is_attn(v, l);
+        for (int64_t l = 0; l < v[P_LAYER]; l++)
+            n_hybrid += is_attn(v, l);
         if (n_hybrid < v[P_SHARED_BLOCKS]) {
-            snprintf(m, sizeof(m), "%lld layers with the shared block (i %% --attn-every == "
-                     "--attn-offset) for --shared-blocks %lld", (long long)n_hybrid,
-                     (long long)v[P_SHARED_BLOCKS]);
+            snprintf(m, sizeof(m),
+                     "%lld layers with the shared block (i %% --attn-every == "
+                     "--attn-offset) for --shared-blocks %lld",
+                     (long long)n_hybrid, (long long)v[P_SHARED_BLOCKS]);
             return bad(m);
         }
     }
@@ -908,11 +961,16 @@ int cmd_synth(int argc, char** argv) {
         }
         i++;
         int p = 0;
-        while (p < P_COUNT && strcmp(a, FLAGS[p].name)) p++;
-        if (!strcmp(a, "-o")) out = v;
-        else if (!strcmp(a, "--arch")) arch_s = v;
-        else if (!strcmp(a, "--type")) type_name = v;
-        else if (!strcmp(a, "--seed")) rc = cli_u64(a, v, &seed, &e);
+        while (p < P_COUNT && strcmp(a, FLAGS[p].name))
+            p++;
+        if (!strcmp(a, "-o"))
+            out = v;
+        else if (!strcmp(a, "--arch"))
+            arch_s = v;
+        else if (!strcmp(a, "--type"))
+            type_name = v;
+        else if (!strcmp(a, "--seed"))
+            rc = cli_u64(a, v, &seed, &e);
         else if (p < P_COUNT) {
             rc = cli_int(a, v, FLAGS[p].lo, FLAGS[p].hi, &given[p], &e);
             is_given[p] = 1;
@@ -926,17 +984,21 @@ int cmd_synth(int argc, char** argv) {
         return EXIT_USAGE;
     }
     int arch = 0;
-    while (arch < ARCH_COUNT && strcmp(arch_s, arch_name((enum Arch)arch))) arch++;
+    while (arch < ARCH_COUNT && strcmp(arch_s, arch_name((enum Arch)arch)))
+        arch++;
     if (arch == ARCH_COUNT) {
-        fprintf(stderr, "mattn-ref synth: unknown --arch '%.40s' (llama rwkv7 jamba mamba mamba2 "
-                "recurrentgemma zamba2 zamba)\n", arch_s);
+        fprintf(stderr,
+                "mattn-ref synth: unknown --arch '%.40s' (llama rwkv7 jamba mamba mamba2 "
+                "recurrentgemma zamba2 zamba)\n",
+                arch_s);
         return EXIT_USAGE;
     }
     int type = quant_type_from_name(type_name);
     float probe[32] = {0};
     uint8_t scratch[64];
     if (!out || type < 0 ||
-        quant_quantize_row((enum GgmlType)type, probe, scratch, quant_traits((uint32_t)type)->block_size)) {
+        quant_quantize_row((enum GgmlType)type, probe, scratch,
+                           quant_traits((uint32_t)type)->block_size)) {
         fprintf(stderr, "mattn-ref synth: need -o OUT and a --type of f32 f16 bf16 q8_0 q4_0 q4_1 "
                         "q5_0 q5_1\n");
         return EXIT_USAGE;
@@ -968,9 +1030,11 @@ int cmd_synth(int argc, char** argv) {
     header(&s, v, type_name);
     SYNTHS[arch](&s, v);
     fprintf(stderr, "\n");
-    rc = s.failed ? err_set(&e, ERR_NOMEM, "synth: out of memory") : gguf_writer_write_file(&s.w, out, &e);
+    rc = s.failed ? err_set(&e, ERR_NOMEM, "synth: out of memory")
+                  : gguf_writer_write_file(&s.w, out, &e);
     gguf_writer_free(&s.w);
-    for (int i = 0; i < s.n_blobs; i++) free(s.blobs[i]);
+    for (int i = 0; i < s.n_blobs; i++)
+        free(s.blobs[i]);
     free(s.blobs);
     if (rc) {
         fprintf(stderr, "mattn-ref: error: %s\n", e.msg);
