@@ -94,6 +94,8 @@ fi
 # 2. Measure each model and print its row.
 json_str() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 json_num() { sed -n "s/.*\"$1\":\([-0-9.eE+]*\).*/\1/p"; }
+# shellcheck disable=SC2016
+rate='{ if ($1 >= 100) printf "%.0f", $1; else printf "%.3g", $1 }'  # tok/s, 3+ digits
 status=0
 echo "| family | params | type | file size | prompt tok/s ($BENCH_P) | gen tok/s ($BENCH_N) | renderer |"
 echo "|---|---:|---|---:|---:|---:|---|"
@@ -111,8 +113,8 @@ for t in $TYPES; do
         out=$("$GLES" bench -m "$f" -p "$BENCH_P" -n "$BENCH_N" -r "$BENCH_R" --json 2>"$f.err")
         rc=$?
         if [ $rc = 0 ]; then
-            pp=$(echo "$out" | json_num prompt_tok_s | awk '{ printf "%.1f", $1 }')
-            tg=$(echo "$out" | json_num gen_tok_s | awk '{ printf "%.1f", $1 }')
+            pp=$(echo "$out" | json_num prompt_tok_s | awk "$rate")
+            tg=$(echo "$out" | json_num gen_tok_s | awk "$rate")
             echo "| $a | $params | $t | $size | $pp | $tg | $(echo "$out" | json_str renderer) |"
         elif grep -q "use mattn-ref" "$f.err"; then
             echo "| $a | $params | $t | $size | not on GLES yet | | |"
