@@ -143,6 +143,124 @@ $REF info -m "$TMP/s1.gguf" --json | grep -q '"n_params":1627392,' && ok || bad 
 expect_status 0 "run on a synthesized model" -- $REF run -m "$TMP/s1.gguf" --ids "1 2 3" -n 4 --print-ids
 expect_status 2 "synth without -o" -- $REF synth --arch llama
 
+# synth for every family: a tiny model of each (a few layers, width 64, seconds to write),
+# whose layer pattern follows from the flags (i % attn-every == attn-offset) and whose
+# parameter count is counted by hand below, tensor by tensor (D = 64, V = 64 throughout):
+#  rwkv7 (F 128, LoRA ranks 8 8 8 16): embd, out, 2 norms w+b = 8448; per layer 4 norms 256,
+#   w0/a0/v0 3*64, w1 w2 a1 a2 v1 v2 6*512, g1 g2 2*1024, lerp 6*64, k_k k_a r_k 3*64, 4 C*C
+#   16384, ln_x 128, ffn lerp 64, key/value 2*8192 = 39104; 8448 + 2*39104 = 86656
+#  mamba (tied, d_inner 128, N 8, K 4, dt_rank 4): embd + norm 4160; per layer norm 64, in
+#   16384, conv 512+128, x 2560, dt 512+128, A 1024, D 128, out 8192 = 29632; total 63424
+#  mamba2 (tied, d_inner 128, N 16, head dim 16: 8 heads, 2 groups, conv 192): per layer
+#   norm 64, in 64*328, conv 768+192, dt/A/D 24, norm 128, out 8192 = 30360; total 64880
+#  jamba (F 96, 4 experts, attention and MoE at 1, 3): embd+out+norm 8256; mamba layers
+#   64 + 29568 + dt/B/C norms 20 + ffn norm 64 + mlp 18432 = 48148; attention layers 64 + q k
+#   v o 12288 + 64 + router 256 + experts 73728 = 86400; total 8256 + 2*48148 + 2*86400 = 277352
+#  recurrentgemma (tied, 2 heads of 32, 1 KV head, F 96, lru 64, attention at 2): 4160;
+#   recurrent layers 35904 (norms 128, y x out 3*4096 + 3*64, conv 320, gates 2*(2048+64),
+#   Lambda 64, mlp 18432 + 256 biases); the attention layer 31168; total 107136
+#  zamba2 (tied, 4 heads of 32, F 256, d_inner 128, N 16, 8 heads, 2 shared blocks at 1, 3,
+#   rank 8): 4160; 4 Mamba-2 layers of 28152; hybrid extras 2*(4096 + 6*1024 + 512 + 4096);
+#   shared blocks 2*(128 + 3*16384 + 8192 + 64 + 32768 + 16384); total 359840
+#  zamba (tied, 4 heads of 32, F 256, d_inner 128, N 8, dt rank 4, 2 SSM heads, shared at 1, 3):
+#   4160; 4 layers of 32704 (x 5120 and dt 1024 block-diagonal, stored whole); 2 shared_proj
+#   4096; one block 106688; total 249856
+FAM="llama rwkv7 mamba mamba2 jamba recurrentgemma zamba2 zamba"
+# Families mattn-gles runs today; the other list's GLES kernels are being written elsewhere:
+# move a family from GL_PENDING to GL_FAMILIES once its kernels are merged.
+GL_FAMILIES="llama rwkv7 mamba mamba2 jamba"
+GL_PENDING="recurrentgemma zamba2 zamba"
+fam_flags() {
+    case $1 in
+    llama) echo "--n-embd 64 --n-layer 2 --n-head 4 --n-head-kv 2 --n-ff 96 --n-vocab 64" ;;
+    rwkv7) echo "--n-embd 64 --n-layer 2 --head-dim 32 --n-ff 128 --lora-decay 8 --lora-iclr 8 --lora-value 8 --lora-gate 16 --n-vocab 64" ;;
+    mamba) echo "--n-embd 64 --n-layer 2 --d-state 8 --n-vocab 64" ;;
+    mamba2) echo "--n-embd 64 --n-layer 2 --d-state 16 --ssm-head-dim 16 --n-group 2 --n-vocab 64" ;;
+    jamba) echo "--n-embd 64 --n-layer 4 --n-head 4 --n-head-kv 2 --n-ff 96 --d-state 8 --n-expert 4 --n-expert-used 2 --attn-every 2 --attn-offset 1 --n-vocab 64" ;;
+    recurrentgemma) echo "--n-embd 64 --n-layer 3 --n-head 2 --n-head-kv 1 --n-ff 96 --window 4 --n-vocab 64" ;;
+    zamba2) echo "--n-embd 64 --n-layer 4 --n-head 4 --d-state 16 --ssm-head-dim 16 --attn-every 2 --attn-offset 1 --shared-blocks 2 --adapter-rank 8 --n-vocab 64" ;;
+    zamba) echo "--n-embd 64 --n-layer 4 --n-head 4 --d-state 8 --ssm-heads 2 --attn-every 2 --attn-offset 1 --n-vocab 64" ;;
+    esac
+}
+fam_want() {  # parameter count, then info's layer list
+    case $1 in
+    llama) echo '69952 "attn+ffn","attn+ffn"' ;;
+    rwkv7) echo '86656 "rwkv7+ffn","rwkv7+ffn"' ;;
+    mamba) echo '63424 "mamba","mamba"' ;;
+    mamba2) echo '64880 "mamba2","mamba2"' ;;
+    jamba) echo '277352 "mamba+ffn","attn+moe","mamba+ffn","attn+moe"' ;;
+    recurrentgemma) echo '107136 "rglru+ffn","rglru+ffn","attn+ffn"' ;;
+    zamba2) echo '359840 "mamba2","shared0+mamba2","mamba2","shared1+mamba2"' ;;
+    zamba) echo '249856 "mamba","shared0+mamba","mamba","shared0+mamba"' ;;
+    esac
+}
+# (llama: 2*64*64 + 64 + 2*(128 + 4096 + 2*2048 + 4096 + 3*64*96) = 69952, as the check above.)
+# finite F: the logits file F holds N float64 values, none of them NaN or infinite
+finite() {
+    [ "$(wc -c <"$1")" = $(($2 * 8)) ] && ! od -An -v -tf8 -w8 "$1" | grep -Eiq 'nan|inf'
+}
+GL_OK=0
+$REF synth -o "$TMP/fam-probe.gguf" $(fam_flags llama) 2>/dev/null
+if [ -x build/mattn-gles ] && build/mattn-gles info -m "$TMP/fam-probe.gguf" --json | grep -q '"renderer":"'; then
+    GL_OK=1
+else
+    skip "synth families on mattn-gles: no GL context"
+fi
+# fam_diff A FILE: mattn-diff passes on FILE (a GL_PENDING family may still be refused)
+fam_diff() {
+    [ "$GL_OK" = 1 ] || return 0
+    case " $GL_FAMILIES $GL_PENDING " in *" $1 "*) ;; *) return 0 ;; esac
+    build/mattn-diff -m "$2" --ids "1 2 3 4 5" -q >"$TMP/diff" 2>&1 && { ok; return; }
+    case " $GL_PENDING " in
+    *" $1 "*) if grep -q "use mattn-ref" "$TMP/diff"; then skip "mattn-diff $1: mattn-gles has no kernels for it yet"; return; fi ;;
+    esac
+    bad "mattn-diff synth $1 ($2): $(tail -1 "$TMP/diff")"
+}
+for a in $FAM; do
+    f="$TMP/fam-$a.gguf"
+    set -- $(fam_want $a)
+    expect_status 0 "synth --arch $a" -- $REF synth --arch $a -o "$f" $(fam_flags $a) --seed 5
+    expect_msg "synth --arch $a" "wrote .*fam-$a\.gguf: $1 params, $(wc -c <"$f" 2>/dev/null) bytes"
+    info=$($REF info -m "$f" --json)
+    echo "$info" | grep -q "\"architecture\":\"$a\"" && ok || bad "synth $a: info says $(echo "$info" | head -c 100)"
+    echo "$info" | grep -q "\"n_params\":$1," && ok || bad "synth $a: parameter count, want $1"
+    echo "$info" | grep -q "\"layers\":\[$2\]" && ok || bad "synth $a: layer pattern, want [$2]: $info"
+    got=$($REF run -m "$f" --ids "1 2 3 4 5" -n 4 --temp 0 --ignore-eos --print-ids 2>"$TMP/err")
+    [ "$(echo $got | wc -w)" = 4 ] && [ "$(echo $got | tr ' ' '\n' | awk '$1 >= 64' | wc -l)" = 0 ] &&
+        ok || bad "synth $a: run -n 4 printed '$got': $(head -c 200 "$TMP/err")"
+    $REF logits -m "$f" --ids "1 2 3 4 5" -o "$TMP/fam-$a.f64" 2>/dev/null
+    finite "$TMP/fam-$a.f64" $((5 * 64)) && ok || bad "synth $a: logits missing or not finite"
+    $REF synth --arch $a -o "$TMP/fam-$a-2.gguf" $(fam_flags $a) --seed 5 2>/dev/null
+    cmp -s "$f" "$TMP/fam-$a-2.gguf" && ok || bad "synth $a: the same seed gave another file"
+    $REF synth --arch $a -o "$TMP/fam-$a-3.gguf" $(fam_flags $a) --seed 6 2>/dev/null
+    [ -f "$TMP/fam-$a-3.gguf" ] && ! cmp -s "$f" "$TMP/fam-$a-3.gguf" && ok || bad "synth $a: another seed gave the same file"
+    rm -f "$TMP/fam-$a-2.gguf" "$TMP/fam-$a-3.gguf"
+    fam_diff $a "$f"
+done
+# Quantized: the matrices in Q4_0 / Q8_0 (every width above is a whole number of blocks);
+# the FP64 engine runs them, and mattn-gles agrees with it on the same quantized weights.
+for aq in rwkv7:q4_0 jamba:q4_0 mamba2:q8_0 zamba2:q8_0; do
+    a=${aq%:*} q=${aq#*:} f="$TMP/fam-$a-$q.gguf"
+    expect_status 0 "synth --arch $a --type $q" -- $REF synth --arch $a --type $q -o "$f" $(fam_flags $a) --seed 5
+    $REF info -m "$f" --json | grep -qi "\"$q\":" && ok || bad "synth $a --type $q: no $q tensors"
+    $REF logits -m "$f" --ids "1 2 3 4 5" -o "$TMP/fam-$a-$q.f64" 2>/dev/null
+    finite "$TMP/fam-$a-$q.f64" $((5 * 64)) && ok || bad "synth $a --type $q: logits missing or not finite"
+    fam_diff $a "$f"
+done
+# Bad combinations: one line, usage status, nothing written.
+expect_status 2 "synth unknown arch" -- $REF synth --arch gpt9 -o "$TMP/x.gguf"
+expect_status 2 "synth flag of another family" -- $REF synth --arch llama --d-state 4 -o "$TMP/x.gguf"
+expect_msg "synth flag of another family" "--d-state does not apply to --arch llama"
+expect_status 2 "synth --expand with --d-inner" -- $REF synth --arch mamba --expand 2 --d-inner 128 -o "$TMP/x.gguf"
+expect_status 2 "synth offset beyond period" -- $REF synth --arch jamba --attn-every 4 --attn-offset 4 -o "$TMP/x.gguf"
+expect_status 2 "synth too many experts used" -- $REF synth --arch jamba --n-expert 2 --n-expert-used 3 -o "$TMP/x.gguf"
+expect_status 2 "synth WKV head size" -- $REF synth --arch rwkv7 --n-embd 64 --head-dim 48 -o "$TMP/x.gguf"
+expect_status 2 "synth SSM heads" -- $REF synth --arch mamba2 --d-inner 100 --ssm-head-dim 16 -o "$TMP/x.gguf"
+expect_status 2 "synth without a shared-block layer" -- $REF synth --arch zamba2 --n-layer 3 --attn-every 6 --attn-offset 5 -o "$TMP/x.gguf"
+expect_status 2 "synth adapters of rank 0" -- $REF synth --arch zamba2 --adapter-rank 0 -o "$TMP/x.gguf"
+expect_status 2 "synth value out of range" -- $REF synth --arch mamba --d-conv 1 -o "$TMP/x.gguf"
+[ ! -e "$TMP/x.gguf" ] && ok || bad "a refused synth left a file"
+
 # The layer pattern of hybrid files, as ../shared/gguf/README.md describes jamba-f32.gguf:
 # layers 0 and 2 Mamba with a dense MLP, 1 and 3 attention with MoE.
 if [ -f "$SHARED/gguf/jamba-f32.gguf" ]; then
