@@ -177,6 +177,7 @@ void gl_free(struct GlEngine* g) {
                     glDeleteBuffers(g->wt[i].n_chunks, g->wt[i].bufs);
         if (g->attn_part) glDeleteBuffers(1, &g->attn_part);
         if (g->attn_count) glDeleteBuffers(1, &g->attn_count);
+        if (g->readback) glDeleteBuffers(1, &g->readback);
         if (g->rope_tab)
             for (int i = 0; i < g->g.n_ops; i++) {
                 int shared = 0;
@@ -609,14 +610,26 @@ void gl_finish(void) { glFinish(); }
 static void read_rows(struct GlEngine* g, GLuint buf, int t0, int n, int width, float* dst) {
     gl_barrier(g);
     glMemoryBarrier(GL_BUFFER_UPDATE_BARRIER_BIT);
-    glBindBuffer(GL_SHADER_STORAGE_BUFFER, buf);
     size_t off = (size_t)t0 * (size_t)width * sizeof(float);
     size_t len = (size_t)n * (size_t)width * sizeof(float);
-    const void* p = glMapBufferRange(GL_SHADER_STORAGE_BUFFER, (GLintptr)off, (GLsizeiptr)len,
-                                     GL_MAP_READ_BIT);
+    // The rows go through a small read-back buffer: mapping a range of the activation buffer
+    // itself cost time in proportion to the whole buffer on NVIDIA's driver (a batch of 512
+    // rows of a 256000-word vocabulary: ~32 ms per generated token).
+    if (len > g->readback_bytes) {
+        if (g->readback) glDeleteBuffers(1, &g->readback);
+        glGenBuffers(1, &g->readback);
+        glBindBuffer(GL_COPY_WRITE_BUFFER, g->readback);
+        glBufferData(GL_COPY_WRITE_BUFFER, (GLsizeiptr)len, NULL, GL_STREAM_READ);
+        g->readback_bytes = len;
+    }
+    glBindBuffer(GL_COPY_READ_BUFFER, buf);
+    glBindBuffer(GL_COPY_WRITE_BUFFER, g->readback);
+    glCopyBufferSubData(GL_COPY_READ_BUFFER, GL_COPY_WRITE_BUFFER, (GLintptr)off, 0,
+                        (GLsizeiptr)len);
+    const void* p = glMapBufferRange(GL_COPY_WRITE_BUFFER, 0, (GLsizeiptr)len, GL_MAP_READ_BIT);
     if (p) {
         memcpy(dst, p, len);
-        glUnmapBuffer(GL_SHADER_STORAGE_BUFFER);
+        glUnmapBuffer(GL_COPY_WRITE_BUFFER);
     } else {
         memset(dst, 0, len);
     }

@@ -97,6 +97,8 @@ struct GlEngine {
     GLuint moe_hg, moe_hu, moe_eo;      // per (row, slot): gate, up, expert output rows
     int64_t n_past;            // positions already in the caches
     float* logits_host;        // (max_batch, n_vocab) read back by gl_logits
+    GLuint readback;           // staging buffer the read-backs are copied through
+    size_t readback_bytes;
     int last_t0, last_n;       // rows of the logits the last forward computed
     int logits_ready;
     float* hook_buf;           // (max_batch * widest buffer) scratch for hooks
