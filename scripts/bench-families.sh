@@ -30,7 +30,8 @@ model_path() {  # family type
     if [ "$SYNTH_SMALL" = 1 ]; then echo "$DIR/$1-small-$2.gguf"; else echo "$DIR/$1-$2.gguf"; fi
 }
 
-# The shape flags of SYNTH_SMALL: every width a whole number of Q4_0 blocks.
+# The shape flags of SYNTH_SMALL: every width a whole number of Q4_0 blocks. tests/cli.sh
+# builds its tiny models from these too (their parameter counts are hand-checked there).
 small_flags() {
     case $1 in
     llama) echo "--n-embd 64 --n-layer 2 --n-head 4 --n-head-kv 2 --n-ff 96 --n-vocab 64" ;;
@@ -53,6 +54,10 @@ case ${1:-} in
 "")
     echo "usage: sh scripts/bench-families.sh DIR (see --help)" >&2
     exit 2
+    ;;
+--small-flags)  # FAMILY: the SYNTH_SMALL shape flags (tests/cli.sh synthesizes these too)
+    small_flags "$2"
+    exit $?
     ;;
 --synth-one)  # (internal) DIR FAMILY:TYPE: write one model, for the parallel step below
     DIR=$2 a=${3%:*} t=${3#*:}

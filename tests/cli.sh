@@ -167,18 +167,8 @@ expect_status 2 "synth without -o" -- $REF synth --arch llama
 #   4096; one block 106688; total 249856
 FAM="llama rwkv7 mamba mamba2 jamba recurrentgemma zamba2 zamba"
 # mattn-gles runs every family: mattn-diff on each synthesized one.
-fam_flags() {
-    case $1 in
-    llama) echo "--n-embd 64 --n-layer 2 --n-head 4 --n-head-kv 2 --n-ff 96 --n-vocab 64" ;;
-    rwkv7) echo "--n-embd 64 --n-layer 2 --head-dim 32 --n-ff 128 --lora-decay 8 --lora-iclr 8 --lora-value 8 --lora-gate 16 --n-vocab 64" ;;
-    mamba) echo "--n-embd 64 --n-layer 2 --d-state 8 --n-vocab 64" ;;
-    mamba2) echo "--n-embd 64 --n-layer 2 --d-state 16 --ssm-head-dim 16 --n-group 2 --n-vocab 64" ;;
-    jamba) echo "--n-embd 64 --n-layer 4 --n-head 4 --n-head-kv 2 --n-ff 96 --d-state 8 --n-expert 4 --n-expert-used 2 --attn-every 2 --attn-offset 1 --n-vocab 64" ;;
-    recurrentgemma) echo "--n-embd 64 --n-layer 3 --n-head 2 --n-head-kv 1 --n-ff 96 --window 4 --n-vocab 64" ;;
-    zamba2) echo "--n-embd 64 --n-layer 4 --n-head 4 --d-state 16 --ssm-head-dim 16 --attn-every 2 --attn-offset 1 --shared-blocks 2 --adapter-rank 8 --n-vocab 64" ;;
-    zamba) echo "--n-embd 64 --n-layer 4 --n-head 4 --d-state 8 --ssm-heads 2 --attn-every 2 --attn-offset 1 --n-vocab 64" ;;
-    esac
-}
+# the tiny shapes: scripts/bench-families.sh SYNTH_SMALL's, one list for both
+fam_flags() { sh scripts/bench-families.sh --small-flags "$1"; }
 fam_want() {  # parameter count, then info's layer list
     case $1 in
     llama) echo '69952 "attn+ffn","attn+ffn"' ;;
