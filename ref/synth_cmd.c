@@ -923,17 +923,17 @@ static int check_shape(enum Arch a, const int64_t* v) {
     if (a == ARCH_RECURRENTGEMMA && v[P_WINDOW] < 1) return bad("--window must be at least 1");
     if (a == ARCH_ZAMBA2 && (v[P_ATTN_ADAPTER] || v[P_FFN_ADAPTER]) && v[P_ADAPTER_RANK] == 0)
         return bad("adapters need an --adapter-rank above 0");
-    if (a == ARCH_ZAMBA2 || a == ARCH_ZAMBA) {
-        int64_t n_hybrid = 0;
-        for (int64_t l = 0; l < v[P_LAYER]; l++)
-            n_hybrid += is_attn(v, l);
-        if (n_hybrid < v[P_SHARED_BLOCKS]) {
-            snprintf(m, sizeof(m),
-                     "%lld layers with the shared block (i %% --attn-every == "
-                     "--attn-offset) for --shared-blocks %lld",
-                     (long long)n_hybrid, (long long)v[P_SHARED_BLOCKS]);
-            return bad(m);
-        }
+    int64_t n_attn = 0;
+    for (int64_t l = 0; (FLAGS[P_ATTN_EVERY].archs & bit) && l < v[P_LAYER]; l++)
+        n_attn += is_attn(v, l);
+    if (a == ARCH_JAMBA && n_attn == 0)
+        return bad("no layer has attention (i % --attn-every == --attn-offset); jamba needs one");
+    if ((a == ARCH_ZAMBA2 || a == ARCH_ZAMBA) && n_attn < v[P_SHARED_BLOCKS]) {
+        snprintf(m, sizeof(m),
+                 "%lld layers with the shared block (i %% --attn-every == --attn-offset) for "
+                 "--shared-blocks %lld",
+                 (long long)n_attn, (long long)v[P_SHARED_BLOCKS]);
+        return bad(m);
     }
     return 0;
 }

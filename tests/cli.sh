@@ -240,6 +240,7 @@ expect_status 2 "synth too many experts used" -- $REF synth --arch jamba --n-exp
 expect_status 2 "synth WKV head size" -- $REF synth --arch rwkv7 --n-embd 64 --head-dim 48 -o "$TMP/x.gguf"
 expect_status 2 "synth SSM heads" -- $REF synth --arch mamba2 --d-inner 100 --ssm-head-dim 16 -o "$TMP/x.gguf"
 expect_status 2 "synth without a shared-block layer" -- $REF synth --arch zamba2 --n-layer 3 --attn-every 6 --attn-offset 5 -o "$TMP/x.gguf"
+expect_status 2 "synth jamba without attention" -- $REF synth --arch jamba --n-layer 2 -o "$TMP/x.gguf"
 expect_status 2 "synth adapters of rank 0" -- $REF synth --arch zamba2 --adapter-rank 0 -o "$TMP/x.gguf"
 expect_status 2 "synth value out of range" -- $REF synth --arch mamba --d-conv 1 -o "$TMP/x.gguf"
 [ ! -e "$TMP/x.gguf" ] && ok || bad "a refused synth left a file"
