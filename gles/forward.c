@@ -85,10 +85,7 @@ static int upload_tensor(struct GlEngine* g, int id, int as_matrix, struct Err* 
     w->n_in = t->ne[0];
     w->rows = t->n_elements / t->ne[0];
     w->row_bytes = quant_row_size(t->type, t->ne[0]);
-    // MATTN_GL_MAX_SSBO lowers the chunk size (the tests force the split path with it).
-    size_t limit = (size_t)g->max_ssbo;
-    const char* cap = getenv("MATTN_GL_MAX_SSBO");
-    if (cap && atol(cap) > 0 && (size_t)atol(cap) < limit) limit = (size_t)atol(cap);
+    size_t limit = g->weight_chunk;
     w->rows_per_chunk = (int64_t)((limit - 4) / w->row_bytes);  // 4: see the padding below
     if (w->rows_per_chunk < 1)
         return err_set(e, ERR_UNSUPPORTED, "gl_init: one row of '%s' (%zu bytes) exceeds the "
@@ -486,6 +483,11 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
     }
     if ((rc = graph_build(&g->g, m, e))) goto fail;
     glGetIntegerv(GL_MAX_SHADER_STORAGE_BLOCK_SIZE, &g->max_ssbo);
+    // MATTN_GL_MAX_SSBO lowers the weight chunk size (the tests force the split path with it).
+    g->weight_chunk = (size_t)g->max_ssbo;
+    const char* cap = getenv("MATTN_GL_MAX_SSBO");
+    if (cap && atol(cap) > 0 && (size_t)atol(cap) < g->weight_chunk)
+        g->weight_chunk = (size_t)atol(cap);
     g->subgroup = gl_subgroup_lanes();
     matvec_shape(g);
     int widest = 1;

@@ -35,13 +35,22 @@ static int read_later(const struct Graph* G, int b, int i) {
     return b == G->logits;
 }
 
+// Bytes of the weights of mat-vecs ops[0..n) back to back.
+static size_t packed_bytes(const struct GlEngine* g, const int* ops, int n) {
+    size_t bytes = 0;
+    for (int k = 0; k < n; k++) {
+        const struct GgufTensor* t = &g->m->gguf.tensors[g->g.ops[ops[k]].w[0]];
+        bytes += quant_row_size(t->type, t->ne[0]) * (size_t)(t->n_elements / t->ne[0]);
+    }
+    return bytes;
+}
+
 // Mat-vecs ops[0..n) that one matvec.comp dispatch can run over a packed weight buffer: one
 // input, no bias, one weight type and row length, each fitting matvec.comp, each tensor
 // either not uploaded yet or already packed in this order (a block shared by several layers).
 static int packable(const struct GlEngine* g, const int* ops, int n) {
     const struct Op* a = &g->g.ops[ops[0]];
     const struct GgufTensor* ta = &g->m->gguf.tensors[a->w[0]];
-    size_t bytes = 0;
     for (int k = 0; k < n; k++) {
         const struct Op* op = &g->g.ops[ops[k]];
         if (op->kind != OP_MATMUL || op->in[0] != a->in[0] || op->w[1] >= 0 ||
@@ -51,7 +60,6 @@ static int packable(const struct GlEngine* g, const int* ops, int n) {
         if (t->type != ta->type || t->ne[0] != ta->ne[0]) return 0;
         for (int j = 0; j < k; j++)
             if (op->w[0] == g->g.ops[ops[j]].w[0]) return 0;
-        bytes += quant_row_size(t->type, t->ne[0]) * (size_t)(t->n_elements / t->ne[0]);
         const struct GlTensor* w = &g->wt[op->w[0]];
         const struct GlTensor* w0 = &g->wt[a->w[0]];
         if (k > 0 && (w->n_chunks || w0->n_chunks)) {
@@ -61,21 +69,13 @@ static int packable(const struct GlEngine* g, const int* ops, int n) {
                 return 0;
         }
     }
-    size_t limit = (size_t)g->max_ssbo;
-    const char* cap = getenv("MATTN_GL_MAX_SSBO");  // as upload_tensor: the split-path tests
-    if (cap && atol(cap) > 0 && (size_t)atol(cap) < limit) limit = (size_t)atol(cap);
-    return bytes + 4 <= limit;
+    return packed_bytes(g, ops, n) + 4 <= g->weight_chunk;  // + 4: upload_tensor's padding
 }
 
 // Uploads the weights of mat-vecs ops[0..n) back to back into one buffer (once).
 static int upload_packed(struct GlEngine* g, const int* ops, int n, struct Err* e) {
     if (g->wt[g->g.ops[ops[0]].w[0]].n_chunks) return 0;  // packed by an earlier use
-    size_t bytes = 0;
-    for (int k = 0; k < n; k++) {
-        const struct GgufTensor* t = &g->m->gguf.tensors[g->g.ops[ops[k]].w[0]];
-        bytes += quant_row_size(t->type, t->ne[0]) * (size_t)(t->n_elements / t->ne[0]);
-    }
-    GLuint buf = gl_buffer_new(bytes + 4, NULL);  // + 4: see upload_tensor's padding
+    GLuint buf = gl_buffer_new(packed_bytes(g, ops, n) + 4, NULL);  // + 4: as upload_tensor
     size_t off = 0;
     int64_t base = 0;
     for (int k = 0; k < n; k++) {

@@ -67,7 +67,8 @@ struct GlEngine {
     int max_batch;             // rows per forward call
     const char* egl_path;      // "gbm", "device" or "surfaceless"
     const char* renderer;      // GL_RENDERER
-    GLint max_ssbo;            // GL_MAX_SHADER_STORAGE_BLOCK_SIZE (or MATTN_GL_MAX_SSBO)
+    GLint max_ssbo;            // GL_MAX_SHADER_STORAGE_BLOCK_SIZE
+    size_t weight_chunk;       // bytes per weight buffer: max_ssbo, or MATTN_GL_MAX_SSBO if lower
     int subgroup;              // subgroup lanes usable by compute shaders, 0: none
     int mv_teams, mv_nr;       // matvec.comp's shape (MATTN_GL_MATVEC), read once at init
     GLuint bufs[32];           // (max_batch, g.bufs[i].width) floats each
