@@ -605,38 +605,31 @@ static void mamba2_mixer(struct Synth* s, const int64_t* v, int64_t l, int store
     weight(s, NAME("blk.%lld.ssm_out.weight"), di, D, 1);
 }
 
-static void synth_mamba(struct Synth* s, const int64_t* v) {
+// Mamba and Mamba-2: a norm and a mixer per layer, no FFN.
+static void synth_mamba_family(struct Synth* s, const int64_t* v, int mamba2) {
     struct GgufWriter* w = &s->w;
     gguf_writer_set_u32(w, key(s, "feed_forward_length"), 0);
     gguf_writer_set_u32(w, key(s, "attention.head_count"), 0);
-    ssm_keys(s, v, v[P_DT_RANK], 0);
+    if (mamba2) {
+        ssm_keys(s, v, v[P_D_INNER] / v[P_SSM_HEAD_DIM], v[P_N_GROUP]);
+    } else {
+        ssm_keys(s, v, v[P_DT_RANK], 0);
+    }
     gguf_writer_set_f32(w, key(s, "attention.layer_norm_rms_epsilon"), 1e-5f);
-    gguf_writer_set_bool(w, key(s, "ssm.dt_b_c_rms"), false);
+    if (!mamba2) gguf_writer_set_bool(w, key(s, "ssm.dt_b_c_rms"), false);
     embedding(s, v);
     for (int64_t l = 0; l < v[P_LAYER] && !s->failed; l++) {
         char t[96];
         fill(s, NAME("blk.%lld.attn_norm.weight"), v[P_EMBD], 1, 1.0);
-        mamba1_mixer(s, v, l, 0);
+        if (mamba2) mamba2_mixer(s, v, l, 0);
+        else mamba1_mixer(s, v, l, 0);
         progress(s, l, v[P_LAYER]);
     }
     head(s, v, 1.0, 0);
 }
 
-static void synth_mamba2(struct Synth* s, const int64_t* v) {
-    struct GgufWriter* w = &s->w;
-    gguf_writer_set_u32(w, key(s, "feed_forward_length"), 0);
-    gguf_writer_set_u32(w, key(s, "attention.head_count"), 0);
-    ssm_keys(s, v, v[P_D_INNER] / v[P_SSM_HEAD_DIM], v[P_N_GROUP]);
-    gguf_writer_set_f32(w, key(s, "attention.layer_norm_rms_epsilon"), 1e-5f);
-    embedding(s, v);
-    for (int64_t l = 0; l < v[P_LAYER] && !s->failed; l++) {
-        char t[96];
-        fill(s, NAME("blk.%lld.attn_norm.weight"), v[P_EMBD], 1, 1.0);
-        mamba2_mixer(s, v, l, 0);
-        progress(s, l, v[P_LAYER]);
-    }
-    head(s, v, 1.0, 0);
-}
+static void synth_mamba(struct Synth* s, const int64_t* v) { synth_mamba_family(s, v, 0); }
+static void synth_mamba2(struct Synth* s, const int64_t* v) { synth_mamba_family(s, v, 1); }
 
 static void synth_jamba(struct Synth* s, const int64_t* v) {
     int64_t D = v[P_EMBD], H = v[P_HEAD], hd = v[P_HEAD_DIM], F = v[P_FF], E = v[P_N_EXPERT];
