@@ -351,6 +351,19 @@ static void test_matvec_types(void** state) {
     }
 }
 
+// The engine's rope table, (cos, sin) per (position, pair), computed here independently.
+static double* rope_table_cpu(int n_ctx, int n_rot, double base) {
+    int half = n_rot / 2;
+    double* tab = malloc((size_t)n_ctx * half * 2 * sizeof(double));
+    for (int p = 0; p < n_ctx; p++)
+        for (int i = 0; i < half; i++) {
+            double th = p * (1.0 / pow(base, (double)(2 * i) / n_rot));
+            tab[2 * (p * half + i)] = cos(th);
+            tab[2 * (p * half + i) + 1] = sin(th);
+        }
+    return tab;
+}
+
 // matvec.comp's fused epilogues (gles/fuse.c) against the FP64 kernels, with the weights
 // packed after `base` unrelated rows (row base) as gl_init packs q;k;v and gate;up:
 //   MV_QKV  q, k, v of one row; q and k roped (NORM or NEOX); k, v into cache row `pos`
@@ -382,13 +395,7 @@ static void check_matvec_qkv(enum GgmlType type, int neox, int norm, int subgrou
     matmul_rows(y, xn, wq + rb * base, type, NULL, n_in, 0, rows);
     rope(y, n_head, hd, hd, neox, pos, 10000.0, 1.0, NULL);
     rope(y + nq, n_kv, hd, hd, neox, pos, 10000.0, 1.0, NULL);
-    double* tab = malloc((size_t)n_ctx * half * 2 * sizeof(double));
-    for (int t = 0; t < n_ctx; t++)
-        for (int i = 0; i < half; i++) {
-            double th = t * (1.0 / pow(10000.0, (double)(2 * i) / hd));
-            tab[2 * (t * half + i)] = cos(th);
-            tab[2 * (t * half + i) + 1] = sin(th);
-        }
+    double* tab = rope_table_cpu(n_ctx, hd, 10000.0);
     double* zero = calloc((size_t)n_ctx * nk, sizeof(double));
     GLuint bq = buf_bytes(NULL, (size_t)nq * 4), bx = buf_f(x, n_in),
            bw = buf_bytes(wq, rb * (size_t)(base + rows)), bK = buf_f(zero, (size_t)n_ctx * nk),
@@ -528,13 +535,7 @@ static void check_rope(int neox) {
     memcpy(want, x, (size_t)n * n_head * hd * sizeof(double));
     for (int t = 0; t < n; t++)
         rope(want + (size_t)t * n_head * hd, n_head, hd, n_rot, neox, pos0 + t, base, 1.0, NULL);
-    double* tab = malloc((size_t)n_ctx * half * 2 * sizeof(double));
-    for (int p = 0; p < n_ctx; p++)
-        for (int i = 0; i < half; i++) {
-            double th = p * (1.0 / pow(base, (double)(2 * i) / n_rot));
-            tab[2 * (p * half + i)] = cos(th);
-            tab[2 * (p * half + i) + 1] = sin(th);
-        }
+    double* tab = rope_table_cpu(n_ctx, n_rot, base);
     GLuint bx = buf_f(x, (size_t)n * n_head * hd), bt = buf_f(tab, (size_t)n_ctx * half * 2);
     int gx, gy;
     gl_grid((int64_t)n * n_head * (hd / 2), &gx, &gy);
