@@ -451,5 +451,29 @@ if [ -x "$GLES" ]; then
     fi
 fi
 
+# Logits pinned: scripts/logits-sha.sh against tests/data/logits.sha256 (the sums the code gave
+# when that file was written): a restructuring reproduces every number exactly. The gles lines
+# count only on the renderer they were written on (another llvmpipe or GPU rounds otherwise).
+PIN=tests/data/logits.sha256
+if [ -f "$PIN" ]; then
+    SHARED=$SHARED sh scripts/logits-sha.sh >"$TMP/sha" 2>"$TMP/err" || bad "logits-sha.sh: $(head -c 300 "$TMP/err")"
+    if [ "$(head -1 "$TMP/sha")" = "$(head -1 "$PIN")" ]; then
+        filter() { grep -v '^#' "$1"; }
+    else
+        skip "logits-sha: gles lines written on '$(head -1 "$PIN")', here '$(head -1 "$TMP/sha")'"
+        filter() { grep -v '^#' "$1" | grep -v ' gles'; }
+    fi
+    filter "$TMP/sha" | sort >"$TMP/sha.got"
+    filter "$PIN" | sort >"$TMP/sha.want"
+    # a line of the pin whose model is absent here (../shared without it) is not a failure
+    n_diff=0
+    while read -r h kind name; do
+        grep -q " $kind $name\$" "$TMP/sha.got" || continue
+        grep -qx "$h $kind $name" "$TMP/sha.got" || { bad "logits-sha: $kind $name differs from $PIN"; n_diff=$((n_diff + 1)); }
+    done <"$TMP/sha.want"
+    grep -q '^error' "$TMP/sha.got" && bad "logits-sha: $(grep '^error' "$TMP/sha.got" | head -1)"
+    [ "$n_diff" = 0 ] && [ -s "$TMP/sha.got" ] && ok
+fi
+
 echo "cli: $pass passed, $fail failed, $skipped skipped"
 [ "$fail" = 0 ]
