@@ -30,7 +30,7 @@ BIN := build/mattn-ref $(if $(HAVE_GLES),build/mattn-gles build/mattn-diff)
 TESTS := $(patsubst tests/%.c,build/tests/%,$(SRC_TESTS))
 
 all: $(BIN)
-.PHONY: all test check fuzz fuzz-smoke deps format clean demo
+.PHONY: all test check fuzz fuzz-smoke deps format format-check clean demo
 
 # ---------------------------------------------------------------------------------------
 # objects: build/<variant>/<path>.o, one variant per flag set
@@ -169,8 +169,14 @@ deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEPS_PKGS)
 
+# Every C file is kept as .clang-format writes it: `make format` rewrites, `make format-check`
+# (run by .ci/run) fails on any difference.
+FORMAT_SRC := $(sort $(shell find shared ref gles app tools tests fuzz -name '*.[ch]' 2>/dev/null))
 format:
-	clang-format -i $(wildcard shared/*.[ch] ref/*.[ch] gles/*.[ch] tests/*.[ch] fuzz/*.c)
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	@clang-format --dry-run -Werror $(FORMAT_SRC) && echo "format-check: $(words $(FORMAT_SRC)) files as clang-format writes them"
 
 clean:
 	rm -rf build

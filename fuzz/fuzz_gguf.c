@@ -17,13 +17,12 @@
 static volatile uint64_t g_sink;
 
 // A failed oracle: print what and abort, so the fuzzer records the input as a crash.
-#define FUZZ_CHECK(cond)                                                                 \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "fuzz_gguf: check failed: %s (%s:%d)\n", #cond, __FILE__,    \
-                    __LINE__);                                                           \
-            abort();                                                                     \
-        }                                                                                \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_gguf: check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);   \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static int is_int_or_bool(enum GgufValueType t) {
@@ -33,7 +32,7 @@ static int is_int_or_bool(enum GgufValueType t) {
 
 static void touch_str(struct GgufStr s) {
     FUZZ_CHECK(s.s != NULL);
-    FUZZ_CHECK(s.s[s.len] == 0);  // the copy is NUL-terminated after len bytes
+    FUZZ_CHECK(s.s[s.len] == 0); // the copy is NUL-terminated after len bytes
     if (s.len) g_sink += (uint8_t)s.s[0] + (uint8_t)s.s[s.len - 1];
 }
 
@@ -63,7 +62,9 @@ static void walk_value(const struct GgufValue* v) {
     }
 }
 
-static int same_double(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
+static int same_double(double a, double b) {
+    return a == b || (isnan(a) && isnan(b));
+}
 
 // Deep equality of a value and its re-encoded copy (bools compare as 0/1, floats by value).
 static int same_value(const struct GgufValue* a, const struct GgufValue* b) {
@@ -96,7 +97,8 @@ static void reencode(const struct Gguf* g) {
     struct GgufWriter w;
     struct Err e = {0};
     FUZZ_CHECK(gguf_writer_init(&w) == 0);
-    for (int64_t i = 0; i < g->n_kv; i++) gguf_writer_set_kv(&w, &g->kv[i]);
+    for (int64_t i = 0; i < g->n_kv; i++)
+        gguf_writer_set_kv(&w, &g->kv[i]);
     for (int64_t i = 0; i < g->n_tensors; i++) {
         const struct GgufTensor* t = &g->tensors[i];
         gguf_writer_add_tensor(&w, t->name, t->type, t->n_dims, t->ne, t->data, 0);
@@ -132,7 +134,7 @@ static void reencode(const struct Gguf* g) {
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    uint8_t* buf = malloc(size ? size : 1);  // exact size: one-past-end reads trip ASan
+    uint8_t* buf = malloc(size ? size : 1); // exact size: one-past-end reads trip ASan
     if (!buf) return 0;
     if (size) memcpy(buf, data, size);
     struct Gguf g;
@@ -149,7 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (int64_t i = 0; i < g.n_kv; i++) {
         const struct GgufKv* kv = &g.kv[i];
         FUZZ_CHECK(kv->key[0] != 0);
-        FUZZ_CHECK(gguf_find_key(&g, kv->key) == kv);  // keys are unique
+        FUZZ_CHECK(gguf_find_key(&g, kv->key) == kv); // keys are unique
         walk_value(&kv->val);
         int64_t iv;
         uint64_t uv;

@@ -13,18 +13,18 @@
 
 static volatile uint64_t g_sink;
 
-#define FUZZ_CHECK(cond)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "fuzz_safetensors: check failed: %s (%s:%d)\n", #cond, __FILE__, \
-                    __LINE__);                                                             \
-            abort();                                                                       \
-        }                                                                                  \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_safetensors: check failed: %s (%s:%d)\n", #cond, __FILE__,       \
+                    __LINE__);                                                                     \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static int cmp_ptr(const void* a, const void* b) {
-    const struct SafetensorsTensor *x = *(const struct SafetensorsTensor* const*)a,
-                                   *y = *(const struct SafetensorsTensor* const*)b;
+    const struct SafetensorsTensor *x = *(const struct SafetensorsTensor*const*)a,
+                                   *y = *(const struct SafetensorsTensor*const*)b;
     return x->data < y->data ? -1 : x->data > y->data;
 }
 
@@ -52,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (i) FUZZ_CHECK(strcmp(s.tensors[i - 1].name, t->name) < 0);
         FUZZ_CHECK(t->n_dims >= 0 && t->n_dims <= SAFETENSORS_MAX_DIMS);
         int64_t n = 1;
-        for (int d = 0; d < t->n_dims; d++) n *= t->shape[d];
+        for (int d = 0; d < t->n_dims; d++)
+            n *= t->shape[d];
         FUZZ_CHECK(n == t->n_elements);
         FUZZ_CHECK(t->nbytes == (size_t)n * safetensors_dtype_size(t->dtype));
         FUZZ_CHECK(t->data >= buf && t->data + t->nbytes <= buf + size);

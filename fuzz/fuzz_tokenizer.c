@@ -17,13 +17,13 @@
 #include "gguf.h"
 #include "tokenizer.h"
 
-#define FUZZ_CHECK(cond)                                                                 \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "fuzz_tokenizer: check failed: %s (%s:%d)\n", #cond,         \
-                    __FILE__, __LINE__);                                                 \
-            abort();                                                                     \
-        }                                                                                \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_tokenizer: check failed: %s (%s:%d)\n", #cond, __FILE__,         \
+                    __LINE__);                                                                     \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 // ---------------------------------------------------------------------------------------
@@ -35,7 +35,7 @@ struct Vocab {
     int32_t types[512];
     float scores[512];
     int n;
-    char store[512 * 16];  // backing for generated token strings
+    char store[512 * 16]; // backing for generated token strings
     size_t used;
 };
 
@@ -74,7 +74,7 @@ static void finish(struct GgufWriter* w, struct Tokenizer* t) {
 }
 
 static void build_spm(struct Tokenizer* t) {
-    static struct Vocab v;  // large: off the stack
+    static struct Vocab v; // large: off the stack
     memset(&v, 0, sizeof(v));
     adds(&v, "<unk>", TOKEN_TYPE_UNKNOWN, 0);
     adds(&v, "<s>", TOKEN_TYPE_CONTROL, 0);
@@ -85,10 +85,26 @@ static void build_spm(struct Tokenizer* t) {
         adds(&v, s, TOKEN_TYPE_BYTE, 0);
     }
     // scores with ties, so that the leftmost rule matters
-    const char* normal[] = {"\xe2\x96\x81", "a", "b", "c", "t", "h", "e", "\xe2\x96\x81\x61",
-                            "ab", "\xe2\x96\x81\x61\x62", "bc", "abc", "th", "he", "the",
-                            "\xe2\x96\x81the", "\xe2\x96\x81\xe2\x96\x81", "\xc3\xa9",
-                            "\xe2\x96\x81\xc3\xa9", "\xf0\x9f\xa6\x99"};
+    const char* normal[] = {"\xe2\x96\x81",
+                            "a",
+                            "b",
+                            "c",
+                            "t",
+                            "h",
+                            "e",
+                            "\xe2\x96\x81\x61",
+                            "ab",
+                            "\xe2\x96\x81\x61\x62",
+                            "bc",
+                            "abc",
+                            "th",
+                            "he",
+                            "the",
+                            "\xe2\x96\x81the",
+                            "\xe2\x96\x81\xe2\x96\x81",
+                            "\xc3\xa9",
+                            "\xe2\x96\x81\xc3\xa9",
+                            "\xf0\x9f\xa6\x99"};
     for (size_t i = 0; i < sizeof(normal) / sizeof(normal[0]); i++) {
         adds(&v, normal[i], TOKEN_TYPE_NORMAL, -(float)(i % 5));
     }
@@ -99,8 +115,7 @@ static void build_spm(struct Tokenizer* t) {
     gguf_writer_set_str(&w, "tokenizer.ggml.model", "llama");
     gguf_writer_set_arr_str(&w, "tokenizer.ggml.tokens", v.toks, v.lens, (uint64_t)v.n);
     gguf_writer_set_arr(&w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, v.scores, (uint64_t)v.n);
-    gguf_writer_set_arr(&w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, v.types,
-                        (uint64_t)v.n);
+    gguf_writer_set_arr(&w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, v.types, (uint64_t)v.n);
     gguf_writer_set_u32(&w, "tokenizer.ggml.bos_token_id", 1);
     gguf_writer_set_u32(&w, "tokenizer.ggml.eos_token_id", 2);
     gguf_writer_set_u32(&w, "tokenizer.ggml.unknown_token_id", 0);
@@ -135,10 +150,12 @@ static void build_bpe(struct Tokenizer* t, const char* pre) {
         add(&v, s, byte_char(b, s), TOKEN_TYPE_NORMAL, 0);
     }
     // "Ġ" is the space; "Ã©" is é's two bytes
-    const char* merges[] = {"\xc4\xa0 t", "h e", "\xc4\xa0t he", "a b", "ab c", "\xc4\xa0 \xc4\xa0",
-                            "1 2", "\xc3\x83 \xc2\xa9", "\xc4\xa0 a", "\xc4\xa0\x61 b"};
-    const char* merged[] = {"\xc4\xa0t", "he", "\xc4\xa0the", "ab", "abc", "\xc4\xa0\xc4\xa0",
-                            "12", "\xc3\x83\xc2\xa9", "\xc4\xa0\x61", "\xc4\xa0\x61\x62"};
+    const char* merges[] = {
+        "\xc4\xa0 t",        "h e", "\xc4\xa0t he",      "a b",        "ab c",
+        "\xc4\xa0 \xc4\xa0", "1 2", "\xc3\x83 \xc2\xa9", "\xc4\xa0 a", "\xc4\xa0\x61 b"};
+    const char* merged[] = {
+        "\xc4\xa0t",        "he", "\xc4\xa0the",      "ab",           "abc",
+        "\xc4\xa0\xc4\xa0", "12", "\xc3\x83\xc2\xa9", "\xc4\xa0\x61", "\xc4\xa0\x61\x62"};
     for (size_t i = 0; i < sizeof(merged) / sizeof(merged[0]); i++) {
         adds(&v, merged[i], TOKEN_TYPE_NORMAL, 0);
     }
@@ -149,8 +166,7 @@ static void build_bpe(struct Tokenizer* t, const char* pre) {
     gguf_writer_set_str(&w, "tokenizer.ggml.model", "gpt2");
     gguf_writer_set_str(&w, "tokenizer.ggml.pre", pre);
     gguf_writer_set_arr_str(&w, "tokenizer.ggml.tokens", v.toks, v.lens, (uint64_t)v.n);
-    gguf_writer_set_arr(&w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, v.types,
-                        (uint64_t)v.n);
+    gguf_writer_set_arr(&w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, v.types, (uint64_t)v.n);
     gguf_writer_set_arr_str(&w, "tokenizer.ggml.merges", merges, NULL,
                             sizeof(merges) / sizeof(merges[0]));
     gguf_writer_set_u32(&w, "tokenizer.ggml.bos_token_id", (uint32_t)v.n - 2);
@@ -162,14 +178,20 @@ static void build_rwkv(struct Tokenizer* t) {
     static struct Vocab v;
     memset(&v, 0, sizeof(v));
     adds(&v, "<s>", TOKEN_TYPE_CONTROL, 0);
-    for (int b = 1; b < 256; b++) {  // as the tiny RWKV-7 model: no token for byte 0
+    for (int b = 1; b < 256; b++) { // as the tiny RWKV-7 model: no token for byte 0
         char s[8];
-        if (b == '\t') snprintf(s, sizeof(s), "\\t");
-        else if (b == '\n') snprintf(s, sizeof(s), "\\n");
-        else if (b == '\r') snprintf(s, sizeof(s), "\\r");
-        else if (b == '\\' || b == '\'') snprintf(s, sizeof(s), "\\%c", b);
-        else if (b >= 0x20 && b < 0x7f) snprintf(s, sizeof(s), "%c", b);
-        else snprintf(s, sizeof(s), "\\x%02x", b);
+        if (b == '\t')
+            snprintf(s, sizeof(s), "\\t");
+        else if (b == '\n')
+            snprintf(s, sizeof(s), "\\n");
+        else if (b == '\r')
+            snprintf(s, sizeof(s), "\\r");
+        else if (b == '\\' || b == '\'')
+            snprintf(s, sizeof(s), "\\%c", b);
+        else if (b >= 0x20 && b < 0x7f)
+            snprintf(s, sizeof(s), "%c", b);
+        else
+            snprintf(s, sizeof(s), "\\x%02x", b);
         adds(&v, s, TOKEN_TYPE_NORMAL, 0);
     }
     const char* multi[] = {"ab", "abc", "\\n\\n", "\\xe4\\xb8", "the", " the", "\\\\x", "\\'s"};
@@ -180,8 +202,7 @@ static void build_rwkv(struct Tokenizer* t) {
     gguf_writer_init(&w);
     gguf_writer_set_str(&w, "tokenizer.ggml.model", "rwkv");
     gguf_writer_set_arr_str(&w, "tokenizer.ggml.tokens", v.toks, v.lens, (uint64_t)v.n);
-    gguf_writer_set_arr(&w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, v.types,
-                        (uint64_t)v.n);
+    gguf_writer_set_arr(&w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, v.types, (uint64_t)v.n);
     finish(&w, t);
 }
 
@@ -224,8 +245,9 @@ static void run_one(struct Tokenizer* t, int which, const char* text, size_t len
         return;
     }
     FUZZ_CHECK((size_t)n <= bound);
-    for (int i = 0; i < n; i++) FUZZ_CHECK(ids[i] >= 0 && ids[i] < t->n_vocab);
-    if (n > 1) {  // a short buffer: same count, ERR_ARG
+    for (int i = 0; i < n; i++)
+        FUZZ_CHECK(ids[i] >= 0 && ids[i] < t->n_vocab);
+    if (n > 1) { // a short buffer: same count, ERR_ARG
         int m = 0;
         int32_t* small = malloc((size_t)(n / 2) * sizeof(int32_t));
         FUZZ_CHECK(tokenizer_encode(t, text, len, add_bos, parse_special, small, n / 2, &m, &e) ==
@@ -234,7 +256,7 @@ static void run_one(struct Tokenizer* t, int which, const char* text, size_t len
         free(small);
     }
 
-    int skip = add_bos && t->add_bos;  // leave BOS out of the round trip
+    int skip = add_bos && t->add_bos; // leave BOS out of the round trip
     FUZZ_CHECK(!skip || ids[0] == t->bos_id);
     int flags = TOKENIZER_DECODE_STRIP_SPACE;
     size_t cap = (size_t)n * t->max_piece + 1;
@@ -344,8 +366,10 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     memcpy(text, data + 1, len);
     for (int v = 0; v < V_COUNT; v++) {
         // flag bit 2: the rest of the input is token ids to decode, not text to encode
-        if (flags & 4) decode_ids(&g_tok[v], (const uint8_t*)text, len);
-        else run_one(&g_tok[v], v, text, len, flags & 1, (flags >> 1) & 1);
+        if (flags & 4)
+            decode_ids(&g_tok[v], (const uint8_t*)text, len);
+        else
+            run_one(&g_tok[v], v, text, len, flags & 1, (flags >> 1) & 1);
     }
     free(text);
     return 0;

@@ -93,7 +93,8 @@ static EGLDisplay try_gbm(char* why, size_t cap) {
 static EGLDisplay try_device(char* why, size_t cap) {
     const char* cext = eglQueryString(EGL_NO_DISPLAY, EGL_EXTENSIONS);
     PFNEGLGETPLATFORMDISPLAYEXTPROC gpd = get_platform_display();
-    PFNEGLQUERYDEVICESEXTPROC qd = (PFNEGLQUERYDEVICESEXTPROC)eglGetProcAddress("eglQueryDevicesEXT");
+    PFNEGLQUERYDEVICESEXTPROC qd =
+        (PFNEGLQUERYDEVICESEXTPROC)eglGetProcAddress("eglQueryDevicesEXT");
     PFNEGLQUERYDEVICESTRINGEXTPROC qs =
         (PFNEGLQUERYDEVICESTRINGEXTPROC)eglGetProcAddress("eglQueryDeviceStringEXT");
     if (!has_ext(cext, "EGL_EXT_platform_device") || !gpd || !qd) {
@@ -153,10 +154,11 @@ static int make_context(EGLDisplay dpy, char* why, size_t cap) {
     }
     g_dpy = dpy;
     if (!eglBindAPI(EGL_OPENGL_ES_API)) {
-        snprintf(why, cap, "eglBindAPI(EGL_OPENGL_ES_API) failed (%s)", egl_err_name(eglGetError()));
+        snprintf(why, cap, "eglBindAPI(EGL_OPENGL_ES_API) failed (%s)",
+                 egl_err_name(eglGetError()));
         return -1;
     }
-    EGLConfig cfg = (EGLConfig)0;  // EGL_NO_CONFIG_KHR
+    EGLConfig cfg = (EGLConfig)0; // EGL_NO_CONFIG_KHR
     if (!has_ext(eglQueryString(dpy, EGL_EXTENSIONS), "EGL_KHR_no_config_context")) {
         // The default EGL_SURFACE_TYPE (window bit) matches nothing on a headless display.
         const EGLint attrs[] = {EGL_RENDERABLE_TYPE, EGL_OPENGL_ES3_BIT, EGL_SURFACE_TYPE, 0,
@@ -225,7 +227,9 @@ int gl_context_acquire(const char** path, const char** renderer, struct Err* e) 
     }
     if (force && *force)
         return err_set(e, ERR_GL, "no EGL/GL via MATTN_EGL=%s: %s; use mattn-ref", force,
-                       why[force[0] == 'g' ? 0 : force[0] == 'd' ? 1 : 2]);
+                       why[force[0] == 'g'   ? 0
+                           : force[0] == 'd' ? 1
+                                             : 2]);
     return err_set(e, ERR_GL, "no EGL/GL: use mattn-ref (%.70s; %.70s; %.70s)", why[0], why[1],
                    why[2]);
 }

@@ -13,7 +13,7 @@
 #include "programs.h"
 #include "quant.h"
 
-#define MM_TILE 64   // rows and positions per matmul.comp work group (TM, TN)
+#define MM_TILE 64 // rows and positions per matmul.comp work group (TM, TN)
 // ---- griffin: unary.comp's functions beyond enum Unary (OP_SCALE, OP_SOFTCAP)
 #define UNARY_FN_SCALE UNARY_COUNT
 #define UNARY_FN_SOFTCAP (UNARY_COUNT + 1)
@@ -42,9 +42,13 @@ static const char* wtype_define(enum GgmlType t) {
     }
 }
 
-static int gl_error(const char* what, struct Err* e) { return gl_check(what, e); }
+static int gl_error(const char* what, struct Err* e) {
+    return gl_check(what, e);
+}
 
-static GLuint new_buffer(size_t bytes, const void* data) { return gl_buffer_new(bytes, data); }
+static GLuint new_buffer(size_t bytes, const void* data) {
+    return gl_buffer_new(bytes, data);
+}
 
 // Uploads tensor id: 1-D tensors as float arrays, matrices as their GGUF bytes in chunks of
 // whole rows no larger than the SSBO block limit.
@@ -86,10 +90,12 @@ static int upload_tensor(struct GlEngine* g, int id, int as_matrix, struct Err* 
     w->rows = t->n_elements / t->ne[0];
     w->row_bytes = quant_row_size(t->type, t->ne[0]);
     size_t limit = g->weight_chunk;
-    w->rows_per_chunk = (int64_t)((limit - 4) / w->row_bytes);  // 4: see the padding below
+    w->rows_per_chunk = (int64_t)((limit - 4) / w->row_bytes); // 4: see the padding below
     if (w->rows_per_chunk < 1)
-        return err_set(e, ERR_UNSUPPORTED, "gl_init: one row of '%s' (%zu bytes) exceeds the "
-                       "SSBO limit of %zu bytes", t->name, w->row_bytes, limit);
+        return err_set(e, ERR_UNSUPPORTED,
+                       "gl_init: one row of '%s' (%zu bytes) exceeds the "
+                       "SSBO limit of %zu bytes",
+                       t->name, w->row_bytes, limit);
     if (w->rows_per_chunk > w->rows) w->rows_per_chunk = w->rows;
     int n = (int)((w->rows + w->rows_per_chunk - 1) / w->rows_per_chunk);
     w->bufs = calloc((size_t)n, sizeof(GLuint));
@@ -162,7 +168,7 @@ static GLuint rope_table(struct GlEngine* g, const struct Op* op, struct Err* e)
 
 void gl_free(struct GlEngine* g) {
     if (!g) return;
-    if (g->renderer) {  // the context exists: GL objects can be deleted
+    if (g->renderer) { // the context exists: GL objects can be deleted
         glDeleteBuffers(32, g->bufs);
         for (int s = 0; s < g->g.n_states; s++) {
             if (g->state_k) glDeleteBuffers(1, &g->state_k[s]);
@@ -178,7 +184,8 @@ void gl_free(struct GlEngine* g) {
         if (g->rope_tab)
             for (int i = 0; i < g->g.n_ops; i++) {
                 int shared = 0;
-                for (int j = 0; j < i && !shared; j++) shared = g->rope_tab[j] == g->rope_tab[i];
+                for (int j = 0; j < i && !shared; j++)
+                    shared = g->rope_tab[j] == g->rope_tab[i];
                 if (g->rope_tab[i] && !shared) glDeleteBuffers(1, &g->rope_tab[i]);
             }
         if (g->queries) glDeleteQueries(g->g.n_ops + 1, g->queries);
@@ -191,7 +198,8 @@ void gl_free(struct GlEngine* g) {
         gl_context_release();
     }
     if (g->wt && g->m)
-        for (int64_t i = 0; i < g->m->gguf.n_tensors; i++) free(g->wt[i].bufs);
+        for (int64_t i = 0; i < g->m->gguf.n_tensors; i++)
+            free(g->wt[i].bufs);
     free(g->wt);
     free(g->state_k);
     free(g->state_v);
@@ -237,7 +245,7 @@ int gl_subgroup_lanes(void) {
         glGetIntegerv(GL_SUBGROUP_SUPPORTED_STAGES_KHR, &stages);
         glGetIntegerv(GL_SUBGROUP_SUPPORTED_FEATURES_KHR, &features);
     }
-    glGetError();  // the queries are invalid enums where the extension is absent
+    glGetError(); // the queries are invalid enums where the extension is absent
     int ok = found && (stages & GL_COMPUTE_SHADER_BIT) &&
              (features & GL_SUBGROUP_FEATURE_ARITHMETIC_BIT_KHR) && size >= 4 && size <= 128 &&
              (size & (size - 1)) == 0;
@@ -248,9 +256,10 @@ int gl_subgroup_lanes(void) {
 // rows of x starting on 4-float boundaries. Reads the GGUF tensor: fuse.c asks before upload.
 int gl_matvec_fits(const struct GlEngine* g, const struct Op* op) {
     const struct GgufTensor* W = &g->m->gguf.tensors[op->w[0]];
-    int per = W->type == GGML_TYPE_F32 ? 4
-              : (W->type == GGML_TYPE_F16 || W->type == GGML_TYPE_BF16) ? 8
-              : (W->type == GGML_TYPE_Q8_0 || W->type == GGML_TYPE_Q4_0) ? 32 : 0;
+    int per = W->type == GGML_TYPE_F32                                   ? 4
+              : (W->type == GGML_TYPE_F16 || W->type == GGML_TYPE_BF16)  ? 8
+              : (W->type == GGML_TYPE_Q8_0 || W->type == GGML_TYPE_Q4_0) ? 32
+                                                                         : 0;
     return per && W->ne[0] % per == 0 && g->g.bufs[op->in[0]].width % 4 == 0;
 }
 
@@ -272,11 +281,13 @@ int gl_matvec_program(struct GlEngine* g, enum GgmlType type, int teams, int nr,
                       const char* epilogue, struct Err* e) {
     int team = g->subgroup ? g->subgroup : 32;
     char d[320];
-    snprintf(d, sizeof(d), "%s#define W_BINDING 2\n#define %s 1\n#define TEAM %d\n#define TEAMS %d\n"
+    snprintf(d, sizeof(d),
+             "%s#define W_BINDING 2\n#define %s 1\n#define TEAM %d\n#define TEAMS %d\n"
              "#define MV_X %d\n#define NR %d\n%s",
              g->subgroup ? "#extension GL_KHR_shader_subgroup_basic : enable\n"
                            "#extension GL_KHR_shader_subgroup_arithmetic : enable\n"
-                           "#define SUBGROUP 1\n" : "",
+                           "#define SUBGROUP 1\n"
+                         : "",
              wtype_define(type), team, teams, team * teams, nr, epilogue);
     return gl_program(g, K_MATVEC, d, e);
 }
@@ -318,11 +329,11 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
     case OP_ATTN:
         // op_prog: store, op_prog1: attend (the RING variant where a window keeps a ring)
         p = gl_program(g, K_ATTN_KV, "", e);
-        p1 = p < 0 ? p
-                   : gl_program(g, K_ATTN,
-                                kv_rows(g, &g->g.states[op->state]) < g->n_ctx ? "#define RING 1\n"
-                                                                               : "",
-                                e);
+        p1 = p < 0
+                 ? p
+                 : gl_program(
+                       g, K_ATTN,
+                       kv_rows(g, &g->g.states[op->state]) < g->n_ctx ? "#define RING 1\n" : "", e);
         break;
     case OP_ADD: p = p1 = gl_program(g, K_ADD, "", e); break;
     case OP_GLU: p = p1 = gl_program(g, K_GLU, "", e); break;
@@ -386,10 +397,11 @@ static int choose_programs(struct GlEngine* g, int i, struct Err* e) {
     case OP_MATMUL_BLOCKDIAG: {
         const struct GlTensor* W = &g->wt[op->w[0]];
         int wout = g->g.bufs[op->out].width, nb = op->p.blockdiag.n_block;
-        if (nb < 1 || W->n_in * nb != wout || W->rows != wout ||
-            g->g.bufs[op->in[0]].width != wout)
-            return err_set(e, ERR_UNSUPPORTED, "gl_init: op '%s': %d blocks of %lld do not make "
-                           "a width of %d; use mattn-ref", op->name, nb, (long long)W->n_in, wout);
+        if (nb < 1 || W->n_in * nb != wout || W->rows != wout || g->g.bufs[op->in[0]].width != wout)
+            return err_set(e, ERR_UNSUPPORTED,
+                           "gl_init: op '%s': %d blocks of %lld do not make "
+                           "a width of %d; use mattn-ref",
+                           op->name, nb, (long long)W->n_in, wout);
         snprintf(d, sizeof(d), "#define W_BINDING 2\n#define %s 1\n", wtype_define(W->type));
         p = p1 = gl_program(g, K_MATMUL_BLOCKDIAG, d, e);
         break;
@@ -445,9 +457,9 @@ static int attn_scratch(struct GlEngine* g, struct Err* e) {
     for (int i = 0; i < g->g.n_ops; i++) {
         const struct Op* op = &g->g.ops[i];
         if (op->kind != OP_ATTN) continue;
-        if (op->p.attn.head_dim > 256) return 0;  // attn.comp serves one row as well
-        int keys = op->p.attn.window > 0 && op->p.attn.window < g->n_ctx ? op->p.attn.window
-                                                                         : g->n_ctx;
+        if (op->p.attn.head_dim > 256) return 0; // attn.comp serves one row as well
+        int keys =
+            op->p.attn.window > 0 && op->p.attn.window < g->n_ctx ? op->p.attn.window : g->n_ctx;
         size_t f = (size_t)op->p.attn.n_head * (size_t)((keys + 63) / 64) *
                    (size_t)(op->p.attn.head_dim + 2);
         if (f > floats) floats = f;
@@ -494,9 +506,10 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
     for (int i = 0; i < g->g.n_bufs; i++) {
         size_t bytes = (size_t)max_batch * (size_t)g->g.bufs[i].width * sizeof(float);
         if (bytes > (size_t)g->max_ssbo) {
-            rc = err_set(e, ERR_UNSUPPORTED, "gl_init: buffer '%s' of %d x %d floats exceeds the "
-                         "SSBO limit of %d bytes; use a smaller batch", g->g.bufs[i].name,
-                         max_batch, g->g.bufs[i].width, (int)g->max_ssbo);
+            rc = err_set(e, ERR_UNSUPPORTED,
+                         "gl_init: buffer '%s' of %d x %d floats exceeds the "
+                         "SSBO limit of %d bytes; use a smaller batch",
+                         g->g.bufs[i].name, max_batch, g->g.bufs[i].width, (int)g->max_ssbo);
             goto fail;
         }
         g->bufs[i] = new_buffer(bytes, NULL);
@@ -523,9 +536,10 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
             size_t bytes = (size_t)kv_rows(g, sd) * (size_t)sd->width * sizeof(float);
             if (bytes > (size_t)g->max_ssbo) {
                 // TODO: split the KV cache like the weights; a context this long is rare here.
-                rc = err_set(e, ERR_UNSUPPORTED, "gl_init: a KV cache of %d x %d floats exceeds "
-                             "the SSBO limit of %d bytes; lower -c", kv_rows(g, sd), sd->width,
-                             (int)g->max_ssbo);
+                rc = err_set(e, ERR_UNSUPPORTED,
+                             "gl_init: a KV cache of %d x %d floats exceeds "
+                             "the SSBO limit of %d bytes; lower -c",
+                             kv_rows(g, sd), sd->width, (int)g->max_ssbo);
                 goto fail;
             }
             g->state_k[s] = new_buffer(bytes, NULL);
@@ -554,7 +568,7 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
     if ((rc = attn_scratch(g, e))) goto fail;
     g->tokens = new_buffer((size_t)max_batch * sizeof(int32_t), NULL);
     g->dummy = new_buffer(16, NULL);
-    if ((rc = gl_fuse_plan(g, e))) goto fail;  // packs some weights: before the uploads
+    if ((rc = gl_fuse_plan(g, e))) goto fail; // packs some weights: before the uploads
     for (int i = 0; i < g->g.n_ops && !rc; i++) {
         const struct Op* op = &g->g.ops[i];
         for (int k = 0; k < OP_MAX_W && !rc; k++)
@@ -562,7 +576,8 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
                 rc = upload_tensor(g, op->w[k],
                                    op->kind == OP_MOE ||
                                        ((op->kind == OP_MATMUL || op->kind == OP_EMBED ||
-                                         op->kind == OP_MATMUL_BLOCKDIAG) && k == 0),
+                                         op->kind == OP_MATMUL_BLOCKDIAG) &&
+                                        k == 0),
                                    e);
         if (!rc && op->kind == OP_ROPE && !(g->rope_tab[i] = rope_table(g, op, e))) rc = e->code;
         if (!rc) rc = choose_programs(g, i, e);
@@ -603,7 +618,9 @@ void gl_reset(struct GlEngine* g) {
     g->logits_ready = 0;
 }
 
-void gl_finish(void) { glFinish(); }
+void gl_finish(void) {
+    glFinish();
+}
 
 // ---------------------------------------------------------------------------------------
 // the interpreter
@@ -697,10 +714,15 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
         const struct GlTensor* E = &g->wt[op->w[0]];
         gl_grid((int64_t)n * wout, &gx, &gy);
         for (int c = 0; c < E->n_chunks; c++) {
-            int u[7] = {wout, wout, t0, n, (int)(c * E->rows_per_chunk), (int)E->rows_per_chunk,
+            int u[7] = {wout,
+                        wout,
+                        t0,
+                        n,
+                        (int)(c * E->rows_per_chunk),
+                        (int)E->rows_per_chunk,
                         (int)E->row_bytes};
             gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, u, 7,
-                        (const GLuint[]){g->bufs[op->out], g->tokens, E->bufs[c]}, 3, 1u);
+                           (const GLuint[]){g->bufs[op->out], g->tokens, E->bufs[c]}, 3, 1u);
         }
         break;
     }
@@ -708,42 +730,61 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
         float eps = (float)op->p.norm.eps;
         int eb;
         memcpy(&eb, &eps, 4);
-        gl_dispatch_rw(g, g->op_prog[i], n, 1, 1, (const int[]){wout, wout, B[op->in[0]].width, t0, eb},
-                    5, (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->wt[op->w[0]].bufs[0]},
-                    3, 1u);
+        gl_dispatch_rw(
+            g, g->op_prog[i], n, 1, 1, (const int[]){wout, wout, B[op->in[0]].width, t0, eb}, 5,
+            (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->wt[op->w[0]].bufs[0]}, 3, 1u);
         break;
     }
     case OP_MATMUL: {
         const struct GlTensor* W = &g->wt[op->w[0]];
         GLuint bias = op->w[1] >= 0 ? g->wt[op->w[1]].bufs[0] : g->dummy;
-        int vec = n == 1 && g->op_prog1[i] != g->op_prog[i];  // matvec.comp fits this op
+        int vec = n == 1 && g->op_prog1[i] != g->op_prog[i]; // matvec.comp fits this op
         int rows_per_group = vec ? g->mv_teams * g->mv_nr : MM_TILE;
         for (int c = 0; c < W->n_chunks; c++) {
             int64_t r0 = (int64_t)c * W->rows_per_chunk;
             int rows = gl_chunk_rows(W, c);
             gl_groups_2d((rows + rows_per_group - 1) / rows_per_group, &gx, &gy);
             if (vec) {
-                int u[8] = {(int)W->n_in, t0 * B[op->in[0]].width / 4, t0 * wout, rows, (int)r0,
-                            op->w[1] >= 0, (int)W->row_bytes, (int)W->row_base};
+                int u[8] = {
+                    (int)W->n_in,  t0 * B[op->in[0]].width / 4, t0 * wout,       rows, (int)r0,
+                    op->w[1] >= 0, (int)W->row_bytes,           (int)W->row_base};
                 gl_dispatch_rw(g, g->op_prog1[i], gx, gy, 1, u, 8,
                                (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c],
-                                                bias, W->bufs[c]}, 5, 1u);
+                                                bias, W->bufs[c]},
+                               5, 1u);
             } else {
-                int u[10] = {(int)W->n_in, B[op->in[0]].width, wout, rows, (int)r0, t0, n,
-                             op->w[1] >= 0, (int)W->row_bytes, (int)W->row_base};
-                gl_dispatch_rw(g, g->op_prog[i], gx, gy, (n + MM_TILE - 1) / MM_TILE, u, 10,
-                               (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c],
-                                                bias}, 4, 1u);
+                int u[10] = {(int)W->n_in,
+                             B[op->in[0]].width,
+                             wout,
+                             rows,
+                             (int)r0,
+                             t0,
+                             n,
+                             op->w[1] >= 0,
+                             (int)W->row_bytes,
+                             (int)W->row_base};
+                gl_dispatch_rw(
+                    g, g->op_prog[i], gx, gy, (n + MM_TILE - 1) / MM_TILE, u, 10,
+                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c], bias}, 4,
+                    1u);
             }
         }
         break;
     }
     case OP_ROPE: {
         gl_grid((int64_t)n * op->p.rope.n_head * (op->p.rope.head_dim / 2), &gx, &gy);
-        int u[9] = {op->p.rope.n_head, op->p.rope.head_dim, op->p.rope.n_rot,
-                    op->p.rope.type == ROPE_NEOX, wout, B[op->in[0]].width, t0, n, pos0};
+        int u[9] = {op->p.rope.n_head,
+                    op->p.rope.head_dim,
+                    op->p.rope.n_rot,
+                    op->p.rope.type == ROPE_NEOX,
+                    wout,
+                    B[op->in[0]].width,
+                    t0,
+                    n,
+                    pos0};
         gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, u, 9,
-                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->rope_tab[i]}, 3, 1u);
+                       (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->rope_tab[i]}, 3,
+                       1u);
         break;
     }
     case OP_ATTN: {
@@ -766,10 +807,19 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
             if (!(g->fusing && g->fuse[i].kind == FUSE_ATTEND))
                 gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, store, 7, store_bufs, 4, 3u);
             int j0 = op->p.attn.window > 0 && pos0 - op->p.attn.window + 1 > 0
-                         ? pos0 - op->p.attn.window + 1 : 0;
+                         ? pos0 - op->p.attn.window + 1
+                         : 0;
             int n_keys = pos0 - j0 + 1, n_split = (n_keys + 63) / 64;
-            int u[11] = {op->p.attn.n_head, op->p.attn.n_head_kv, op->p.attn.head_dim, sb,
-                         t0 * B[op->in[0]].width, w, j0, n_keys, n_split, ring ? rows : 0,
+            int u[11] = {op->p.attn.n_head,
+                         op->p.attn.n_head_kv,
+                         op->p.attn.head_dim,
+                         sb,
+                         t0 * B[op->in[0]].width,
+                         w,
+                         j0,
+                         n_keys,
+                         n_split,
+                         ring ? rows : 0,
                          t0 * wout};
             gl_dispatch_rw(g, g->attn_split, op->p.attn.n_head, n_split, 1, u, 11,
                            (const GLuint[]){g->attn_part, I(0), K, V, g->attn_count, O}, 6,
@@ -777,9 +827,19 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
             break;
         }
         if (!ring) gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, store, 7, store_bufs, 4, 3u);
-        int u[13] = {op->p.attn.n_head, op->p.attn.n_head_kv, op->p.attn.head_dim,
-                     op->p.attn.window, sb, B[op->in[0]].width, wout, w,
-                     t0, pos0, rows, sk, sv};
+        int u[13] = {op->p.attn.n_head,
+                     op->p.attn.n_head_kv,
+                     op->p.attn.head_dim,
+                     op->p.attn.window,
+                     sb,
+                     B[op->in[0]].width,
+                     wout,
+                     w,
+                     t0,
+                     pos0,
+                     rows,
+                     sk,
+                     sv};
         gl_dispatch_rw(g, g->op_prog1[i], op->p.attn.n_head, n, 1, u, ring ? 13 : 10,
                        (const GLuint[]){O, I(0), K, V, I(1), I(2)}, ring ? 6 : 4, 1u);
         if (ring) gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, store, 7, store_bufs, 4, 3u);
@@ -788,20 +848,22 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
     case OP_ADD:
         gl_grid((int64_t)n * wout, &gx, &gy);
         gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1,
-                    (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n}, 6,
-                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->bufs[op->in[1]]}, 3, 1u);
+                       (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n}, 6,
+                       (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->bufs[op->in[1]]},
+                       3, 1u);
         break;
     case OP_GLU:
         gl_grid((int64_t)n * wout, &gx, &gy);
-        gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1,
-                    (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n,
-                                  (int)op->p.glu.act}, 7,
-                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->bufs[op->in[1]]}, 3, 1u);
+        gl_dispatch_rw(
+            g, g->op_prog[i], gx, gy, 1,
+            (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n,
+                          (int)op->p.glu.act},
+            7, (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->bufs[op->in[1]]}, 3, 1u);
         break;
     // ---- rwkv7
     case OP_LAYERNORM: {
         const struct GlTensor *w = &g->wt[op->w[0]], *b = &g->wt[op->w[1]];
-        int u[6] = {wout, op->p.layernorm.n_group,        wout, B[op->in[0]].width,
+        int u[6] = {wout, op->p.layernorm.n_group,           wout, B[op->in[0]].width,
                     t0,   gl_float_bits(op->p.layernorm.eps)};
         gl_dispatch(g, g->op_prog[i], op->p.layernorm.n_group, n, 1, u, 6,
                     (const GLuint[]){O, I(0), w->bufs[0], b->bufs[0]}, 4);
@@ -902,10 +964,10 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
             sc = B[op->in[3]].width;
         gl_grid((int64_t)op->p.ssm.n_head * op->p.ssm.head_dim, &gx, &gy);
         if (op->kind == OP_SSM_SCAN)
-            gl_dispatch(g, g->op_prog[i], gx, gy, 1,
-                        (const int[]){op->p.ssm.n_head, wout, sx, sdt, sb, sc, t0, n,
-                                      op->p.ssm.n_group},
-                        9, bufs, 9);
+            gl_dispatch(
+                g, g->op_prog[i], gx, gy, 1,
+                (const int[]){op->p.ssm.n_head, wout, sx, sdt, sb, sc, t0, n, op->p.ssm.n_group}, 9,
+                bufs, 9);
         else
             gl_dispatch(g, g->op_prog[i], gx, gy, 1,
                         (const int[]){op->p.ssm.n_head, op->p.ssm.head_dim, op->p.ssm.n_group, wout,
@@ -941,8 +1003,9 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
         GLuint bias = op->w[1] >= 0 ? g->wt[op->w[1]].bufs[0] : g->dummy;
         for (int c = 0; c < W->n_chunks; c++) {
             int rows = gl_chunk_rows(W, c);
-            int u[9] = {(int)W->n_in, B[op->in[0]].width, wout, rows,
-                        (int)(c * W->rows_per_chunk), t0, n, op->w[1] >= 0, (int)W->row_bytes};
+            int u[9] = {
+                (int)W->n_in,  B[op->in[0]].width, wout, rows, (int)(c * W->rows_per_chunk), t0, n,
+                op->w[1] >= 0, (int)W->row_bytes};
             gl_grid((int64_t)n * rows, &gx, &gy);
             gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, u, 9,
                            (const GLuint[]){O, I(0), W->bufs[c], bias}, 4, 1u);
@@ -951,13 +1014,13 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
     }
     case OP_RG_LRU: {
         // in: x, input gate, recurrent gate; the whole batch in one dispatch
-        int u[8] = {wout, wout, B[op->in[0]].width, B[op->in[1]].width, B[op->in[2]].width,
-                    t0,   n,    pos0};
+        int u[8] = {wout, wout, B[op->in[0]].width, B[op->in[1]].width, B[op->in[2]].width, t0,
+                    n,    pos0};
         gl_grid(wout, &gx, &gy);
-        gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, u, 8,
-                       (const GLuint[]){O, g->state_k[op->state], I(0), I(1), I(2),
-                                        g->wt[op->w[0]].bufs[0]},
-                       6, 3u);
+        gl_dispatch_rw(
+            g, g->op_prog[i], gx, gy, 1, u, 8,
+            (const GLuint[]){O, g->state_k[op->state], I(0), I(1), I(2), g->wt[op->w[0]].bufs[0]},
+            6, 3u);
         break;
     }
     // ---- zamba2
@@ -990,8 +1053,10 @@ int gl_profile(struct GlEngine* g, int on, struct Err* e) {
     query_counter = (void (*)(GLuint, GLenum))eglGetProcAddress("glQueryCounterEXT");
     query_u64 = (void (*)(GLuint, GLenum, GLuint64*))eglGetProcAddress("glGetQueryObjectui64vEXT");
     if (!ext || !query_counter || !query_u64)
-        return err_set(e, ERR_UNSUPPORTED, "profiling needs GL_EXT_disjoint_timer_query, which "
-                       "%s lacks", g->renderer);
+        return err_set(e, ERR_UNSUPPORTED,
+                       "profiling needs GL_EXT_disjoint_timer_query, which "
+                       "%s lacks",
+                       g->renderer);
     free(g->op_ns);
     g->queries = calloc((size_t)g->g.n_ops + 1, sizeof(GLuint));
     g->op_ns = calloc((size_t)g->g.n_ops + 1, sizeof(double));
@@ -1004,7 +1069,7 @@ int gl_profile(struct GlEngine* g, int on, struct Err* e) {
 static void profile_collect(struct GlEngine* g) {
     GLuint64 prev = 0, t = 0;
     for (int i = 0; i <= g->g.n_ops; i++) {
-        query_u64(g->queries[i], GL_QUERY_RESULT, &t);  // waits for the GPU
+        query_u64(g->queries[i], GL_QUERY_RESULT, &t); // waits for the GPU
         if (i > 0) g->op_ns[i - 1] += (double)(t - prev);
         prev = t;
     }
@@ -1015,8 +1080,10 @@ int gl_forward(struct GlEngine* g, const int32_t* tokens, int n, int last_only, 
     if (n < 1 || n > g->max_batch)
         return err_set(e, ERR_ARG, "gl_forward: batch of %d (1..%d)", n, g->max_batch);
     if (g->n_past + n > g->n_ctx)
-        return err_set(e, ERR_ARG, "the context of %d tokens is full (%lld used, %d more asked); "
-                       "raise -c", g->n_ctx, (long long)g->n_past, n);
+        return err_set(e, ERR_ARG,
+                       "the context of %d tokens is full (%lld used, %d more asked); "
+                       "raise -c",
+                       g->n_ctx, (long long)g->n_past, n);
     for (int t = 0; t < n; t++)
         if (tokens[t] < 0 || tokens[t] >= g->m->config.n_vocab)
             return err_set(e, ERR_ARG, "token id %d is outside the vocabulary (0..%d)", tokens[t],
@@ -1025,7 +1092,7 @@ int gl_forward(struct GlEngine* g, const int32_t* tokens, int n, int last_only, 
     glBufferSubData(GL_SHADER_STORAGE_BUFFER, 0, (GLsizeiptr)((size_t)n * sizeof(int32_t)), tokens);
     int t_last = last_only ? n - 1 : 0;
     if (g->queries) query_counter(g->queries[0], GL_TIMESTAMP_EXT);
-    g->fusing = n == 1 && !g->hook && g->fuse_on;  // fuse.c
+    g->fusing = n == 1 && !g->hook && g->fuse_on; // fuse.c
     for (int i = 0; i < g->g.n_ops; i++) {
         const struct Op* op = &g->g.ops[i];
         // The final norm and classifier only matter for rows whose logits are read.

@@ -69,13 +69,13 @@ static int packable(const struct GlEngine* g, const int* ops, int n) {
                 return 0;
         }
     }
-    return packed_bytes(g, ops, n) + 4 <= g->weight_chunk;  // + 4: upload_tensor's padding
+    return packed_bytes(g, ops, n) + 4 <= g->weight_chunk; // + 4: upload_tensor's padding
 }
 
 // Uploads the weights of mat-vecs ops[0..n) back to back into one buffer (once).
 static int upload_packed(struct GlEngine* g, const int* ops, int n, struct Err* e) {
-    if (g->wt[g->g.ops[ops[0]].w[0]].n_chunks) return 0;  // packed by an earlier use
-    GLuint buf = gl_buffer_new(packed_bytes(g, ops, n) + 4, NULL);  // + 4: as upload_tensor
+    if (g->wt[g->g.ops[ops[0]].w[0]].n_chunks) return 0;           // packed by an earlier use
+    GLuint buf = gl_buffer_new(packed_bytes(g, ops, n) + 4, NULL); // + 4: as upload_tensor
     size_t off = 0;
     int64_t base = 0;
     for (int k = 0; k < n; k++) {
@@ -151,14 +151,15 @@ static int plan_qkv(struct GlEngine* g, int i, struct Err* e) {
     int rc = upload_packed(g, ops, 3, e);
     if (rc) return rc;
     int norm = fusable_norm(g, i, i + 2, (const int[]){q->out, k->out, v->out}, 3);
-    int prog = gl_matvec_program(g, g->wt[q->w[0]].type, g->mv_teams, 2,
-                                 norm >= 0 ? "#define MV_QKV 1\n#define MV_NORM 1\n"
-                                           : "#define MV_QKV 1\n", e);
+    int prog = gl_matvec_program(
+        g, g->wt[q->w[0]].type, g->mv_teams, 2,
+        norm >= 0 ? "#define MV_QKV 1\n#define MV_NORM 1\n" : "#define MV_QKV 1\n", e);
     if (prog < 0) return prog;
-    g->fuse[i] = (struct GlFuse){
-        FUSE_QKV, {(int)(rq - G->ops), (int)(rk - G->ops), i + 5, norm}, prog};
+    g->fuse[i] =
+        (struct GlFuse){FUSE_QKV, {(int)(rq - G->ops), (int)(rk - G->ops), i + 5, norm}, prog};
     if (norm >= 0) g->fuse[norm].kind = FUSE_SKIP;
-    for (int k = 1; k <= 4; k++) g->fuse[i + k].kind = FUSE_SKIP;
+    for (int k = 1; k <= 4; k++)
+        g->fuse[i + k].kind = FUSE_SKIP;
     g->fuse[i + 5].kind = FUSE_ATTEND;
     return 1;
 }
@@ -179,9 +180,9 @@ static int plan_glu(struct GlEngine* g, int i, struct Err* e) {
     int rc = upload_packed(g, ops, 2, e);
     if (rc) return rc;
     int norm = fusable_norm(g, i, i + 1, (const int[]){glu->out}, 1);
-    int prog = gl_matvec_program(g, g->wt[ga->w[0]].type, g->mv_teams, 2,
-                                 norm >= 0 ? "#define MV_GLU 1\n#define MV_NORM 1\n"
-                                           : "#define MV_GLU 1\n", e);
+    int prog = gl_matvec_program(
+        g, g->wt[ga->w[0]].type, g->mv_teams, 2,
+        norm >= 0 ? "#define MV_GLU 1\n#define MV_NORM 1\n" : "#define MV_GLU 1\n", e);
     if (prog < 0) return prog;
     g->fuse[i] = (struct GlFuse){FUSE_GLU, {i + 1, i + 2, -1, norm}, prog};
     if (norm >= 0) g->fuse[norm].kind = FUSE_SKIP;
@@ -243,9 +244,22 @@ int gl_fuse_run(struct GlEngine* g, int i) {
         int nq = G->bufs[op->out].width, nk = G->bufs[k->out].width, nv = G->bufs[v->out].width;
         int pos = (int)g->n_past, kvw = G->states[at->state].width;
         gl_groups_2d(((nq + nk + nv) / 2 + teams - 1) / teams, &gx, &gy);
-        int u[16] = {(int)W->n_in, 0, 0, nq + nk + nv, 0, 0, (int)W->row_bytes, (int)W->row_base,
-                     nq, nk, at->p.attn.head_dim, rq->p.rope.type == ROPE_NEOX, pos,
-                     gl_kv_row(g, at->state, pos), kvw, eps};
+        int u[16] = {(int)W->n_in,
+                     0,
+                     0,
+                     nq + nk + nv,
+                     0,
+                     0,
+                     (int)W->row_bytes,
+                     (int)W->row_base,
+                     nq,
+                     nk,
+                     at->p.attn.head_dim,
+                     rq->p.rope.type == ROPE_NEOX,
+                     pos,
+                     gl_kv_row(g, at->state, pos),
+                     kvw,
+                     eps};
         gl_dispatch_rw(g, f->prog, gx, gy, 1, u, 16,
                        (const GLuint[]){g->bufs[op->out], x, W->bufs[0], g->dummy, W->bufs[0],
                                         g->state_k[at->state], g->state_v[at->state],
@@ -257,8 +271,9 @@ int gl_fuse_run(struct GlEngine* g, int i) {
         const struct Op* glu = &G->ops[f->op[1]];
         int n_ff = G->bufs[op->out].width;
         gl_groups_2d((n_ff + teams - 1) / teams, &gx, &gy);
-        int u[11] = {(int)W->n_in, 0, 0, 2 * n_ff, 0, 0, (int)W->row_bytes, (int)W->row_base,
-                     n_ff, (int)glu->p.glu.act, eps};
+        int u[11] = {
+            (int)W->n_in,        0,  0, 2 * n_ff, 0, 0, (int)W->row_bytes, (int)W->row_base, n_ff,
+            (int)glu->p.glu.act, eps};
         gl_dispatch_rw(g, f->prog, gx, gy, 1, u, 11,
                        (const GLuint[]){g->bufs[glu->out], x, W->bufs[0], g->dummy, W->bufs[0],
                                         g->dummy, g->dummy, g->dummy, nw},
@@ -273,12 +288,18 @@ int gl_fuse_run(struct GlEngine* g, int i) {
         for (int c = 0; c < W->n_chunks; c++) {
             int rows = gl_chunk_rows(W, c);
             gl_groups_2d((rows + per_group - 1) / per_group, &gx, &gy);
-            int u[9] = {(int)W->n_in, 0, 0, rows, (int)(c * W->rows_per_chunk), op->w[1] >= 0,
-                        (int)W->row_bytes, (int)W->row_base, 0};
-            gl_dispatch_rw(g, f->prog, gx, gy, 1, u, 9,
-                           (const GLuint[]){g->bufs[add->out], x, W->bufs[c], bias, W->bufs[c],
-                                            res},
-                           6, 1u);
+            int u[9] = {(int)W->n_in,
+                        0,
+                        0,
+                        rows,
+                        (int)(c * W->rows_per_chunk),
+                        op->w[1] >= 0,
+                        (int)W->row_bytes,
+                        (int)W->row_base,
+                        0};
+            gl_dispatch_rw(
+                g, f->prog, gx, gy, 1, u, 9,
+                (const GLuint[]){g->bufs[add->out], x, W->bufs[c], bias, W->bufs[c], res}, 6, 1u);
         }
         break;
     }

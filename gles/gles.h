@@ -20,15 +20,15 @@ typedef void (*GlOpHook)(void* ctx, const struct Op* op, int64_t pos0, int n, co
 // A weight tensor on the GPU: 2-D tensors keep their GGUF bytes, split at row boundaries into
 // chunks no larger than GL_MAX_SHADER_STORAGE_BLOCK_SIZE; 1-D tensors become float arrays.
 struct GlTensor {
-    enum GgmlType type;     // GGML_TYPE_F32 for converted 1-D tensors
-    int64_t n_in, rows;     // elements per row, rows
+    enum GgmlType type; // GGML_TYPE_F32 for converted 1-D tensors
+    int64_t n_in, rows; // elements per row, rows
     size_t row_bytes;
     int64_t rows_per_chunk;
     int n_chunks;
-    GLuint* bufs;           // n_chunks buffers
-    int64_t row_base;       // rows of other tensors before this one in bufs[0] (fuse.c packs
-                            // q, k, v and gate, up into one buffer each), else 0
-    int borrowed;           // bufs[0] belongs to the group's first tensor: not deleted here
+    GLuint* bufs;     // n_chunks buffers
+    int64_t row_base; // rows of other tensors before this one in bufs[0] (fuse.c packs
+                      // q, k, v and gate, up into one buffer each), else 0
+    int borrowed;     // bufs[0] belongs to the group's first tensor: not deleted here
 };
 
 // What a one-row pass without hooks runs for an op (fuse.c): its own dispatches, nothing (an
@@ -63,49 +63,49 @@ struct GlMoe {
 struct GlEngine {
     const struct Model* m;
     struct Graph g;
-    int n_ctx;                 // positions of the context (a full KV cache holds them all)
-    int max_batch;             // rows per forward call
-    const char* egl_path;      // "gbm", "device" or "surfaceless"
-    const char* renderer;      // GL_RENDERER
-    GLint max_ssbo;            // GL_MAX_SHADER_STORAGE_BLOCK_SIZE
-    size_t weight_chunk;       // bytes per weight buffer: max_ssbo, or MATTN_GL_MAX_SSBO if lower
-    int subgroup;              // subgroup lanes usable by compute shaders, 0: none
-    int mv_teams, mv_nr;       // matvec.comp's shape (MATTN_GL_MATVEC), read once at init
-    GLuint bufs[32];           // (max_batch, g.bufs[i].width) floats each
-    GLuint* state_k;           // per state slot: (rows, width) keys, rows n_ctx or a window's
-                               // ring of W (forward.c kv_rows); or the recurrent state
-    GLuint* state_v;           // per state slot: (rows, width) values (KV slots only)
-    struct GlTensor* wt;       // per tensor id (uploaded only when an op uses it)
-    GLuint tokens;             // (max_batch,) int token ids of the current call
-    GLuint dummy;              // bound where an optional buffer is absent
-    GLuint* rope_tab;          // per op index: (n_ctx, n_rot/2) vec2 (cos, sin), or 0
+    int n_ctx;            // positions of the context (a full KV cache holds them all)
+    int max_batch;        // rows per forward call
+    const char* egl_path; // "gbm", "device" or "surfaceless"
+    const char* renderer; // GL_RENDERER
+    GLint max_ssbo;       // GL_MAX_SHADER_STORAGE_BLOCK_SIZE
+    size_t weight_chunk;  // bytes per weight buffer: max_ssbo, or MATTN_GL_MAX_SSBO if lower
+    int subgroup;         // subgroup lanes usable by compute shaders, 0: none
+    int mv_teams, mv_nr;  // matvec.comp's shape (MATTN_GL_MATVEC), read once at init
+    GLuint bufs[32];      // (max_batch, g.bufs[i].width) floats each
+    GLuint* state_k;      // per state slot: (rows, width) keys, rows n_ctx or a window's
+                          // ring of W (forward.c kv_rows); or the recurrent state
+    GLuint* state_v;      // per state slot: (rows, width) values (KV slots only)
+    struct GlTensor* wt;  // per tensor id (uploaded only when an op uses it)
+    GLuint tokens;        // (max_batch,) int token ids of the current call
+    GLuint dummy;         // bound where an optional buffer is absent
+    GLuint* rope_tab;     // per op index: (n_ctx, n_rot/2) vec2 (cos, sin), or 0
     // buffers read and written by dispatches since the last barrier (programs.c)
 #define GL_MAX_PENDING 64
     GLuint pend_r[GL_MAX_PENDING], pend_w[GL_MAX_PENDING];
     int n_pend_r, n_pend_w;
-    struct GlProg* progs;      // compiled programs (programs.c)
+    struct GlProg* progs; // compiled programs (programs.c)
     int n_progs, cap_progs;
-    int* op_prog;              // per op: program index for batches (mat-mat) ...
-    int* op_prog1;             // ... and for one row (mat-vec)
-    struct GlMoe* moe;         // per op index (OP_MOE only)
-    struct GlFuse* fuse;       // per op index: the fused one-row plan (fuse.c)
-    int fuse_on;               // use it (MATTN_GL_FUSE=0 turns it off; read at init)
-    int fusing;                // the pass being encoded runs the fused plan
-    int attn_split;            // split decode attention program, -1 when not used
-    GLuint attn_part;          // its partials: (n_head, splits, head_dim + 2) floats
-    GLuint attn_count;         // its per-head counters of finished splits
+    int* op_prog;                       // per op: program index for batches (mat-mat) ...
+    int* op_prog1;                      // ... and for one row (mat-vec)
+    struct GlMoe* moe;                  // per op index (OP_MOE only)
+    struct GlFuse* fuse;                // per op index: the fused one-row plan (fuse.c)
+    int fuse_on;                        // use it (MATTN_GL_FUSE=0 turns it off; read at init)
+    int fusing;                         // the pass being encoded runs the fused plan
+    int attn_split;                     // split decode attention program, -1 when not used
+    GLuint attn_part;                   // its partials: (n_head, splits, head_dim + 2) floats
+    GLuint attn_count;                  // its per-head counters of finished splits
     GLuint moe_logits, moe_sel, moe_pw; // per row: router logits, k experts and their weights
     GLuint moe_hg, moe_hu, moe_eo;      // per (row, slot): gate, up, expert output rows
-    int64_t n_past;            // positions already in the caches
-    float* logits_host;        // (max_batch, n_vocab) read back by gl_logits
-    GLuint readback;           // staging buffer the read-backs are copied through
+    int64_t n_past;                     // positions already in the caches
+    float* logits_host;                 // (max_batch, n_vocab) read back by gl_logits
+    GLuint readback;                    // staging buffer the read-backs are copied through
     size_t readback_bytes;
-    int last_t0, last_n;       // rows of the logits the last forward computed
+    int last_t0, last_n; // rows of the logits the last forward computed
     int logits_ready;
-    float* hook_buf;           // (max_batch * widest buffer) scratch for hooks
+    float* hook_buf; // (max_batch * widest buffer) scratch for hooks
     GlOpHook hook;
     // profiling (gl_profile): per op, GPU nanoseconds summed over the profiled forwards
-    GLuint* queries;           // n_ops + 1 timestamp queries, or NULL when not profiling
+    GLuint* queries; // n_ops + 1 timestamp queries, or NULL when not profiling
     double* op_ns;
     int n_profiled;
     void* hook_ctx;

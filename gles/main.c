@@ -46,15 +46,17 @@ static void gl_fields(cJSON* o) {
     }
 }
 
-static int cmd_info(int argc, char** argv) { return session_info("mattn-gles", argc, argv, gl_fields); }
+static int cmd_info(int argc, char** argv) {
+    return session_info("mattn-gles", argc, argv, gl_fields);
+}
 
 // ---------------------------------------------------------------------------------------
 // the engine as shared/session.c sees it: float results widened to double
 
 struct Gles {
     struct GlEngine g;
-    double* row;       // (n_vocab,) the widened logits row
-    double* dump;      // (max_batch * widest buffer,) widened op outputs
+    double* row;  // (n_vocab,) the widened logits row
+    double* dump; // (max_batch * widest buffer,) widened op outputs
     struct DumpCtx* d;
 };
 
@@ -65,14 +67,16 @@ static int engine_forward(void* self, const int32_t* ids, int n, int last_only, 
 static const double* engine_logits(void* self, int t) {
     struct Gles* x = self;
     const float* f = gl_logits(&x->g, t);
-    for (int i = 0; i < x->g.m->config.n_vocab; i++) x->row[i] = f[i];
+    for (int i = 0; i < x->g.m->config.n_vocab; i++)
+        x->row[i] = f[i];
     return x->row;
 }
 
 static void dump_hook(void* ctx, const struct Op* op, int64_t pos0, int n, const float* out,
                       int width) {
     struct Gles* x = ctx;
-    for (size_t i = 0; i < (size_t)n * (size_t)width; i++) x->dump[i] = out[i];
+    for (size_t i = 0; i < (size_t)n * (size_t)width; i++)
+        x->dump[i] = out[i];
     session_dump_rows(x->d, op, pos0, n, x->dump, width);
 }
 
@@ -205,7 +209,8 @@ static int cmd_run(int argc, char** argv) {
     struct Sampler smp = {0};
     int rc = session_open(&s, &o, 0, &e);
     if (!rc && !s.have_tok && !o.print_ids)
-        rc = err_set(&e, ERR_UNSUPPORTED, "%s has no tokenizer to print text with; add --print-ids", o.model);
+        rc = err_set(&e, ERR_UNSUPPORTED, "%s has no tokenizer to print text with; add --print-ids",
+                     o.model);
     const int max_batch = 512;
     if (!rc) rc = gles_init(&x, &s.model, s.n_ctx, s.n_ids < max_batch ? s.n_ids : max_batch, &e);
     if (!rc) rc = sampler_init(&smp, &o.sp, s.model.config.n_vocab, &e);
@@ -220,7 +225,8 @@ static int cmd_run(int argc, char** argv) {
     int n_gen = 0;
     struct SessionEngine eng = {&x, x.g.max_batch, engine_forward, engine_logits};
     rc = session_generate(&s, &o, &smp, &eng, &tp, &tg, &n_gen, &e);
-    if (!rc) session_print_timing(stderr, "mattn-gles", &o, s.n_ids, t_loaded - t_start, tp, n_gen, tg);
+    if (!rc)
+        session_print_timing(stderr, "mattn-gles", &o, s.n_ids, t_loaded - t_start, tp, n_gen, tg);
     sampler_free(&smp);
     gles_free(&x);
     session_free(&s);
@@ -287,7 +293,8 @@ static void print_profile(const struct GlEngine* g, const char* what) {
     for (int i = 0; i < g->g.n_ops; i++) {
         const char* name = g->g.ops[i].name;
         int r = 0;
-        while (r < n_rows && strcmp(rows[r].name, name)) r++;
+        while (r < n_rows && strcmp(rows[r].name, name))
+            r++;
         if (r == n_rows) {
             if (n_rows == 64) continue;
             rows[n_rows++] = (struct Row){name, 0, 0};
@@ -296,7 +303,7 @@ static void print_profile(const struct GlEngine* g, const char* what) {
         rows[r].ops++;
         total += g->op_ns[i];
     }
-    for (int a = 1; a < n_rows; a++)  // insertion sort, slowest first
+    for (int a = 1; a < n_rows; a++) // insertion sort, slowest first
         for (int b = a; b > 0 && rows[b].ns > rows[b - 1].ns; b--) {
             struct Row t = rows[b];
             rows[b] = rows[b - 1];
@@ -320,9 +327,10 @@ static int bench_profile(struct GlEngine* g, const int32_t* ids, int n_p, int n_
         rc = gl_forward(g, ids + i, n, 1, e);
     }
     if (!rc) print_profile(g, "prompt");
-    if (!rc) rc = gl_profile(g, 1, e);  // restart the sums
+    if (!rc) rc = gl_profile(g, 1, e); // restart the sums
     int32_t id = ids[n_p - 1];
-    for (int k = 0; k < n_g && !rc; k++) rc = gl_forward(g, &id, 1, 0, e);
+    for (int k = 0; k < n_g && !rc; k++)
+        rc = gl_forward(g, &id, 1, 0, e);
     if (!rc && n_g > 0) print_profile(g, "generation");
     gl_profile(g, 0, e);
     return rc;
@@ -374,7 +382,8 @@ static int cmd_bench(int argc, char** argv) {
     double tp, tg;
     // Warm-up: Mesa compiles each program at its first dispatch; drivers page buffers in.
     if (!rc) rc = bench_once(&g, ids, (int)n_p, n_g < 4 ? (int)n_g : 4, &tp, &tg, &e);
-    for (int r = 0; r < reps && !rc; r++) rc = bench_once(&g, ids, (int)n_p, (int)n_g, &tps[r], &tgs[r], &e);
+    for (int r = 0; r < reps && !rc; r++)
+        rc = bench_once(&g, ids, (int)n_p, (int)n_g, &tps[r], &tgs[r], &e);
     if (!rc && profile) rc = bench_profile(&g, ids, (int)n_p, (int)n_g, &e);
     if (!rc) {
         qsort(tps, (size_t)reps, sizeof(double), cmp_double);
@@ -421,7 +430,7 @@ static const struct SessionCommand COMMANDS[] = {
 };
 
 int main(int argc, char** argv) {
-    return session_main("mattn-gles",
-                        "The OpenGL ES 3.1 compute engine for hybrid language models in GGUF files.",
-                        COMMANDS, (int)(sizeof(COMMANDS) / sizeof(COMMANDS[0])), argc, argv);
+    return session_main(
+        "mattn-gles", "The OpenGL ES 3.1 compute engine for hybrid language models in GGUF files.",
+        COMMANDS, (int)(sizeof(COMMANDS) / sizeof(COMMANDS[0])), argc, argv);
 }

@@ -31,7 +31,8 @@ static char* load_file(const char* dir, const char* name, int* len) {
 static void first_error(char* dst, size_t cap, const char* log) {
     const char* p = strstr(log, "error");
     if (!p) p = log;
-    while (p > log && p[-1] != '\n') p--;
+    while (p > log && p[-1] != '\n')
+        p--;
     size_t n = strcspn(p, "\n");
     if (n >= cap) n = cap - 1;
     memcpy(dst, p, n);
@@ -41,13 +42,15 @@ static void first_error(char* dst, size_t cap, const char* log) {
 int gl_compile(GLuint* out, const char* name, const char* defines, const char* common,
                int common_len, const char* kernel, int kernel_len, struct Err* e) {
     char head[512];
-    snprintf(head, sizeof(head),
-             "#version 310 es\n%s#define LOCAL_X %d\nprecision highp float;\nprecision highp int;\n",
-             defines, GL_LOCAL_X);  // defines first: they may hold #extension lines
+    snprintf(
+        head, sizeof(head),
+        "#version 310 es\n%s#define LOCAL_X %d\nprecision highp float;\nprecision highp int;\n",
+        defines, GL_LOCAL_X); // defines first: they may hold #extension lines
     const char* src[3] = {head, common, kernel};
     GLint len[3] = {-1, (GLint)common_len, (GLint)kernel_len};
     GLuint sh = glCreateShader(GL_COMPUTE_SHADER);
-    if (!sh) return err_set(e, ERR_GL, "shader %s.comp: glCreateShader failed; use mattn-ref", name);
+    if (!sh)
+        return err_set(e, ERR_GL, "shader %s.comp: glCreateShader failed; use mattn-ref", name);
     glShaderSource(sh, 3, src, len);
     glCompileShader(sh);
     GLint ok = 0;
@@ -57,8 +60,10 @@ int gl_compile(GLuint* out, const char* name, const char* defines, const char* c
         glGetShaderInfoLog(sh, sizeof(log), NULL, log);
         glDeleteShader(sh);
         first_error(line, sizeof(line), log);
-        return err_set(e, ERR_GL, "shader %s.comp does not compile on this GL driver (%s); use "
-                       "mattn-ref", name, line);
+        return err_set(e, ERR_GL,
+                       "shader %s.comp does not compile on this GL driver (%s); use "
+                       "mattn-ref",
+                       name, line);
     }
     GLuint p = glCreateProgram();
     glAttachShader(p, sh);
@@ -69,8 +74,10 @@ int gl_compile(GLuint* out, const char* name, const char* defines, const char* c
         glGetProgramInfoLog(p, sizeof(log), NULL, log);
         glDeleteProgram(p);
         first_error(line, sizeof(line), log);
-        return err_set(e, ERR_GL, "shader %s.comp does not link on this GL driver (%s); use "
-                       "mattn-ref", name, line);
+        return err_set(e, ERR_GL,
+                       "shader %s.comp does not link on this GL driver (%s); use "
+                       "mattn-ref",
+                       name, line);
     }
     *out = p;
     return 0;
@@ -88,11 +95,11 @@ static int compile(GLuint* out, enum Kernel k, const char* defines, struct Err* 
     snprintf(fname, sizeof(fname), "%s.comp", name);
     char* disk_common = load_file(dir, "common.glsl", &len_common);
     char* disk_kernel = load_file(dir, fname, &len_kernel);
-    int rc = disk_common && disk_kernel
-                 ? gl_compile(out, name, defines, disk_common, len_common, disk_kernel,
-                              len_kernel, e)
-                 : err_set(e, ERR_GL, "GL_SHADER_DIR: cannot read %s/common.glsl or %s/%s", dir,
-                           dir, fname);
+    int rc =
+        disk_common && disk_kernel
+            ? gl_compile(out, name, defines, disk_common, len_common, disk_kernel, len_kernel, e)
+            : err_set(e, ERR_GL, "GL_SHADER_DIR: cannot read %s/common.glsl or %s/%s", dir, dir,
+                      fname);
     free(disk_common);
     free(disk_kernel);
     return rc;
@@ -121,7 +128,8 @@ int gl_program(struct GlEngine* g, enum Kernel k, const char* defines, struct Er
 }
 
 void gl_programs_free(struct GlEngine* g) {
-    for (int i = 0; i < g->n_progs; i++) glDeleteProgram(g->progs[i].prog);
+    for (int i = 0; i < g->n_progs; i++)
+        glDeleteProgram(g->progs[i].prog);
     free(g->progs);
     g->progs = NULL;
     g->n_progs = g->cap_progs = 0;
@@ -138,20 +146,23 @@ static int pending(const GLuint* set, int n, GLuint b) {
     return 0;
 }
 
-void gl_dispatch_rw(struct GlEngine* g, int prog, int gx, int gy, int gz, const int* uni,
-                    int n_uni, const GLuint* bufs, int n_bufs, unsigned writes) {
+void gl_dispatch_rw(struct GlEngine* g, int prog, int gx, int gy, int gz, const int* uni, int n_uni,
+                    const GLuint* bufs, int n_bufs, unsigned writes) {
     int hazard = g->n_pend_r + n_bufs > GL_MAX_PENDING || g->n_pend_w + n_bufs > GL_MAX_PENDING;
     for (int i = 0; i < n_bufs && !hazard; i++)
         hazard = pending(g->pend_w, g->n_pend_w, bufs[i]) ||
                  ((writes >> i & 1u) && pending(g->pend_r, g->n_pend_r, bufs[i]));
     if (hazard) gl_barrier(g);
     glUseProgram(g->progs[prog].prog);
-    for (int i = 0; i < n_bufs; i++) glBindBufferBase(GL_SHADER_STORAGE_BUFFER, (GLuint)i, bufs[i]);
+    for (int i = 0; i < n_bufs; i++)
+        glBindBufferBase(GL_SHADER_STORAGE_BUFFER, (GLuint)i, bufs[i]);
     if (n_uni > 0) glUniform1iv(0, n_uni, uni);
     glDispatchCompute((GLuint)gx, (GLuint)gy, (GLuint)gz);
     for (int i = 0; i < n_bufs; i++) {
-        if (writes >> i & 1u) g->pend_w[g->n_pend_w++] = bufs[i];
-        else g->pend_r[g->n_pend_r++] = bufs[i];
+        if (writes >> i & 1u)
+            g->pend_w[g->n_pend_w++] = bufs[i];
+        else
+            g->pend_r[g->n_pend_r++] = bufs[i];
     }
 }
 

@@ -10,7 +10,7 @@
 
 struct GlProg {
     enum Kernel kernel;
-    char defines[320];     // "#define ...\n" (and #extension) lines of the head
+    char defines[320]; // "#define ...\n" (and #extension) lines of the head
     GLuint prog;
 };
 
@@ -33,8 +33,8 @@ int gl_compile(GLuint* out, const char* name, const char* defines, const char* c
 void gl_dispatch(struct GlEngine* g, int prog, int gx, int gy, int gz, const int* uni, int n_uni,
                  const GLuint* bufs, int n_bufs);
 // The same, declaring that it writes only the bindings in the mask writes (bit b: binding b).
-void gl_dispatch_rw(struct GlEngine* g, int prog, int gx, int gy, int gz, const int* uni,
-                    int n_uni, const GLuint* bufs, int n_bufs, unsigned writes);
+void gl_dispatch_rw(struct GlEngine* g, int prog, int gx, int gy, int gz, const int* uni, int n_uni,
+                    const GLuint* bufs, int n_bufs, unsigned writes);
 // Makes every dispatch so far complete and visible (before reading back, or timing).
 void gl_barrier(struct GlEngine* g);
 

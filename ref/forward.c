@@ -50,7 +50,8 @@ static void* worker_main(void* arg) {
     int64_t seen = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->quit && p->generation == seen) pthread_cond_wait(&p->start, &p->mu);
+        while (!p->quit && p->generation == seen)
+            pthread_cond_wait(&p->start, &p->mu);
         if (p->quit) break;
         seen = p->generation;
         struct MatmulJob job = p->job;
@@ -97,7 +98,7 @@ static struct RefPool* pool_new(int n_threads) {
         if (pthread_create(&p->threads[i], NULL, worker_main, wk) != 0) {
             free(wk);
             p->threads[i] = 0;
-            p->n_threads = i;  // run with the threads we got
+            p->n_threads = i; // run with the threads we got
             break;
         }
     }
@@ -119,7 +120,8 @@ static void matmul_par(struct RefPool* p, const struct MatmulJob* j) {
     pthread_mutex_unlock(&p->mu);
     job_slice(j, 0, p->n_threads);
     pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
+    while (p->pending > 0)
+        pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -139,7 +141,8 @@ static const struct GgufTensor* tensor(const struct RefEngine* r, int id) {
 
 void ref_free(struct RefEngine* r) {
     if (!r) return;
-    for (int i = 0; i < 32; i++) free(r->bufs[i]);
+    for (int i = 0; i < 32; i++)
+        free(r->bufs[i]);
     for (int s = 0; s < r->g.n_states; s++) {
         if (r->state_k) free(r->state_k[s]);
         if (r->state_v) free(r->state_v[s]);
@@ -147,7 +150,8 @@ void ref_free(struct RefEngine* r) {
     free(r->state_k);
     free(r->state_v);
     if (r->wd && r->m)
-        for (int64_t i = 0; i < r->m->gguf.n_tensors; i++) free(r->wd[i]);
+        for (int64_t i = 0; i < r->m->gguf.n_tensors; i++)
+            free(r->wd[i]);
     free(r->wd);
     free(r->att);
     free(r->moe_scratch);
@@ -318,21 +322,26 @@ static void run_moe(struct RefEngine* r, const struct Op* op, double* out, const
     struct MatmulJob jr = {p, u, R->data, R->type, NULL, n_embd, n_expert};
     matmul_par(r->pool, &jr);
     moe_route(r->moe_sel, p, n_expert, k);
-    for (int i = 0; i < wout; i++) out[i] = 0.0;
+    for (int i = 0; i < wout; i++)
+        out[i] = 0.0;
     for (int i = 0; i < k; i++) {
         int ex = r->moe_sel[i];
         // expert ex is the ex-th (n_in, n_out) matrix of the stacked tensor
-        struct MatmulJob jg = {hg, u, (const uint8_t*)G->data + (size_t)ex * expert_bytes(G), G->type,
-                               NULL, n_embd, ff};
-        struct MatmulJob ju = {hu, u, (const uint8_t*)U->data + (size_t)ex * expert_bytes(U), U->type,
-                               NULL, n_embd, ff};
+        struct MatmulJob jg = {
+            hg,     u, (const uint8_t*)G->data + (size_t)ex * expert_bytes(G), G->type, NULL,
+            n_embd, ff};
+        struct MatmulJob ju = {
+            hu,     u, (const uint8_t*)U->data + (size_t)ex * expert_bytes(U), U->type, NULL,
+            n_embd, ff};
         matmul_par(r->pool, &jg);
         matmul_par(r->pool, &ju);
         glu_silu(hg, hg, hu, ff);
-        struct MatmulJob jd = {eo, hg, (const uint8_t*)Dn->data + (size_t)ex * expert_bytes(Dn),
-                               Dn->type, NULL, ff, wout};
+        struct MatmulJob jd = {
+            eo, hg,  (const uint8_t*)Dn->data + (size_t)ex * expert_bytes(Dn), Dn->type, NULL,
+            ff, wout};
         matmul_par(r->pool, &jd);
-        for (int j = 0; j < wout; j++) out[j] += eo[j] * p[ex];
+        for (int j = 0; j < wout; j++)
+            out[j] += eo[j] * p[ex];
     }
 }
 
@@ -350,14 +359,18 @@ static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* toke
     }
     case OP_RMSNORM:
         for (int t = t0; t < t0 + n; t++)
-            rmsnorm(row(r, op->out, t), row(r, op->in[0], t), r->wd[op->w[0]],
-                    op->p.norm.w_offset, wout, op->p.norm.eps);
+            rmsnorm(row(r, op->out, t), row(r, op->in[0], t), r->wd[op->w[0]], op->p.norm.w_offset,
+                    wout, op->p.norm.eps);
         break;
     case OP_MATMUL: {
         const struct GgufTensor* Wt = tensor(r, op->w[0]);
         for (int t = t0; t < t0 + n; t++) {
-            struct MatmulJob j = {row(r, op->out, t), row(r, op->in[0], t), Wt->data, Wt->type,
-                                  op->w[1] >= 0 ? r->wd[op->w[1]] : NULL, (int)Wt->ne[0],
+            struct MatmulJob j = {row(r, op->out, t),
+                                  row(r, op->in[0], t),
+                                  Wt->data,
+                                  Wt->type,
+                                  op->w[1] >= 0 ? r->wd[op->w[1]] : NULL,
+                                  (int)Wt->ne[0],
                                   (int)Wt->ne[1]};
             matmul_par(r->pool, &j);
         }
@@ -451,8 +464,8 @@ static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* toke
         break;
     case OP_RWKV7_KK:
         for (int t = t0; t < t0 + n; t++)
-            rwkv7_kk(row(r, op->out, t), row(r, op->in[0], t), r->wd[op->w[0]],
-                     op->p.rwkv7.n_head, op->p.rwkv7.head_size);
+            rwkv7_kk(row(r, op->out, t), row(r, op->in[0], t), r->wd[op->w[0]], op->p.rwkv7.n_head,
+                     op->p.rwkv7.head_size);
         break;
     case OP_RWKV7_KA:
         for (int t = t0; t < t0 + n; t++)
@@ -494,9 +507,9 @@ static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* toke
                 size_t c0 = (size_t)g * gc;
                 ssm_scan_step(row(r, op->out, t) + c0, row(r, op->in[0], t) + c0,
                               row(r, op->in[1], t) + c0, row(r, op->in[2], t) + (size_t)g * N,
-                              row(r, op->in[3], t) + (size_t)g * N,
-                              r->state_k[op->state] + c0 * N, r->wd[op->w[0]] + c0 * N,
-                              r->wd[op->w[1]] + c0, r->wd[op->w[2]] + c0, gc, N);
+                              row(r, op->in[3], t) + (size_t)g * N, r->state_k[op->state] + c0 * N,
+                              r->wd[op->w[0]] + c0 * N, r->wd[op->w[1]] + c0, r->wd[op->w[2]] + c0,
+                              gc, N);
             }
         break;
     }
@@ -513,7 +526,8 @@ static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* toke
                           op->p.gnorm.n_group, op->p.gnorm.eps);
         break;
     case OP_MOE:
-        for (int t = t0; t < t0 + n; t++) run_moe(r, op, row(r, op->out, t), row(r, op->in[0], t));
+        for (int t = t0; t < t0 + n; t++)
+            run_moe(r, op, row(r, op->out, t), row(r, op->in[0], t));
         break;
     // ---- griffin
     case OP_SCALE:
@@ -554,8 +568,10 @@ int ref_forward(struct RefEngine* r, const int32_t* tokens, int n, int last_only
     if (n < 1 || n > r->max_batch)
         return err_set(e, ERR_ARG, "ref_forward: batch of %d (1..%d)", n, r->max_batch);
     if (r->n_past + n > r->n_ctx)
-        return err_set(e, ERR_ARG, "the context of %d tokens is full (%lld used, %d more asked); "
-                       "raise -c", r->n_ctx, (long long)r->n_past, n);
+        return err_set(e, ERR_ARG,
+                       "the context of %d tokens is full (%lld used, %d more asked); "
+                       "raise -c",
+                       r->n_ctx, (long long)r->n_past, n);
     for (int t = 0; t < n; t++)
         if (tokens[t] < 0 || tokens[t] >= r->m->config.n_vocab)
             return err_set(e, ERR_ARG, "token id %d is outside the vocabulary (0..%d)", tokens[t],

@@ -9,9 +9,11 @@ void rmsnorm(double* out, const double* x, const double* w, double w_offset, int
     // HF: variance = x.pow(2).mean(-1); x = x * rsqrt(variance + eps); return w * x
     // (Gemma: x * (1.0 + w)). With w_offset 0, (0 + w) is w exactly.
     double ss = 0.0;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    for (int i = 0; i < n; i++)
+        ss += x[i] * x[i];
     double r = 1.0 / sqrt(ss / n + eps);
-    for (int i = 0; i < n; i++) out[i] = (w_offset + w[i]) * (x[i] * r);
+    for (int i = 0; i < n; i++)
+        out[i] = (w_offset + w[i]) * (x[i] * r);
 }
 
 void matmul_rows(double* out, const double* x, const void* w, enum GgmlType type, const double* b,
@@ -56,12 +58,13 @@ void softmax(double* x, int n) {
         x[i] = exp(x[i] - mx);
         sum += x[i];
     }
-    for (int i = 0; i < n; i++) x[i] /= sum;
+    for (int i = 0; i < n; i++)
+        x[i] /= sum;
 }
 
 void attention(double* out, const double* q, const double* k_cache, const double* v_cache,
-               int kv_stride, int64_t cache_rows, int64_t j0, int64_t j1, int n_head,
-               int n_head_kv, int head_dim, double scale, double* att) {
+               int kv_stride, int64_t cache_rows, int64_t j0, int64_t j1, int n_head, int n_head_kv,
+               int head_dim, double scale, double* att) {
     // HF sdpa: softmax(q k^T * scale) v, each query head reading KV head h / n_rep
     int n_rep = n_head / n_head_kv;
     int n = (int)(j1 - j0 + 1);
@@ -71,23 +74,29 @@ void attention(double* out, const double* q, const double* k_cache, const double
         for (int j = 0; j < n; j++) {
             const double* kj = k_cache + (size_t)((j0 + j) % cache_rows) * kv_stride + kv_off;
             double s = 0.0;
-            for (int i = 0; i < head_dim; i++) s += qh[i] * kj[i];
+            for (int i = 0; i < head_dim; i++)
+                s += qh[i] * kj[i];
             att[j] = s * scale;
         }
         softmax(att, n);
         double* oh = out + (size_t)h * head_dim;
-        for (int i = 0; i < head_dim; i++) oh[i] = 0.0;
+        for (int i = 0; i < head_dim; i++)
+            oh[i] = 0.0;
         for (int j = 0; j < n; j++) {
             const double* vj = v_cache + (size_t)((j0 + j) % cache_rows) * kv_stride + kv_off;
-            for (int i = 0; i < head_dim; i++) oh[i] += att[j] * vj[i];
+            for (int i = 0; i < head_dim; i++)
+                oh[i] += att[j] * vj[i];
         }
     }
 }
 
-double silu(double x) { return x / (1.0 + exp(-x)); }
+double silu(double x) {
+    return x / (1.0 + exp(-x));
+}
 
 void glu_silu(double* out, const double* g, const double* u, int n) {
-    for (int i = 0; i < n; i++) out[i] = silu(g[i]) * u[i];
+    for (int i = 0; i < n; i++)
+        out[i] = silu(g[i]) * u[i];
 }
 
 void glu_gelu_tanh(double* out, const double* g, const double* u, int n) {
@@ -101,27 +110,31 @@ void glu_gelu_tanh(double* out, const double* g, const double* u, int n) {
 
 void glu_gelu(double* out, const double* g, const double* u, int n) {
     // 0.5 x (1 + erf(x / sqrt 2))
-    for (int i = 0; i < n; i++) out[i] = 0.5 * g[i] * (1.0 + erf(g[i] / sqrt(2.0))) * u[i];
+    for (int i = 0; i < n; i++)
+        out[i] = 0.5 * g[i] * (1.0 + erf(g[i] / sqrt(2.0))) * u[i];
 }
 
 void add(double* out, const double* a, const double* b, int n) {
-    for (int i = 0; i < n; i++) out[i] = a[i] + b[i];
+    for (int i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
 }
 
 // ---------------------------------------------------------------------------------------
 // ---- rwkv7
 
-void layernorm(double* out, const double* x, const double* w, const double* b, int n,
-               int n_group, double eps) {
+void layernorm(double* out, const double* x, const double* w, const double* b, int n, int n_group,
+               double eps) {
     // torch layer_norm / group_norm: biased variance, (x - mu) * rsqrt(var + eps) * w + b
     int gs = n / n_group;
     for (int g = 0; g < n_group; g++) {
         const double* xg = x + (size_t)g * gs;
         double mu = 0.0;
-        for (int i = 0; i < gs; i++) mu += xg[i];
+        for (int i = 0; i < gs; i++)
+            mu += xg[i];
         mu /= gs;
         double var = 0.0;
-        for (int i = 0; i < gs; i++) var += (xg[i] - mu) * (xg[i] - mu);
+        for (int i = 0; i < gs; i++)
+            var += (xg[i] - mu) * (xg[i] - mu);
         var /= gs;
         double r = 1.0 / sqrt(var + eps);
         for (int i = 0; i < gs; i++) {
@@ -132,29 +145,35 @@ void layernorm(double* out, const double* x, const double* w, const double* b, i
 }
 
 void lerp(double* out, const double* x, const double* prev, const double* mix, int n) {
-    for (int i = 0; i < n; i++) out[i] = x[i] + (prev[i] - x[i]) * mix[i];
+    for (int i = 0; i < n; i++)
+        out[i] = x[i] + (prev[i] - x[i]) * mix[i];
 }
 
 void vec_tanh(double* out, const double* x, int n) {
-    for (int i = 0; i < n; i++) out[i] = tanh(x[i]);
+    for (int i = 0; i < n; i++)
+        out[i] = tanh(x[i]);
 }
 
 void vec_sigmoid(double* out, const double* x, int n) {
-    for (int i = 0; i < n; i++) out[i] = 1.0 / (1.0 + exp(-x[i]));
+    for (int i = 0; i < n; i++)
+        out[i] = 1.0 / (1.0 + exp(-x[i]));
 }
 
 void rwkv7_decay(double* out, const double* z, int n) {
     // w = exp(-exp(-1/2) * sigmoid(z)) with the exact constant, not llama.cpp's 0.606531
     const double c = exp(-0.5);
-    for (int i = 0; i < n; i++) out[i] = exp(-c / (1.0 + exp(-z[i])));
+    for (int i = 0; i < n; i++)
+        out[i] = exp(-c / (1.0 + exp(-z[i])));
 }
 
 void sqrelu(double* out, const double* x, int n) {
-    for (int i = 0; i < n; i++) out[i] = x[i] > 0.0 ? x[i] * x[i] : 0.0;
+    for (int i = 0; i < n; i++)
+        out[i] = x[i] > 0.0 ? x[i] * x[i] : 0.0;
 }
 
 void mul(double* out, const double* a, const double* b, int n) {
-    for (int i = 0; i < n; i++) out[i] = a[i] * b[i];
+    for (int i = 0; i < n; i++)
+        out[i] = a[i] * b[i];
 }
 
 void rwkv7_kk(double* kk, const double* k, const double* k_k, int n_head, int head_size) {
@@ -168,16 +187,18 @@ void rwkv7_kk(double* kk, const double* k, const double* k_k, int n_head, int he
         }
         double norm = sqrt(ss);
         if (norm < 1e-12) norm = 1e-12;
-        for (int i = 0; i < head_size; i++) kk[o + i] /= norm;
+        for (int i = 0; i < head_size; i++)
+            kk[o + i] /= norm;
     }
 }
 
 void rwkv7_ka(double* out, const double* k, const double* a, const double* k_a, int n) {
-    for (int i = 0; i < n; i++) out[i] = k[i] * (1.0 + (a[i] - 1.0) * k_a[i]);
+    for (int i = 0; i < n; i++)
+        out[i] = k[i] * (1.0 + (a[i] - 1.0) * k_a[i]);
 }
 
-void wkv7(double* y, double* S, const double* r, const double* w, const double* k,
-          const double* v, const double* kk, const double* a, int n_head, int head_size) {
+void wkv7(double* y, double* S, const double* r, const double* w, const double* k, const double* v,
+          const double* kk, const double* a, int n_head, int head_size) {
     int N = head_size;
     for (int h = 0; h < n_head; h++) {
         size_t o = (size_t)h * N;
@@ -185,7 +206,8 @@ void wkv7(double* y, double* S, const double* r, const double* w, const double* 
         for (int p = 0; p < N; p++) {
             double* row = Sh + (size_t)p * N;
             double sa = 0.0;
-            for (int q = 0; q < N; q++) sa += row[q] * -kk[o + q];
+            for (int q = 0; q < N; q++)
+                sa += row[q] * -kk[o + q];
             double yp = 0.0;
             for (int q = 0; q < N; q++) {
                 row[q] = row[q] * w[o + q] + sa * (kk[o + q] * a[o + q]) + v[o + p] * k[o + q];
@@ -196,13 +218,15 @@ void wkv7(double* y, double* S, const double* r, const double* w, const double* 
     }
 }
 
-void rwkv7_bonus(double* out, const double* y, const double* r, const double* k,
-                 const double* v, const double* r_k, int n_head, int head_size) {
+void rwkv7_bonus(double* out, const double* y, const double* r, const double* k, const double* v,
+                 const double* r_k, int n_head, int head_size) {
     for (int h = 0; h < n_head; h++) {
         size_t o = (size_t)h * head_size;
         double s = 0.0;
-        for (int q = 0; q < head_size; q++) s += r[o + q] * k[o + q] * r_k[o + q];
-        for (int p = 0; p < head_size; p++) out[o + p] = y[o + p] + s * v[o + p];
+        for (int q = 0; q < head_size; q++)
+            s += r[o + q] * k[o + q] * r_k[o + q];
+        for (int p = 0; p < head_size; p++)
+            out[o + p] = y[o + p] + s * v[o + p];
     }
 }
 // ---- mamba
@@ -221,7 +245,8 @@ void ssm_conv_step(double* out, const double* x, double* state, const double* w,
     for (int c = 0; c < channels; c++) {
         const double* wc = w + (size_t)c * K;
         double s = 0.0;
-        for (int k = 0; k < K - 1; k++) s += wc[k] * state[(size_t)k * channels + c];
+        for (int k = 0; k < K - 1; k++)
+            s += wc[k] * state[(size_t)k * channels + c];
         s += wc[K - 1] * x[c];
         out[c] = linear ? s + b[c] : silu(s + b[c]);
     }
@@ -229,12 +254,13 @@ void ssm_conv_step(double* out, const double* x, double* state, const double* w,
         for (int c = 0; c < channels; c++)
             state[(size_t)k * channels + c] = state[(size_t)(k + 1) * channels + c];
     if (K > 1)
-        for (int c = 0; c < channels; c++) state[(size_t)(K - 2) * channels + c] = x[c];
+        for (int c = 0; c < channels; c++)
+            state[(size_t)(K - 2) * channels + c] = x[c];
 }
 
 void ssm_scan_step(double* y, const double* x, const double* dt, const double* B, const double* C,
-                   double* h, const double* A, const double* D, const double* dt_bias,
-                   int d_inner, int d_state) {
+                   double* h, const double* A, const double* D, const double* dt_bias, int d_inner,
+                   int d_state) {
     // HF MambaMixer.slow_forward: discrete_A = exp(A * dt); deltaB_u = (dt * B) * x;
     // h = discrete_A * h + deltaB_u; y = h @ C + x * D
     for (int c = 0; c < d_inner; c++) {
@@ -251,8 +277,8 @@ void ssm_scan_step(double* y, const double* x, const double* dt, const double* B
 }
 
 void ssm_scan2_step(double* y, const double* x, const double* dt, const double* B, const double* C,
-                    double* h, const double* A, const double* D, const double* dt_bias,
-                    int n_head, int head_dim, int n_group, int d_state) {
+                    double* h, const double* A, const double* D, const double* dt_bias, int n_head,
+                    int head_dim, int n_group, int d_state) {
     // HF Mamba2Mixer.torch_forward (cached step): dA = exp(dt * A); dBx = (dt * B) * x;
     // h = h * dA + dBx; y = h @ C + x * D
     int heads_per_group = n_head / n_group;
@@ -278,8 +304,8 @@ void ssm_scan2_step(double* y, const double* x, const double* dt, const double* 
 void rmsnorm_group(double* out, const double* x, const double* w, int n, int n_group, double eps) {
     // HF MambaRMSNormGated (after the gate): per group, x * rsqrt(mean(x^2) + eps) * w
     int gs = n / n_group;
-    for (int g = 0; g < n_group; g++) rmsnorm(out + (size_t)g * gs, x + (size_t)g * gs,
-                                              w + (size_t)g * gs, 0.0, gs, eps);
+    for (int g = 0; g < n_group; g++)
+        rmsnorm(out + (size_t)g * gs, x + (size_t)g * gs, w + (size_t)g * gs, 0.0, gs, eps);
 }
 
 void moe_route(int* sel, double* p, int n_expert, int k) {
@@ -289,7 +315,8 @@ void moe_route(int* sel, double* p, int n_expert, int k) {
         int best = -1;
         for (int e = 0; e < n_expert; e++) {
             int taken = 0;
-            for (int j = 0; j < i; j++) taken |= sel[j] == e;
+            for (int j = 0; j < i; j++)
+                taken |= sel[j] == e;
             if (!taken && (best < 0 || p[e] > p[best])) best = e;
         }
         sel[i] = best;
@@ -306,7 +333,8 @@ void moe_route(int* sel, double* p, int n_expert, int k) {
 // ---- griffin
 
 void scale(double* out, const double* x, double s, int n) {
-    for (int i = 0; i < n; i++) out[i] = x[i] * s;
+    for (int i = 0; i < n; i++)
+        out[i] = x[i] * s;
 }
 
 void matmul_blockdiag(double* out, const double* x, const void* w, enum GgmlType type,
@@ -317,8 +345,8 @@ void matmul_blockdiag(double* out, const double* x, const void* w, enum GgmlType
     size_t block_bytes = quant_row_size(type, bw) * (size_t)bw;
     for (int h = 0; h < n_block; h++) {
         size_t o = (size_t)h * bw;
-        matmul_rows(out + o, x + o, (const uint8_t*)w + (size_t)h * block_bytes, type, b + o, bw,
-                    0, bw);
+        matmul_rows(out + o, x + o, (const uint8_t*)w + (size_t)h * block_bytes, type, b + o, bw, 0,
+                    bw);
     }
 }
 
@@ -332,7 +360,7 @@ void rg_lru_step(double* out, const double* x, const double* gate_x, const doubl
     for (int i = 0; i < n; i++) {
         double log_a = -8.0 * gate_a[i] * softplus(lambda[i]);
         double a = exp(log_a);
-        double a2 = exp(2.0 * log_a);  // as HF, not a * a
+        double a2 = exp(2.0 * log_a); // as HF, not a * a
         double gated = x[i] * gate_x[i];
         if (reset) {
             h[i] = gated;
@@ -345,18 +373,22 @@ void rg_lru_step(double* out, const double* x, const double* gate_x, const doubl
 
 void softcap(double* out, const double* x, double cap, int n) {
     // HF: logits = logits / cap; logits = tanh(logits) * cap
-    for (int i = 0; i < n; i++) out[i] = tanh(x[i] / cap) * cap;
+    for (int i = 0; i < n; i++)
+        out[i] = tanh(x[i] / cap) * cap;
 }
 
 // ---------------------------------------------------------------------------------------
 // ---- zamba2
 
 void concat(double* out, const double* a, int na, const double* b, int nb) {
-    for (int i = 0; i < na; i++) out[i] = a[i];
-    for (int i = 0; i < nb; i++) out[na + i] = b[i];
+    for (int i = 0; i < na; i++)
+        out[i] = a[i];
+    for (int i = 0; i < nb; i++)
+        out[na + i] = b[i];
 }
 
 void ssm_a_from_log(double* a, int n) {
     // in double: the file keeps A_log exactly, so A carries no float32 rounding (F6)
-    for (int i = 0; i < n; i++) a[i] = -exp(a[i]);
+    for (int i = 0; i < n; i++)
+        a[i] = -exp(a[i]);
 }

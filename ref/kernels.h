@@ -28,8 +28,8 @@ void rope(double* x, int n_head, int head_dim, int n_rot, int neox, int64_t pos,
 // holds fewer rows than positions); att is scratch of (j1 - j0 + 1) doubles.
 // out (n_head * head_dim,) = concat_h sum_j softmax_j(scale * q_h . k_j) v_j
 void attention(double* out, const double* q, const double* k_cache, const double* v_cache,
-               int kv_stride, int64_t cache_rows, int64_t j0, int64_t j1, int n_head,
-               int n_head_kv, int head_dim, double scale, double* att);
+               int kv_stride, int64_t cache_rows, int64_t j0, int64_t j1, int n_head, int n_head_kv,
+               int head_dim, double scale, double* att);
 
 // out = silu(g) * u  (or the given GELU)   (n,)
 void glu_silu(double* out, const double* g, const double* u, int n);
@@ -49,8 +49,8 @@ double silu(double x);
 // n_group contiguous groups of n / n_group elements, each: mu = mean(x), var = mean((x-mu)^2),
 // out = (x - mu) / sqrt(var + eps) * w + b.  n_group 1 is LayerNorm, H is GroupNorm(H).
 // x, w, b, out (n,); in place ok.
-void layernorm(double* out, const double* x, const double* w, const double* b, int n,
-               int n_group, double eps);
+void layernorm(double* out, const double* x, const double* w, const double* b, int n, int n_group,
+               double eps);
 
 // out = x + (prev - x) * mix   (n,)  (torch.lerp(x, prev, mix); RWKV's u + (sA - u) * x_r)
 void lerp(double* out, const double* x, const double* prev, const double* mix, int n);
@@ -58,8 +58,8 @@ void lerp(double* out, const double* x, const double* prev, const double* mix, i
 // out = f(x) elementwise   (n,); in place ok
 void vec_tanh(double* out, const double* x, int n);
 void vec_sigmoid(double* out, const double* x, int n);
-void rwkv7_decay(double* out, const double* z, int n);  // exp(-exp(-1/2) * sigmoid(z))
-void sqrelu(double* out, const double* x, int n);       // max(x, 0)^2
+void rwkv7_decay(double* out, const double* z, int n); // exp(-exp(-1/2) * sigmoid(z))
+void sqrelu(double* out, const double* x, int n);      // max(x, 0)^2
 
 // out = a * b   (n,)
 void mul(double* out, const double* a, const double* b, int n);
@@ -75,12 +75,12 @@ void rwkv7_ka(double* out, const double* k, const double* a, const double* k_a, 
 //   sa[p] = sum_q S[p][q] * (-kk[q])
 //   S[p][q] = S[p][q] * w[q] + sa[p] * (kk[q] * a[q]) + v[p] * k[q]
 //   y[p] = sum_q S[p][q] * r[q]
-void wkv7(double* y, double* S, const double* r, const double* w, const double* k,
-          const double* v, const double* kk, const double* a, int n_head, int head_size);
+void wkv7(double* y, double* S, const double* r, const double* w, const double* k, const double* v,
+          const double* kk, const double* a, int n_head, int head_size);
 
 // out = y + per head h: (sum_q r[q] k[q] r_k[h][q]) * v   (n_head*N,); out may be y
-void rwkv7_bonus(double* out, const double* y, const double* r, const double* k,
-                 const double* v, const double* r_k, int n_head, int head_size);
+void rwkv7_bonus(double* out, const double* y, const double* r, const double* k, const double* v,
+                 const double* r_k, int n_head, int head_size);
 // ---- mamba: Mamba-1 / Mamba-2 / Jamba (ARCHITECTURES.md §1.5, §5.5, §7.4)
 
 // torch softplus (beta 1, threshold 20): x if x > 20, else log1p(exp(x))
@@ -98,16 +98,16 @@ void ssm_conv_step(double* out, const double* x, double* state, const double* w,
 // dt_c = softplus(dt[c] + dt_bias[c]); h[c][n] = exp(A[c][n] dt_c) h[c][n] + dt_c B[n] x[c]
 // y[c] = sum_n h[c][n] C[n] + D[c] x[c]
 void ssm_scan_step(double* y, const double* x, const double* dt, const double* B, const double* C,
-                   double* h, const double* A, const double* D, const double* dt_bias,
-                   int d_inner, int d_state);
+                   double* h, const double* A, const double* D, const double* dt_bias, int d_inner,
+                   int d_state);
 
 // One position of the Mamba-2 scan: n_head heads of head_dim channels, h (n_head, head_dim,
 // d_state); head hh reads B/C group hh / (n_head / n_group) (each d_state wide).
 // dt_h = softplus(dt[hh] + dt_bias[hh]); h[hh][p][n] = exp(dt_h A[hh]) h + dt_h B_g[n] x[hh*P+p]
 // y[hh*P+p] = sum_n h[hh][p][n] C_g[n] + D[hh] x[hh*P+p]
 void ssm_scan2_step(double* y, const double* x, const double* dt, const double* B, const double* C,
-                    double* h, const double* A, const double* D, const double* dt_bias,
-                    int n_head, int head_dim, int n_group, int d_state);
+                    double* h, const double* A, const double* D, const double* dt_bias, int n_head,
+                    int head_dim, int n_group, int d_state);
 
 // RMSNorm over each of n_group contiguous groups of n / n_group elements:
 // out = w * x / sqrt(mean_group(x^2) + eps)

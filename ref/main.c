@@ -38,7 +38,9 @@ static int usage_error(const char* cmd, const char* fmt, const char* arg) {
 // ---------------------------------------------------------------------------------------
 // info
 
-static int cmd_info(int argc, char** argv) { return session_info("mattn-ref", argc, argv, NULL); }
+static int cmd_info(int argc, char** argv) {
+    return session_info("mattn-ref", argc, argv, NULL);
+}
 
 // ---------------------------------------------------------------------------------------
 // run / logits: the engine calls; options, prompt, dumps and output formats are shared/session.c
@@ -47,7 +49,9 @@ static int engine_forward(void* self, const int32_t* ids, int n, int last_only, 
     return ref_forward(self, ids, n, last_only, e);
 }
 
-static const double* engine_logits(void* self, int t) { return ref_logits(self, t); }
+static const double* engine_logits(void* self, int t) {
+    return ref_logits(self, t);
+}
 
 // ---------------------------------------------------------------------------------------
 // logits
@@ -147,9 +151,12 @@ static int cmd_run(int argc, char** argv) {
     struct Sampler smp = {0};
     int rc = session_open(&s, &o, 0, &e);
     if (!rc && !s.have_tok && !o.print_ids)
-        rc = err_set(&e, ERR_UNSUPPORTED, "%s has no tokenizer to print text with; add --print-ids", o.model);
+        rc = err_set(&e, ERR_UNSUPPORTED, "%s has no tokenizer to print text with; add --print-ids",
+                     o.model);
     const int max_batch = 512;
-    if (!rc) rc = ref_init(&r, &s.model, s.n_ctx, s.n_ids < max_batch ? s.n_ids : max_batch, (int)o.n_threads, &e);
+    if (!rc)
+        rc = ref_init(&r, &s.model, s.n_ctx, s.n_ids < max_batch ? s.n_ids : max_batch,
+                      (int)o.n_threads, &e);
     if (!rc) rc = sampler_init(&smp, &o.sp, s.model.config.n_vocab, &e);
     if (rc) {
         sampler_free(&smp);
@@ -162,7 +169,8 @@ static int cmd_run(int argc, char** argv) {
     int n_gen = 0;
     struct SessionEngine eng = {&r, r.max_batch, engine_forward, engine_logits};
     rc = session_generate(&s, &o, &smp, &eng, &tp, &tg, &n_gen, &e);
-    if (!rc) session_print_timing(stderr, "mattn-ref", &o, s.n_ids, t_loaded - t_start, tp, n_gen, tg);
+    if (!rc)
+        session_print_timing(stderr, "mattn-ref", &o, s.n_ids, t_loaded - t_start, tp, n_gen, tg);
     sampler_free(&smp);
     ref_free(&r);
     session_free(&s);

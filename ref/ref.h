@@ -20,21 +20,21 @@ struct RefPool;
 struct RefEngine {
     const struct Model* m;
     struct Graph g;
-    int n_ctx;                 // positions the KV caches hold
-    int max_batch;             // rows per forward call
-    double* bufs[32];          // (max_batch, g.bufs[i].width) each
-    double** state_k;          // per state slot: (rows, width) keys, rows = n_ctx or, for a
-                               // sliding window W < n_ctx, a ring of W; (1, width) conv/SSM state
-    double** state_v;          // per state slot: (rows, width) values
-    double** wd;               // per tensor id: a double copy of 1-D tensors, else NULL
-    double* att;               // (n_ctx,) attention scores scratch
-    int64_t n_past;            // positions already in the caches
-    struct RefPool* pool;      // worker threads for matmul (NULL: single-threaded)
+    int n_ctx;            // positions the KV caches hold
+    int max_batch;        // rows per forward call
+    double* bufs[32];     // (max_batch, g.bufs[i].width) each
+    double** state_k;     // per state slot: (rows, width) keys, rows = n_ctx or, for a
+                          // sliding window W < n_ctx, a ring of W; (1, width) conv/SSM state
+    double** state_v;     // per state slot: (rows, width) values
+    double** wd;          // per tensor id: a double copy of 1-D tensors, else NULL
+    double* att;          // (n_ctx,) attention scores scratch
+    int64_t n_past;       // positions already in the caches
+    struct RefPool* pool; // worker threads for matmul (NULL: single-threaded)
     RefOpHook hook;
     void* hook_ctx;
     // ---- mamba
-    double* moe_scratch;       // router probabilities, expert hidden rows and output
-    int* moe_sel;              // chosen experts
+    double* moe_scratch; // router probabilities, expert hidden rows and output
+    int* moe_sel;        // chosen experts
 };
 
 // Builds the graph and allocates every buffer and state for n_ctx positions and batches of up

@@ -621,15 +621,21 @@ static void synth_mamba_family(struct Synth* s, const int64_t* v, int mamba2) {
     for (int64_t l = 0; l < v[P_LAYER] && !s->failed; l++) {
         char t[96];
         fill(s, NAME("blk.%lld.attn_norm.weight"), v[P_EMBD], 1, 1.0);
-        if (mamba2) mamba2_mixer(s, v, l, 0);
-        else mamba1_mixer(s, v, l, 0);
+        if (mamba2)
+            mamba2_mixer(s, v, l, 0);
+        else
+            mamba1_mixer(s, v, l, 0);
         progress(s, l, v[P_LAYER]);
     }
     head(s, v, 1.0, 0);
 }
 
-static void synth_mamba(struct Synth* s, const int64_t* v) { synth_mamba_family(s, v, 0); }
-static void synth_mamba2(struct Synth* s, const int64_t* v) { synth_mamba_family(s, v, 1); }
+static void synth_mamba(struct Synth* s, const int64_t* v) {
+    synth_mamba_family(s, v, 0);
+}
+static void synth_mamba2(struct Synth* s, const int64_t* v) {
+    synth_mamba_family(s, v, 1);
+}
 
 static void synth_jamba(struct Synth* s, const int64_t* v) {
     int64_t D = v[P_EMBD], H = v[P_HEAD], hd = v[P_HEAD_DIM], F = v[P_FF], E = v[P_N_EXPERT];

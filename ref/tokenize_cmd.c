@@ -57,9 +57,12 @@ static void json_str(const char* s, size_t n) {
     putchar('"');
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20 || c == 0x7f) printf("\\u%04x", c);
-        else putchar(c);
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
     }
     putchar('"');
 }
@@ -88,12 +91,14 @@ int cmd_tokenize(int argc, char** argv) {
         } else if (!strcmp(a, "--json")) {
             json = 1;
         } else {
-            fprintf(stderr, "mattn-ref tokenize: unknown or incomplete option '%s' (see --help)\n", a);
+            fprintf(stderr, "mattn-ref tokenize: unknown or incomplete option '%s' (see --help)\n",
+                    a);
             return EXIT_USAGE;
         }
     }
     if (!model || !!prompt + !!file != 1) {
-        fprintf(stderr, "mattn-ref tokenize: need -m MODEL and one of -p TEXT or -f FILE (see --help)\n");
+        fprintf(stderr,
+                "mattn-ref tokenize: need -m MODEL and one of -p TEXT or -f FILE (see --help)\n");
         return EXIT_USAGE;
     }
     struct Gguf g;
@@ -118,7 +123,8 @@ int cmd_tokenize(int argc, char** argv) {
     if (!prompt) free(text);
     if (!rc) {
         if (json) printf("{\"ids\":[");
-        for (int i = 0; i < n; i++) printf(i ? (json ? ",%d" : " %d") : "%d", ids[i]);
+        for (int i = 0; i < n; i++)
+            printf(i ? (json ? ",%d" : " %d") : "%d", ids[i]);
         if (json) {
             printf("],\"pieces\":[");
             for (int i = 0; i < n; i++) {

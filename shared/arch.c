@@ -5,18 +5,15 @@
 #include <string.h>
 
 static const char* const ARCH_NAMES[ARCH_COUNT] = {
-    [ARCH_LLAMA] = "llama",
-    [ARCH_RWKV7] = "rwkv7",
-    [ARCH_JAMBA] = "jamba",
-    [ARCH_MAMBA] = "mamba",
-    [ARCH_MAMBA2] = "mamba2",
-    [ARCH_RECURRENTGEMMA] = "recurrentgemma",
-    [ARCH_ZAMBA2] = "zamba2",
-    [ARCH_ZAMBA] = "zamba",
+    [ARCH_LLAMA] = "llama",   [ARCH_RWKV7] = "rwkv7",   [ARCH_JAMBA] = "jamba",
+    [ARCH_MAMBA] = "mamba",   [ARCH_MAMBA2] = "mamba2", [ARCH_RECURRENTGEMMA] = "recurrentgemma",
+    [ARCH_ZAMBA2] = "zamba2", [ARCH_ZAMBA] = "zamba",
 };
 _Static_assert(sizeof(ARCH_NAMES) / sizeof(ARCH_NAMES[0]) == ARCH_COUNT, "ARCH_NAMES size");
 
-const char* arch_name(enum Arch a) { return (unsigned)a < ARCH_COUNT ? ARCH_NAMES[a] : "?"; }
+const char* arch_name(enum Arch a) {
+    return (unsigned)a < ARCH_COUNT ? ARCH_NAMES[a] : "?";
+}
 
 int arch_from_gguf(const struct Gguf* g, enum Arch* out, struct Err* e) {
     struct GgufStr s;

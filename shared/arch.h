@@ -7,14 +7,14 @@
 #include "gguf.h"
 
 enum Arch {
-    ARCH_LLAMA,           // "llama" (Mistral is stored as llama)
-    ARCH_RWKV7,           // "rwkv7"
-    ARCH_JAMBA,           // "jamba"
-    ARCH_MAMBA,           // "mamba"
-    ARCH_MAMBA2,          // "mamba2"
-    ARCH_RECURRENTGEMMA,  // "recurrentgemma" (mattn's layout, docs/GGUF.md)
-    ARCH_ZAMBA2,          // "zamba2" (mattn's layout, docs/GGUF.md)
-    ARCH_ZAMBA,           // "zamba", Zamba v1 (mattn's layout, docs/GGUF.md)
+    ARCH_LLAMA,          // "llama" (Mistral is stored as llama)
+    ARCH_RWKV7,          // "rwkv7"
+    ARCH_JAMBA,          // "jamba"
+    ARCH_MAMBA,          // "mamba"
+    ARCH_MAMBA2,         // "mamba2"
+    ARCH_RECURRENTGEMMA, // "recurrentgemma" (mattn's layout, docs/GGUF.md)
+    ARCH_ZAMBA2,         // "zamba2" (mattn's layout, docs/GGUF.md)
+    ARCH_ZAMBA,          // "zamba", Zamba v1 (mattn's layout, docs/GGUF.md)
     ARCH_COUNT,
 };
 

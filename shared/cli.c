@@ -28,8 +28,7 @@ int cli_double(const char* flag, const char* s, double lo, double hi, double* ou
     double v = s ? strtod(s, &end) : 0;
     if (!s || !*s || *end || errno || isnan(v))
         return err_set(e, ERR_ARG, "%s: '%s' is not a number", flag, s ? s : "");
-    if (v < lo || v > hi)
-        return err_set(e, ERR_ARG, "%s: %g is outside [%g, %g]", flag, v, lo, hi);
+    if (v < lo || v > hi) return err_set(e, ERR_ARG, "%s: %g is outside [%g, %g]", flag, v, lo, hi);
     *out = v;
     return 0;
 }
@@ -50,7 +49,8 @@ int cli_ids(const char* flag, const char* s, int32_t* ids, int cap, int* n, stru
     *n = 0;
     const char* p = s;
     while (*p) {
-        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n') p++;
+        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n')
+            p++;
         if (!*p) break;
         char* end;
         errno = 0;

@@ -19,18 +19,18 @@ struct Conv {
     const char* dir;
     const struct ConvertOptions* o;
     struct Err* e;
-    int rc;                  // sticky: the first error
+    int rc; // sticky: the first error
     cJSON* cfg;
     struct Safetensors st;
     struct GgufWriter w;
     const char* arch;
     enum GgmlType type;
-    void** bufs;             // tensor data owned until the write
+    void** bufs; // tensor data owned until the write
     int n_bufs, cap_bufs;
     int n_tensors, n_kept_f32;
-    char kept_names[160];    // the first few tensors kept F32 in a quantized file
+    char kept_names[160]; // the first few tensors kept F32 in a quantized file
     int64_t n_vocab;
-    char name[256];          // scratch for formatted names
+    char name[256]; // scratch for formatted names
     char gname[256];
 };
 
@@ -46,7 +46,8 @@ static void logf_(struct Conv* c, const char* fmt, ...) {
 }
 
 // Records the first error (later ones would only repeat its consequences).
-static int fail(struct Conv* c, int code, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct Conv* c, int code, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(struct Conv* c, int code, const char* fmt, ...) {
     if (c->rc) return c->rc;
     char msg[256];
@@ -94,10 +95,14 @@ static int json_num(struct Conv* c, const cJSON* j, const char* key, double* out
     const cJSON* f = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "__float__") : NULL;
     if (cJSON_IsString(f)) {
         const char* s = f->valuestring;
-        if (!strcmp(s, "Infinity") || !strcmp(s, "inf")) *out = INFINITY;
-        else if (!strcmp(s, "-Infinity") || !strcmp(s, "-inf")) *out = -INFINITY;
-        else if (!strcmp(s, "NaN") || !strcmp(s, "nan")) *out = NAN;
-        else return fail(c, ERR_TYPE, "config.json: %s has __float__ '%.40s'", key, s);
+        if (!strcmp(s, "Infinity") || !strcmp(s, "inf"))
+            *out = INFINITY;
+        else if (!strcmp(s, "-Infinity") || !strcmp(s, "-inf"))
+            *out = -INFINITY;
+        else if (!strcmp(s, "NaN") || !strcmp(s, "nan"))
+            *out = NAN;
+        else
+            return fail(c, ERR_TYPE, "config.json: %s has __float__ '%.40s'", key, s);
         return 0;
     }
     return fail(c, ERR_TYPE, "config.json: %s is not a number", key);
@@ -149,9 +154,8 @@ static int cfg_bool(struct Conv* c, const char* key, int def) {
 static double cfg_rope_theta(struct Conv* c, double def) {
     const cJSON* rp = cfg_item(c, "rope_parameters");
     double v;
-    if (cJSON_IsObject(rp) &&
-        json_num(c, cJSON_GetObjectItemCaseSensitive(rp, "rope_theta"), "rope_parameters.rope_theta",
-                 &v) == 0)
+    if (cJSON_IsObject(rp) && json_num(c, cJSON_GetObjectItemCaseSensitive(rp, "rope_theta"),
+                                       "rope_parameters.rope_theta", &v) == 0)
         return v;
     return cfg_float(c, "rope_theta", def, 0);
 }
@@ -273,7 +277,8 @@ static float* get(struct Conv* c, const char* name, int nd, int64_t d0, int64_t 
     }
     int64_t want[3] = {d0, d1, d2};
     int ok = t->n_dims == nd;
-    for (int i = 0; ok && i < nd; i++) ok = t->shape[i] == want[i];
+    for (int i = 0; ok && i < nd; i++)
+        ok = t->shape[i] == want[i];
     if (!ok) {
         char a[96], b[96];
         shape_str(a, sizeof(a), t->n_dims, t->shape);
@@ -298,9 +303,9 @@ static float* get(struct Conv* c, const char* name, int nd, int64_t d0, int64_t 
 
 // Tensors that llama.cpp keeps in F32 whatever the output type.
 static int force_f32(const char* name) {
-    static const char* const SUFFIX[] = {"_norm.weight", ".bias", "ssm_a", "ssm_a_log", "ssm_d",
-                                         "ssm_conv1d.weight", "ffn_gate_inp.weight",
-                                         "rg_param", "rope_freqs.weight"};
+    static const char* const SUFFIX[] = {"_norm.weight",        ".bias",    "ssm_a",
+                                         "ssm_a_log",           "ssm_d",    "ssm_conv1d.weight",
+                                         "ffn_gate_inp.weight", "rg_param", "rope_freqs.weight"};
     size_t n = strlen(name);
     for (size_t i = 0; i < sizeof(SUFFIX) / sizeof(SUFFIX[0]); i++) {
         size_t k = strlen(SUFFIX[i]);
@@ -404,7 +409,8 @@ static float* permute_qk(float* w, int64_t n_head, int64_t rows, int64_t n_in) {
 // ssm_a = -exp(A_log): exp in double, rounded once to float32.
 static float* neg_exp(float* a, int64_t n) {
     if (!a) return NULL;
-    for (int64_t i = 0; i < n; i++) a[i] = (float)-exp((double)a[i]);
+    for (int64_t i = 0; i < n; i++)
+        a[i] = (float)-exp((double)a[i]);
     return a;
 }
 
@@ -448,8 +454,10 @@ static int rope_scaling(struct Conv* c, double theta, int64_t head_dim) {
     if (!strcmp(t, "llama3")) {
         // llama.cpp writes the per-frequency factors as rope_freqs.weight
         double lo = 1, hi = 4, old = 8192;
-        json_num(c, cJSON_GetObjectItemCaseSensitive(rp, "low_freq_factor"), "low_freq_factor", &lo);
-        json_num(c, cJSON_GetObjectItemCaseSensitive(rp, "high_freq_factor"), "high_freq_factor", &hi);
+        json_num(c, cJSON_GetObjectItemCaseSensitive(rp, "low_freq_factor"), "low_freq_factor",
+                 &lo);
+        json_num(c, cJSON_GetObjectItemCaseSensitive(rp, "high_freq_factor"), "high_freq_factor",
+                 &hi);
         json_num(c, cJSON_GetObjectItemCaseSensitive(rp, "original_max_position_embeddings"),
                  "original_max_position_embeddings", &old);
         float* f = malloc((size_t)(head_dim / 2) * sizeof(float));
@@ -457,8 +465,10 @@ static int rope_scaling(struct Conv* c, double theta, int64_t head_dim) {
         for (int64_t i = 0; i < head_dim / 2; i++) {
             double freq = 1.0 / pow(theta, (double)(2 * i) / (double)head_dim);
             double wl = 2 * M_PI / freq, r;
-            if (wl < old / hi) r = 1;
-            else if (wl > old / lo) r = factor;
+            if (wl < old / hi)
+                r = 1;
+            else if (wl > old / lo)
+                r = factor;
             else {
                 double s = (old / wl - lo) / (hi - lo);
                 r = 1 / ((1 - s) / factor + s);
@@ -484,8 +494,11 @@ static int conv_llama(struct Conv* c, int mistral) {
     int tied = cfg_bool(c, "tie_word_embeddings", 0);
     int abias = cfg_bool(c, "attention_bias", 0), mbias = cfg_bool(c, "mlp_bias", 0);
     if (c->rc) return c->rc;
-    if (hd % 2 || H % Hkv) return fail(c, ERR_SHAPE, "config.json: head_dim %lld or heads %lld/%lld "
-                                       "unusable", (long long)hd, (long long)H, (long long)Hkv);
+    if (hd % 2 || H % Hkv)
+        return fail(c, ERR_SHAPE,
+                    "config.json: head_dim %lld or heads %lld/%lld "
+                    "unusable",
+                    (long long)hd, (long long)H, (long long)Hkv);
     kv_u32(c, "block_count", L);
     kv_u32(c, "context_length", cfg_int(c, "max_position_embeddings", 4096, 0, 0, UINT32_MAX));
     kv_u32(c, "embedding_length", D);
@@ -503,7 +516,8 @@ static int conv_llama(struct Conv* c, int mistral) {
     if (mistral) {
         const cJSON* sw = cfg_item(c, "sliding_window");
         if (sw && !cJSON_IsNull(sw))
-            kv_u32(c, "attention.sliding_window", cfg_int(c, "sliding_window", 0, 1, 1, UINT32_MAX));
+            kv_u32(c, "attention.sliding_window",
+                   cfg_int(c, "sliding_window", 0, 1, 1, UINT32_MAX));
     }
     if (rope_scaling(c, theta, hd)) return c->rc;
     copy(c, "model.embed_tokens.weight", "token_embd.weight", 2, V, D, 1);
@@ -511,22 +525,26 @@ static int conv_llama(struct Conv* c, int mistral) {
         const char* p = "model.layers";
         copy(c, hf(c, "%s.%lld.input_layernorm.weight", p, (long long)i),
              gg(c, "blk.%lld.attn_norm.weight", (long long)i), 1, D, 1, 1);
-        float* q = permute_qk(get(c, hf(c, "%s.%lld.self_attn.q_proj.weight", p, (long long)i), 2,
-                                  H * hd, D, 1), H, H * hd, D);
+        float* q = permute_qk(
+            get(c, hf(c, "%s.%lld.self_attn.q_proj.weight", p, (long long)i), 2, H * hd, D, 1), H,
+            H * hd, D);
         put(c, gg(c, "blk.%lld.attn_q.weight", (long long)i), q, 2, D, H * hd, 1);
-        float* k = permute_qk(get(c, hf(c, "%s.%lld.self_attn.k_proj.weight", p, (long long)i), 2,
-                                  Hkv * hd, D, 1), Hkv, Hkv * hd, D);
+        float* k = permute_qk(
+            get(c, hf(c, "%s.%lld.self_attn.k_proj.weight", p, (long long)i), 2, Hkv * hd, D, 1),
+            Hkv, Hkv * hd, D);
         put(c, gg(c, "blk.%lld.attn_k.weight", (long long)i), k, 2, D, Hkv * hd, 1);
         copy(c, hf(c, "%s.%lld.self_attn.v_proj.weight", p, (long long)i),
              gg(c, "blk.%lld.attn_v.weight", (long long)i), 2, Hkv * hd, D, 1);
         copy(c, hf(c, "%s.%lld.self_attn.o_proj.weight", p, (long long)i),
              gg(c, "blk.%lld.attn_output.weight", (long long)i), 2, D, H * hd, 1);
         if (abias) {
-            q = permute_qk(get(c, hf(c, "%s.%lld.self_attn.q_proj.bias", p, (long long)i), 1,
-                               H * hd, 1, 1), H, H * hd, 1);
+            q = permute_qk(
+                get(c, hf(c, "%s.%lld.self_attn.q_proj.bias", p, (long long)i), 1, H * hd, 1, 1), H,
+                H * hd, 1);
             put(c, gg(c, "blk.%lld.attn_q.bias", (long long)i), q, 1, H * hd, 1, 1);
-            k = permute_qk(get(c, hf(c, "%s.%lld.self_attn.k_proj.bias", p, (long long)i), 1,
-                               Hkv * hd, 1, 1), Hkv, Hkv * hd, 1);
+            k = permute_qk(
+                get(c, hf(c, "%s.%lld.self_attn.k_proj.bias", p, (long long)i), 1, Hkv * hd, 1, 1),
+                Hkv, Hkv * hd, 1);
             put(c, gg(c, "blk.%lld.attn_k.bias", (long long)i), k, 1, Hkv * hd, 1, 1);
             copy(c, hf(c, "%s.%lld.self_attn.v_proj.bias", p, (long long)i),
                  gg(c, "blk.%lld.attn_v.bias", (long long)i), 1, Hkv * hd, 1, 1);
@@ -535,8 +553,8 @@ static int conv_llama(struct Conv* c, int mistral) {
         }
         copy(c, hf(c, "%s.%lld.post_attention_layernorm.weight", p, (long long)i),
              gg(c, "blk.%lld.ffn_norm.weight", (long long)i), 1, D, 1, 1);
-        static const char* const MLP[3][2] = {{"gate_proj", "ffn_gate"}, {"up_proj", "ffn_up"},
-                                              {"down_proj", "ffn_down"}};
+        static const char* const MLP[3][2] = {
+            {"gate_proj", "ffn_gate"}, {"up_proj", "ffn_up"}, {"down_proj", "ffn_down"}};
         for (int m = 0; m < 3; m++) {
             int64_t o = m == 2 ? D : F, in = m == 2 ? F : D;
             copy(c, hf(c, "%s.%lld.mlp.%s.weight", p, (long long)i, MLP[m][0]),
@@ -566,9 +584,12 @@ static int mamba1_mixer(struct Conv* c, const char* prefix, int64_t i, int64_t D
         copy(c, hf(c, "%s.conv1d.bias", p), gg(c, "blk.%lld.ssm_conv1d.bias", b), 1, di, 1, 1);
     copy(c, hf(c, "%s.x_proj.weight", p), gg(c, "blk.%lld.ssm_x.weight", b), 2, R + 2 * N, di, 1);
     if (jamba) {
-        copy(c, hf(c, "%s.dt_layernorm.weight", p), gg(c, "blk.%lld.ssm_dt_norm.weight", b), 1, R, 1, 1);
-        copy(c, hf(c, "%s.b_layernorm.weight", p), gg(c, "blk.%lld.ssm_b_norm.weight", b), 1, N, 1, 1);
-        copy(c, hf(c, "%s.c_layernorm.weight", p), gg(c, "blk.%lld.ssm_c_norm.weight", b), 1, N, 1, 1);
+        copy(c, hf(c, "%s.dt_layernorm.weight", p), gg(c, "blk.%lld.ssm_dt_norm.weight", b), 1, R,
+             1, 1);
+        copy(c, hf(c, "%s.b_layernorm.weight", p), gg(c, "blk.%lld.ssm_b_norm.weight", b), 1, N, 1,
+             1);
+        copy(c, hf(c, "%s.c_layernorm.weight", p), gg(c, "blk.%lld.ssm_c_norm.weight", b), 1, N, 1,
+             1);
     }
     copy(c, hf(c, "%s.dt_proj.weight", p), gg(c, "blk.%lld.ssm_dt.weight", b), 2, di, R, 1);
     copy(c, hf(c, "%s.dt_proj.bias", p), gg(c, "blk.%lld.ssm_dt.bias", b), 1, di, 1, 1);
@@ -640,11 +661,14 @@ static int mamba2_mixer(struct Conv* c, const char* prefix, int64_t i, int64_t D
     copy(c, hf(c, "%s.in_proj.weight", p), gg(c, "blk.%lld.ssm_in.weight", b), 2, n_in, D, 1);
     copy_conv(c, hf(c, "%s.conv1d.weight", p), gg(c, "blk.%lld.ssm_conv1d.weight", b), conv_dim, K);
     if (cb)
-        copy(c, hf(c, "%s.conv1d.bias", p), gg(c, "blk.%lld.ssm_conv1d.bias", b), 1, conv_dim, 1, 1);
+        copy(c, hf(c, "%s.conv1d.bias", p), gg(c, "blk.%lld.ssm_conv1d.bias", b), 1, conv_dim, 1,
+             1);
     copy(c, hf(c, "%s.dt_bias", p), gg(c, "blk.%lld.ssm_dt.bias", b), 1, nh, 1, 1);
     float* a = get(c, hf(c, "%s.A_log", p), 1, nh, 1, 1);
-    if (store_a_log) put(c, gg(c, "blk.%lld.ssm_a_log", b), a, 2, 1, nh, 1);
-    else put(c, gg(c, "blk.%lld.ssm_a", b), neg_exp(a, nh), 2, 1, nh, 1);
+    if (store_a_log)
+        put(c, gg(c, "blk.%lld.ssm_a_log", b), a, 2, 1, nh, 1);
+    else
+        put(c, gg(c, "blk.%lld.ssm_a", b), neg_exp(a, nh), 2, 1, nh, 1);
     float* d = get(c, hf(c, "%s.D", p), 1, nh, 1, 1);
     put(c, gg(c, "blk.%lld.ssm_d", b), d, 2, 1, nh, 1);
     float* nw = get(c, hf(c, "%s.norm.weight", p), 1, di, 1, 1);
@@ -668,8 +692,10 @@ static int conv_mamba2(struct Conv* c) {
     int64_t V = c->n_vocab;
     if (c->rc) return c->rc;
     if (di % P || di % G)
-        return fail(c, ERR_SHAPE, "config.json: d_inner %lld is not a multiple of head_dim %lld "
-                    "and n_groups %lld", (long long)di, (long long)P, (long long)G);
+        return fail(c, ERR_SHAPE,
+                    "config.json: d_inner %lld is not a multiple of head_dim %lld "
+                    "and n_groups %lld",
+                    (long long)di, (long long)P, (long long)G);
     int64_t nh = di / P;
     int64_t nhc = cfg_int(c, "num_heads", nh, 0, 1, 1 << 20);
     if (nhc != nh)
@@ -723,15 +749,17 @@ static int jamba_experts(struct Conv* c, int64_t i, int64_t E, int64_t D, int64_
         return copy(c, hf(c, "%s.%lld.feed_forward.experts.down_proj", p, b),
                     gg(c, "blk.%lld.ffn_down_exps.weight", b), 3, E, D, F);
     }
-    static const char* const M[3][2] = {{"gate_proj", "ffn_gate_exps"}, {"up_proj", "ffn_up_exps"},
-                                        {"down_proj", "ffn_down_exps"}};
+    static const char* const M[3][2] = {
+        {"gate_proj", "ffn_gate_exps"}, {"up_proj", "ffn_up_exps"}, {"down_proj", "ffn_down_exps"}};
     for (int m = 0; m < 3 && !c->rc; m++) {
         int64_t o = m == 2 ? D : F, in = m == 2 ? F : D;
         float* all = malloc((size_t)(E * o * in) * sizeof(float));
         if (!all) return fail(c, ERR_NOMEM, "out of memory");
         for (int64_t x = 0; x < E; x++) {
-            float* w = get(c, hf(c, "%s.%lld.feed_forward.experts.%lld.%s.weight", p, b,
-                                 (long long)x, M[m][0]), 2, o, in, 1);
+            float* w = get(
+                c,
+                hf(c, "%s.%lld.feed_forward.experts.%lld.%s.weight", p, b, (long long)x, M[m][0]),
+                2, o, in, 1);
             if (!w) {
                 free(all);
                 return c->rc;
@@ -768,7 +796,8 @@ static int conv_jamba(struct Conv* c) {
     if (c->rc) return c->rc;
     int32_t* kv = calloc((size_t)L, sizeof(int32_t));
     if (!kv) return fail(c, ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < L; i++) kv[i] = i % ap == ao ? (int32_t)Hkv : 0;
+    for (int64_t i = 0; i < L; i++)
+        kv[i] = i % ap == ao ? (int32_t)Hkv : 0;
     kv_u32(c, "block_count", L);
     kv_u32(c, "context_length", cfg_int(c, "max_position_embeddings", 262144, 0, 0, UINT32_MAX));
     kv_u32(c, "embedding_length", D);
@@ -786,15 +815,15 @@ static int conv_jamba(struct Conv* c) {
     for (int64_t i = 0; i < L && !c->rc; i++) {
         long long b = (long long)i;
         const char* p = "model.layers";
-        copy(c, hf(c, "%s.%lld.input_layernorm.weight", p, b), gg(c, "blk.%lld.attn_norm.weight", b),
-             1, D, 1, 1);
+        copy(c, hf(c, "%s.%lld.input_layernorm.weight", p, b),
+             gg(c, "blk.%lld.attn_norm.weight", b), 1, D, 1, 1);
         if (kv[i]) {
-            copy(c, hf(c, "%s.%lld.self_attn.q_proj.weight", p, b), gg(c, "blk.%lld.attn_q.weight", b),
-                 2, H * hd, D, 1);
-            copy(c, hf(c, "%s.%lld.self_attn.k_proj.weight", p, b), gg(c, "blk.%lld.attn_k.weight", b),
-                 2, Hkv * hd, D, 1);
-            copy(c, hf(c, "%s.%lld.self_attn.v_proj.weight", p, b), gg(c, "blk.%lld.attn_v.weight", b),
-                 2, Hkv * hd, D, 1);
+            copy(c, hf(c, "%s.%lld.self_attn.q_proj.weight", p, b),
+                 gg(c, "blk.%lld.attn_q.weight", b), 2, H * hd, D, 1);
+            copy(c, hf(c, "%s.%lld.self_attn.k_proj.weight", p, b),
+                 gg(c, "blk.%lld.attn_k.weight", b), 2, Hkv * hd, D, 1);
+            copy(c, hf(c, "%s.%lld.self_attn.v_proj.weight", p, b),
+                 gg(c, "blk.%lld.attn_v.weight", b), 2, Hkv * hd, D, 1);
             copy(c, hf(c, "%s.%lld.self_attn.o_proj.weight", p, b),
                  gg(c, "blk.%lld.attn_output.weight", b), 2, D, H * hd, 1);
         } else {
@@ -802,15 +831,15 @@ static int conv_jamba(struct Conv* c) {
             snprintf(mp, sizeof(mp), "%s.%lld.mamba", p, b);
             mamba1_mixer(c, mp, i, D, di, N, R, K, 1, cb, pb);
         }
-        copy(c, hf(c, "%s.%lld.pre_ff_layernorm.weight", p, b), gg(c, "blk.%lld.ffn_norm.weight", b),
-             1, D, 1, 1);
+        copy(c, hf(c, "%s.%lld.pre_ff_layernorm.weight", p, b),
+             gg(c, "blk.%lld.ffn_norm.weight", b), 1, D, 1, 1);
         if (E > 1 && i % ep == eo) {
             copy(c, hf(c, "%s.%lld.feed_forward.router.weight", p, b),
                  gg(c, "blk.%lld.ffn_gate_inp.weight", b), 2, E, D, 1);
             jamba_experts(c, i, E, D, F);
         } else {
-            static const char* const M[3][2] = {{"gate_proj", "ffn_gate"}, {"up_proj", "ffn_up"},
-                                                {"down_proj", "ffn_down"}};
+            static const char* const M[3][2] = {
+                {"gate_proj", "ffn_gate"}, {"up_proj", "ffn_up"}, {"down_proj", "ffn_down"}};
             for (int m = 0; m < 3; m++)
                 copy(c, hf(c, "%s.%lld.feed_forward.%s.weight", p, b, M[m][0]),
                      gg(c, "blk.%lld.%s.weight", b, M[m][1]), 2, m == 2 ? D : F, m == 2 ? F : D, 1);
@@ -828,7 +857,7 @@ static int conv_jamba(struct Conv* c) {
 // bf16 rounding (nearest even) of a double, as torch.tensor(x, dtype=torch.bfloat16) does.
 static double round_bf16(double x) {
     int ex;
-    double m = frexp(x, &ex);  // x = m * 2^ex, 0.5 <= |m| < 1
+    double m = frexp(x, &ex); // x = m * 2^ex, 0.5 <= |m| < 1
     return ldexp(nearbyint(ldexp(m, 8)), ex - 8);
 }
 
@@ -844,7 +873,8 @@ static int rg_gate(struct Conv* c, const char* hname, const char* gname, int64_t
     }
     for (int64_t h = 0; h < H; h++)
         for (int64_t i = 0; i < bw; i++)
-            for (int64_t j = 0; j < bw; j++) t[(h * bw + j) * bw + i] = w[(h * bw + i) * bw + j];
+            for (int64_t j = 0; j < bw; j++)
+                t[(h * bw + j) * bw + i] = w[(h * bw + i) * bw + j];
     free(w);
     char g[256];
     snprintf(g, sizeof(g), "%s", gname);
@@ -876,18 +906,24 @@ static int conv_recurrentgemma(struct Conv* c) {
     const cJSON* bt = cfg_item(c, "block_types");
     int nbt = cJSON_IsArray(bt) ? cJSON_GetArraySize(bt) : 0;
     if (nbt == 0) return fail(c, ERR_FORMAT, "config.json: block_types is missing or empty");
-    if (lru % H) return fail(c, ERR_SHAPE, "config.json: lru_width %lld is not a multiple of "
-                             "num_attention_heads %lld", (long long)lru, (long long)H);
+    if (lru % H)
+        return fail(c, ERR_SHAPE,
+                    "config.json: lru_width %lld is not a multiple of "
+                    "num_attention_heads %lld",
+                    (long long)lru, (long long)H);
     int64_t bw = lru / H, n_rot = (int64_t)(hd * prf);
     int32_t* kv = calloc((size_t)L, sizeof(int32_t));
     if (!kv) return fail(c, ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < L && !c->rc; i++) {
         const cJSON* t = cJSON_GetArrayItem(bt, (int)(i % nbt));
-        if (!cJSON_IsString(t) || (strcmp(t->valuestring, "recurrent") &&
-                                   strcmp(t->valuestring, "attention")))
-            fail(c, ERR_FORMAT, "config.json: block_types[%lld] is not \"recurrent\" or "
-                 "\"attention\"", (long long)(i % nbt));
-        else kv[i] = strcmp(t->valuestring, "attention") ? 0 : (int32_t)Hkv;
+        if (!cJSON_IsString(t) ||
+            (strcmp(t->valuestring, "recurrent") && strcmp(t->valuestring, "attention")))
+            fail(c, ERR_FORMAT,
+                 "config.json: block_types[%lld] is not \"recurrent\" or "
+                 "\"attention\"",
+                 (long long)(i % nbt));
+        else
+            kv[i] = strcmp(t->valuestring, "attention") ? 0 : (int32_t)Hkv;
     }
     kv_u32(c, "block_count", L);
     kv_u32(c, "context_length", cfg_int(c, "max_position_embeddings", 8192, 0, 0, UINT32_MAX));
@@ -910,11 +946,11 @@ static int conv_recurrentgemma(struct Conv* c) {
     for (int64_t i = 0; i < L && !c->rc; i++) {
         long long b = (long long)i;
         const char* p = "model.layers";
-        copy(c, hf(c, "%s.%lld.temporal_pre_norm.weight", p, b), gg(c, "blk.%lld.attn_norm.weight", b),
-             1, D, 1, 1);
+        copy(c, hf(c, "%s.%lld.temporal_pre_norm.weight", p, b),
+             gg(c, "blk.%lld.attn_norm.weight", b), 1, D, 1, 1);
         if (kv[i]) {
-            const char* const QKV[3][2] = {{"q_proj", "attn_q"}, {"k_proj", "attn_k"},
-                                           {"v_proj", "attn_v"}};
+            const char* const QKV[3][2] = {
+                {"q_proj", "attn_q"}, {"k_proj", "attn_k"}, {"v_proj", "attn_v"}};
             for (int m = 0; m < 3; m++) {
                 int64_t o = (m ? Hkv : H) * hd;
                 copy(c, hf(c, "%s.%lld.temporal_block.%s.weight", p, b, QKV[m][0]),
@@ -954,10 +990,10 @@ static int conv_recurrentgemma(struct Conv* c) {
             copy(c, hf(c, "%s.%lld.temporal_block.linear_out.bias", p, b),
                  gg(c, "blk.%lld.rg_out.bias", b), 1, D, 1, 1);
         }
-        copy(c, hf(c, "%s.%lld.channel_pre_norm.weight", p, b), gg(c, "blk.%lld.ffn_norm.weight", b),
-             1, D, 1, 1);
-        static const char* const M[3][2] = {{"gate_proj", "ffn_gate"}, {"up_proj", "ffn_up"},
-                                            {"down_proj", "ffn_down"}};
+        copy(c, hf(c, "%s.%lld.channel_pre_norm.weight", p, b),
+             gg(c, "blk.%lld.ffn_norm.weight", b), 1, D, 1, 1);
+        static const char* const M[3][2] = {
+            {"gate_proj", "ffn_gate"}, {"up_proj", "ffn_up"}, {"down_proj", "ffn_down"}};
         for (int m = 0; m < 3; m++) {
             int64_t o = m == 2 ? D : F, in = m == 2 ? F : D;
             copy(c, hf(c, "%s.%lld.mlp_block.%s.weight", p, b, M[m][0]),
@@ -985,10 +1021,15 @@ static int zamba_layer_types(struct Conv* c, int64_t L, int* hybrid) {
     int i = 0;
     for (const cJSON* t = lt->child; t; t = t->next, i++) {
         const char* s = cJSON_IsString(t) ? t->valuestring : "";
-        if (!strcmp(s, "hybrid")) hybrid[i] = 1;
-        else if (!strcmp(s, "mamba") || !strcmp(s, "linear_attention")) hybrid[i] = 0;
-        else return fail(c, ERR_FORMAT, "config.json: layers_block_type[%d] = '%.40s' (want "
-                         "\"mamba\", \"linear_attention\" or \"hybrid\")", i, s);
+        if (!strcmp(s, "hybrid"))
+            hybrid[i] = 1;
+        else if (!strcmp(s, "mamba") || !strcmp(s, "linear_attention"))
+            hybrid[i] = 0;
+        else
+            return fail(c, ERR_FORMAT,
+                        "config.json: layers_block_type[%d] = '%.40s' (want "
+                        "\"mamba\", \"linear_attention\" or \"hybrid\")",
+                        i, s);
     }
     return 0;
 }
@@ -1049,12 +1090,16 @@ static int conv_zamba2(struct Conv* c) {
     if (cfg_bool(c, "add_bias_linear", 0))
         return fail(c, ERR_UNSUPPORTED, "config.json: add_bias_linear is not supported");
     if (di % nh || di % G || nh % G)
-        return fail(c, ERR_SHAPE, "config.json: d_inner %lld, n_mamba_heads %lld and mamba_ngroups "
-                    "%lld do not divide", (long long)di, (long long)nh, (long long)G);
+        return fail(c, ERR_SHAPE,
+                    "config.json: d_inner %lld, n_mamba_heads %lld and mamba_ngroups "
+                    "%lld do not divide",
+                    (long long)di, (long long)nh, (long long)G);
     int64_t P = cfg_int(c, "mamba_headdim", di / nh, 0, 1, 1 << 20);
     if (P * nh != di)
-        return fail(c, ERR_SHAPE, "config.json: mamba_headdim %lld * n_mamba_heads %lld != d_inner "
-                    "%lld", (long long)P, (long long)nh, (long long)di);
+        return fail(c, ERR_SHAPE,
+                    "config.json: mamba_headdim %lld * n_mamba_heads %lld != d_inner "
+                    "%lld",
+                    (long long)P, (long long)nh, (long long)di);
     int* hybrid = calloc((size_t)L, sizeof(int));
     int32_t* kv = calloc((size_t)L, sizeof(int32_t));
     if (!hybrid || !kv) {
@@ -1110,8 +1155,8 @@ static int conv_zamba2(struct Conv* c) {
              gg(c, "blk.%lld.attn_norm.weight", b), 1, D, 1, 1);
         snprintf(p, sizeof(p), "model.layers.%lld.mamba_decoder.mamba", b);
         mamba2_mixer(c, p, i, D, di, N, G, nh, K, 1, cb);
-        copy(c, hf(c, "model.layers.%lld.linear.weight", b), gg(c, "blk.%lld.shared_proj.weight", b),
-             2, D, D, 1);
+        copy(c, hf(c, "model.layers.%lld.linear.weight", b),
+             gg(c, "blk.%lld.shared_proj.weight", b), 2, D, D, 1);
         // adapters of ordinal j, found under any hybrid layer that uses block j % nmb
         int64_t blk = j % nmb;
         static const char* const AD[4][2] = {
@@ -1135,8 +1180,8 @@ static int conv_zamba2(struct Conv* c) {
     for (int64_t bb = 0; bb < nmb && !c->rc; bb++) {
         char g[96];
         long long b = (long long)bb;
-#define SH(suffix, gsuffix, nd, d0, d1)                                               \
-    (snprintf(g, sizeof(g), "shared.%lld.%s", b, gsuffix),                            \
+#define SH(suffix, gsuffix, nd, d0, d1)                                                            \
+    (snprintf(g, sizeof(g), "shared.%lld.%s", b, gsuffix),                                         \
      zamba_shared(c, hybrid, L, nmb, bb, "shared_transformer." suffix, g, nd, d0, d1))
         SH("input_layernorm.weight", "attn_norm.weight", 1, 2 * D, 1);
         SH("self_attn.q_proj.weight", "attn_q.weight", 2, Ha * hd, 2 * D);
@@ -1172,7 +1217,7 @@ static int zamba_mixer(struct Conv* c, const char* prefix, int64_t i, int64_t D,
     float* w = get(c, hf(c, "%s.in_proj.weight", p), 2, 2 * di, D, 1);
     float* xz = w ? calloc((size_t)(2 * di * D), sizeof(float)) : NULL;
     if (w && !xz) fail(c, ERR_NOMEM, "out of memory");
-    for (int64_t ch = 0; xz && ch < di; ch++) {  // HF: view(B, di, 2, L): row 2c -> x, 2c+1 -> z
+    for (int64_t ch = 0; xz && ch < di; ch++) { // HF: view(B, di, 2, L): row 2c -> x, 2c+1 -> z
         memcpy(xz + ch * D, w + 2 * ch * D, (size_t)D * sizeof(float));
         memcpy(xz + (di + ch) * D, w + (2 * ch + 1) * D, (size_t)D * sizeof(float));
     }
@@ -1185,8 +1230,9 @@ static int zamba_mixer(struct Conv* c, const char* prefix, int64_t i, int64_t D,
     if (xp && !xd) fail(c, ERR_NOMEM, "out of memory");
     for (int64_t h = 0; xd && h < nh; h++)
         for (int64_t k = 0; k < W; k++) {
-            int64_t row = k < R ? h * R + k : k < R + N ? nh * R + h * N + (k - R)
-                                                        : nh * (R + N) + h * N + (k - R - N);
+            int64_t row = k < R       ? h * R + k
+                          : k < R + N ? nh * R + h * N + (k - R)
+                                      : nh * (R + N) + h * N + (k - R - N);
             memcpy(xd + row * di + h * P, xp + (h * W + k) * P, (size_t)P * sizeof(float));
         }
     free(xp);
@@ -1224,7 +1270,8 @@ static int conv_zamba(struct Conv* c) {
     int64_t V = c->n_vocab, di = ex * D;
     if (c->rc) return c->rc;
     if (!cb || cfg_bool(c, "mamba_proj_bias", 0))
-        return fail(c, ERR_UNSUPPORTED, "config.json: mamba_conv_bias false or mamba_proj_bias "
+        return fail(c, ERR_UNSUPPORTED,
+                    "config.json: mamba_conv_bias false or mamba_proj_bias "
                     "true is not supported");
     static const char* const ACT[2][2] = {{"hidden_act", "gelu"}, {"hidden_mamba_act", "silu"}};
     for (int k = 0; k < 2; k++) {
@@ -1233,9 +1280,10 @@ static int conv_zamba(struct Conv* c) {
             return fail(c, ERR_UNSUPPORTED, "config.json: %s must be \"%s\"", ACT[k][0], ACT[k][1]);
     }
     if (di % nh || Ha % Hkv)
-        return fail(c, ERR_SHAPE, "config.json: d_inner %lld / n_mamba_heads %lld or heads %lld / "
-                    "KV heads %lld do not divide", (long long)di, (long long)nh, (long long)Ha,
-                    (long long)Hkv);
+        return fail(c, ERR_SHAPE,
+                    "config.json: d_inner %lld / n_mamba_heads %lld or heads %lld / "
+                    "KV heads %lld do not divide",
+                    (long long)di, (long long)nh, (long long)Ha, (long long)Hkv);
     int* hybrid = calloc((size_t)L, sizeof(int));
     int32_t* kv = calloc((size_t)L, sizeof(int32_t));
     if (!hybrid || !kv) {
@@ -1245,10 +1293,11 @@ static int conv_zamba(struct Conv* c) {
     }
     if (cfg_item(c, "layers_block_type") || cfg_item(c, "layer_types")) {
         if (zamba_layer_types(c, L, hybrid)) goto done;
-    } else {  // HF ZambaConfig: mamba, mamba, hybrid, then hybrid where i % period == offset
+    } else { // HF ZambaConfig: mamba, mamba, hybrid, then hybrid where i % period == offset
         int64_t per = cfg_int(c, "attn_layer_period", 6, 0, 1, 4096);
         int64_t off = cfg_int(c, "attn_layer_offset", 4, 0, 0, 4096);
-        for (int64_t i = 0; i < L; i++) hybrid[i] = i == 2 || (i >= 3 && (i - 3) % per == off);
+        for (int64_t i = 0; i < L; i++)
+            hybrid[i] = i == 2 || (i >= 3 && (i - 3) % per == off);
     }
     int64_t n_hybrid = 0;
     for (int64_t i = 0; i < L; i++) {
@@ -1290,30 +1339,37 @@ static int conv_zamba(struct Conv* c) {
     // The block is meant to be tied, but a checkpoint may hold different values under each
     // hybrid layer, and transformers then runs each layer's own (the hf/zamba test model does):
     // one block per hybrid layer unless every copy equals the first.
-    static const char* const SHT[9][2] = {
-        {"input_layernorm.weight", "attn_norm.weight"},
-        {"self_attn.q_proj.weight", "attn_q.weight"},
-        {"self_attn.k_proj.weight", "attn_k.weight"},
-        {"self_attn.v_proj.weight", "attn_v.weight"},
-        {"self_attn.o_proj.weight", "attn_output.weight"},
-        {"pre_ff_layernorm.weight", "ffn_norm.weight"},
-        {"feed_forward.gate_proj.weight", "ffn_gate.weight"},
-        {"feed_forward.up_proj.weight", "ffn_up.weight"},
-        {"feed_forward.down_proj.weight", "ffn_down.weight"}};
-    const int64_t SHD[9][2] = {{2 * D, 0}, {Ha * hd, 2 * D}, {Hkv * hd, 2 * D}, {Hkv * hd, 2 * D},
-                               {D, Ha * hd}, {D, 0}, {F, D}, {F, D}, {D, F}};
+    static const char* const SHT[9][2] = {{"input_layernorm.weight", "attn_norm.weight"},
+                                          {"self_attn.q_proj.weight", "attn_q.weight"},
+                                          {"self_attn.k_proj.weight", "attn_k.weight"},
+                                          {"self_attn.v_proj.weight", "attn_v.weight"},
+                                          {"self_attn.o_proj.weight", "attn_output.weight"},
+                                          {"pre_ff_layernorm.weight", "ffn_norm.weight"},
+                                          {"feed_forward.gate_proj.weight", "ffn_gate.weight"},
+                                          {"feed_forward.up_proj.weight", "ffn_up.weight"},
+                                          {"feed_forward.down_proj.weight", "ffn_down.weight"}};
+    const int64_t SHD[9][2] = {{2 * D, 0},
+                               {Ha * hd, 2 * D},
+                               {Hkv * hd, 2 * D},
+                               {Hkv * hd, 2 * D},
+                               {D, Ha * hd},
+                               {D, 0},
+                               {F, D},
+                               {F, D},
+                               {D, F}};
     int64_t nb = 1;
     for (int m = 0; m < 9 && nb == 1 && !c->rc; m++) {
         char suffix[128];
         snprintf(suffix, sizeof(suffix), "shared_transf.%s", SHT[m][0]);
         int64_t first = zamba_find_shared(c, hybrid, L, 1, 0, suffix);
-        if (first < 0) break;  // reported when the block is written
+        if (first < 0) break; // reported when the block is written
         int nd = SHD[m][1] ? 2 : 1;
         float* a = get(c, hf(c, "model.layers.%lld.%s", (long long)first, suffix), nd, SHD[m][0],
                        nd == 2 ? SHD[m][1] : 1, 1);
         int64_t count = SHD[m][0] * (nd == 2 ? SHD[m][1] : 1);
         for (int64_t i = first + 1; a && i < L && nb == 1; i++) {
-            if (!hybrid[i] || !find(c, hf(c, "model.layers.%lld.%s", (long long)i, suffix))) continue;
+            if (!hybrid[i] || !find(c, hf(c, "model.layers.%lld.%s", (long long)i, suffix)))
+                continue;
             float* o = get(c, c->name, nd, SHD[m][0], nd == 2 ? SHD[m][1] : 1, 1);
             if (o && memcmp(a, o, (size_t)count * sizeof(float))) nb = n_hybrid;
             free(o);
@@ -1363,7 +1419,8 @@ static void placeholder_vocab(struct Conv* c) {
         gguf_writer_set_str(&c->w, "tokenizer.ggml.model", "test");
         gguf_writer_set_arr_str(&c->w, "tokenizer.ggml.tokens", (const char* const*)toks, NULL,
                                 (uint64_t)V);
-        gguf_writer_set_arr(&c->w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, (uint64_t)V);
+        gguf_writer_set_arr(&c->w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types,
+                            (uint64_t)V);
         gguf_writer_set_arr(&c->w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, (uint64_t)V);
     }
     free(toks);
@@ -1412,8 +1469,10 @@ static const char* guess_pre(const cJSON* tj) {
     const cJSON* pt = cJSON_GetObjectItemCaseSensitive(tj, "pre_tokenizer");
     char* s = pt ? cJSON_PrintUnformatted(pt) : NULL;
     const char* pre = "default";
-    if (s && strstr(s, "\\\\p{N}{1,3}")) pre = "llama-bpe";
-    else if (s && strstr(s, "\"ByteLevel\"") && !strstr(s, "\"Split\"")) pre = "gpt-2";
+    if (s && strstr(s, "\\\\p{N}{1,3}"))
+        pre = "llama-bpe";
+    else if (s && strstr(s, "\"ByteLevel\"") && !strstr(s, "\"Split\""))
+        pre = "gpt-2";
     free(s);
     return pre;
 }
@@ -1470,7 +1529,8 @@ static void import_tokenizer(struct Conv* c, cJSON* tj) {
         const cJSON* unk = cJSON_GetObjectItemCaseSensitive(model, "unk_id");
         if (cJSON_IsNumber(unk) && unk->valuedouble >= 0 && unk->valuedouble < (double)V) {
             types[(int64_t)unk->valuedouble] = 2;
-            gguf_writer_set_u32(&c->w, "tokenizer.ggml.unknown_token_id", (uint32_t)unk->valuedouble);
+            gguf_writer_set_u32(&c->w, "tokenizer.ggml.unknown_token_id",
+                                (uint32_t)unk->valuedouble);
         }
     } else {
         if (!cJSON_IsObject(vocab)) {
@@ -1478,7 +1538,8 @@ static void import_tokenizer(struct Conv* c, cJSON* tj) {
             goto done;
         }
         for (const cJSON* it = vocab->child; it; it = it->next) {
-            if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble != floor(it->valuedouble)) {
+            if (!cJSON_IsNumber(it) || it->valuedouble < 0 ||
+                it->valuedouble != floor(it->valuedouble)) {
                 fail(c, ERR_FORMAT, "tokenizer.json: vocab id of a token is not an integer");
                 goto done;
             }
@@ -1490,7 +1551,7 @@ static void import_tokenizer(struct Conv* c, cJSON* tj) {
             int64_t id = (int64_t)it->valuedouble;
             toks[id] = it->string;
             types[id] = byte_token(it->string) ? 6 : 1;
-            if (strstr(it->string, "\xe2\x96\x81")) spm = 1;  // U+2581, SentencePiece's space
+            if (strstr(it->string, "\xe2\x96\x81")) spm = 1; // U+2581, SentencePiece's space
         }
         const cJSON* bf = cJSON_GetObjectItemCaseSensitive(model, "byte_fallback");
         if (cJSON_IsTrue(bf)) spm = 1;
@@ -1533,8 +1594,8 @@ static void import_tokenizer(struct Conv* c, cJSON* tj) {
     for (const cJSON* it = n_merges ? merges->child : NULL; it; it = it->next, m++) {
         if (cJSON_IsString(it)) {
             mstr[m] = strdup(it->valuestring);
-        } else if (cJSON_IsArray(it) && cJSON_GetArraySize(it) == 2 &&
-                   cJSON_IsString(it->child) && cJSON_IsString(it->child->next)) {
+        } else if (cJSON_IsArray(it) && cJSON_GetArraySize(it) == 2 && cJSON_IsString(it->child) &&
+                   cJSON_IsString(it->child->next)) {
             size_t la = strlen(it->child->valuestring), lb = strlen(it->child->next->valuestring);
             mstr[m] = malloc(la + lb + 2);
             if (mstr[m]) {
@@ -1576,7 +1637,7 @@ static void import_tokenizer(struct Conv* c, cJSON* tj) {
         }
         snprintf(pads[i], 32, "[PAD%lld]", (long long)i);
         toks[i] = pads[i];
-        types[i] = 5;  // UNUSED
+        types[i] = 5; // UNUSED
     }
     if (!c->rc) {
         gguf_writer_set_str(&c->w, "tokenizer.ggml.model", spm ? "llama" : "gpt2");
@@ -1586,7 +1647,8 @@ static void import_tokenizer(struct Conv* c, cJSON* tj) {
         if (spm)
             gguf_writer_set_arr(&c->w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores,
                                 (uint64_t)n);
-        gguf_writer_set_arr(&c->w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, (uint64_t)n);
+        gguf_writer_set_arr(&c->w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types,
+                            (uint64_t)n);
         if (!spm && n_merges)
             gguf_writer_set_arr_str(&c->w, "tokenizer.ggml.merges", (const char* const*)mstr, NULL,
                                     (uint64_t)n_merges);
@@ -1600,20 +1662,26 @@ static void import_tokenizer(struct Conv* c, cJSON* tj) {
                                              {"pad_token", "tokenizer.ggml.padding_token_id"}};
         for (int k = 0; k < 3; k++) {
             int64_t id = special_from_tc(tc, SP[k][0], toks, n);
-            if (id < 0) id = cfg_token_id(c, k == 0 ? "bos_token_id" : k == 1 ? "eos_token_id"
-                                                                               : "pad_token_id");
+            if (id < 0)
+                id = cfg_token_id(c, k == 0   ? "bos_token_id"
+                                     : k == 1 ? "eos_token_id"
+                                              : "pad_token_id");
             if (id >= 0) gguf_writer_set_u32(&c->w, SP[k][1], (uint32_t)id);
         }
         const cJSON* ab = tc ? cJSON_GetObjectItemCaseSensitive(tc, "add_bos_token") : NULL;
-        if (cJSON_IsBool(ab)) gguf_writer_set_bool(&c->w, "tokenizer.ggml.add_bos_token", cJSON_IsTrue(ab));
+        if (cJSON_IsBool(ab))
+            gguf_writer_set_bool(&c->w, "tokenizer.ggml.add_bos_token", cJSON_IsTrue(ab));
         const cJSON* ae = tc ? cJSON_GetObjectItemCaseSensitive(tc, "add_eos_token") : NULL;
-        if (cJSON_IsBool(ae)) gguf_writer_set_bool(&c->w, "tokenizer.ggml.add_eos_token", cJSON_IsTrue(ae));
+        if (cJSON_IsBool(ae))
+            gguf_writer_set_bool(&c->w, "tokenizer.ggml.add_eos_token", cJSON_IsTrue(ae));
         cJSON_Delete(tc);
     }
-    for (int64_t i = 0; i < n_merges; i++) free(mstr[i]);
+    for (int64_t i = 0; i < n_merges; i++)
+        free(mstr[i]);
     free(mstr);
 done:
-    for (int64_t i = 0; pads && i < V; i++) free(pads[i]);
+    for (int64_t i = 0; pads && i < V; i++)
+        free(pads[i]);
     free(pads);
     free(toks);
     free(scores);
@@ -1630,7 +1698,8 @@ static void write_vocab(struct Conv* c) {
         cJSON_Delete(tj);
         return;
     }
-    logf_(c, "no tokenizer.json: placeholder vocabulary tok_0..tok_%lld", (long long)c->n_vocab - 1);
+    logf_(c, "no tokenizer.json: placeholder vocabulary tok_0..tok_%lld",
+          (long long)c->n_vocab - 1);
     placeholder_vocab(c);
     static const char* const SP[3][2] = {{"bos_token_id", "tokenizer.ggml.bos_token_id"},
                                          {"eos_token_id", "tokenizer.ggml.eos_token_id"},
@@ -1650,7 +1719,7 @@ static const struct {
 } ARCHS[] = {
     {"llama", "llama"},   {"mistral", "llama"}, {"jamba", "jamba"},
     {"mamba", "mamba"},   {"mamba2", "mamba2"}, {"recurrent_gemma", "recurrentgemma"},
-    {"zamba2", "zamba2"},   {"zamba", "zamba"},
+    {"zamba2", "zamba2"}, {"zamba", "zamba"},
 };
 
 const char* convert_arch_for(const char* model_type) {
@@ -1675,8 +1744,10 @@ int convert_hf(const char* dir, const char* out_path, const struct ConvertOption
     struct Conv cv = {.dir = dir, .o = o, .e = e, .type = o ? o->type : GGML_TYPE_F32};
     struct Conv* c = &cv;
     if (file_type_of(c->type) < 0)
-        return err_set(e, ERR_ARG, "convert: output type %s is not one of f32, f16, bf16, q8_0, "
-                       "q4_0", quant_type_name(c->type));
+        return err_set(e, ERR_ARG,
+                       "convert: output type %s is not one of f32, f16, bf16, q8_0, "
+                       "q4_0",
+                       quant_type_name(c->type));
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return err_set(e, ERR_IO, "convert: %s is not a directory", dir);
@@ -1686,8 +1757,10 @@ int convert_hf(const char* dir, const char* out_path, const struct ConvertOption
     const char* model_type = cJSON_IsString(mt) ? mt->valuestring : NULL;
     if (c->cfg && !model_type) fail(c, ERR_FORMAT, "config.json: model_type is missing");
     if (!c->rc && !(c->arch = convert_arch_for(model_type)))
-        fail(c, ERR_UNSUPPORTED, "config.json: model_type '%.60s' is not supported (llama, "
-             "mistral, jamba, mamba, mamba2, recurrent_gemma, zamba2, zamba)", model_type);
+        fail(c, ERR_UNSUPPORTED,
+             "config.json: model_type '%.60s' is not supported (llama, "
+             "mistral, jamba, mamba, mamba2, recurrent_gemma, zamba2, zamba)",
+             model_type);
     if (!c->rc) {
         struct Err se = {0};
         if (safetensors_dir_open(&c->st, dir, &se)) fail(c, se.code, "%s", se.msg);
@@ -1701,21 +1774,31 @@ int convert_hf(const char* dir, const char* out_path, const struct ConvertOption
         char base[256];
         if (!name) {
             const char* s = dir + strlen(dir);
-            while (s > dir && s[-1] == '/') s--;
+            while (s > dir && s[-1] == '/')
+                s--;
             const char* b = s;
-            while (b > dir && b[-1] != '/') b--;
+            while (b > dir && b[-1] != '/')
+                b--;
             snprintf(base, sizeof(base), "%.*s", (int)(s - b), b);
             name = base;
         }
         gguf_writer_set_str(&c->w, "general.name", name);
-        if (!strcmp(model_type, "llama")) conv_llama(c, 0);
-        else if (!strcmp(model_type, "mistral")) conv_llama(c, 1);
-        else if (!strcmp(model_type, "jamba")) conv_jamba(c);
-        else if (!strcmp(model_type, "mamba")) conv_mamba(c);
-        else if (!strcmp(model_type, "mamba2")) conv_mamba2(c);
-        else if (!strcmp(model_type, "recurrent_gemma")) conv_recurrentgemma(c);
-        else if (!strcmp(model_type, "zamba2")) conv_zamba2(c);
-        else conv_zamba(c);
+        if (!strcmp(model_type, "llama"))
+            conv_llama(c, 0);
+        else if (!strcmp(model_type, "mistral"))
+            conv_llama(c, 1);
+        else if (!strcmp(model_type, "jamba"))
+            conv_jamba(c);
+        else if (!strcmp(model_type, "mamba"))
+            conv_mamba(c);
+        else if (!strcmp(model_type, "mamba2"))
+            conv_mamba2(c);
+        else if (!strcmp(model_type, "recurrent_gemma"))
+            conv_recurrentgemma(c);
+        else if (!strcmp(model_type, "zamba2"))
+            conv_zamba2(c);
+        else
+            conv_zamba(c);
     }
     if (!c->rc) {
         gguf_writer_set_u32(&c->w, "general.file_type", (uint32_t)file_type_of(c->type));
@@ -1723,17 +1806,23 @@ int convert_hf(const char* dir, const char* out_path, const struct ConvertOption
         write_vocab(c);
     }
     if (!c->rc && c->n_kept_f32)
-        logf_(c, "note: %d tensors stay F32 (1-D, norms, biases, SSM A/D/conv, router, or rows "
-              "not a multiple of the %s block): %s%s", c->n_kept_f32, quant_type_name(c->type),
-              c->kept_names, c->n_kept_f32 > 6 ? ", ..." : "");
-    if (!c->rc && c->w.failed) fail(c, c->w.err.code ? c->w.err.code : ERR_FORMAT, "%s", c->w.err.msg);
+        logf_(c,
+              "note: %d tensors stay F32 (1-D, norms, biases, SSM A/D/conv, router, or rows "
+              "not a multiple of the %s block): %s%s",
+              c->n_kept_f32, quant_type_name(c->type), c->kept_names,
+              c->n_kept_f32 > 6 ? ", ..." : "");
+    if (!c->rc && c->w.failed)
+        fail(c, c->w.err.code ? c->w.err.code : ERR_FORMAT, "%s", c->w.err.msg);
     if (!c->rc) {
         struct Err we = {0};
-        if (gguf_writer_write_file(&c->w, out_path, &we)) fail(c, we.code, "%s", we.msg);
-        else logf_(c, "wrote %s: %d tensors", out_path, c->n_tensors);
+        if (gguf_writer_write_file(&c->w, out_path, &we))
+            fail(c, we.code, "%s", we.msg);
+        else
+            logf_(c, "wrote %s: %d tensors", out_path, c->n_tensors);
     }
     gguf_writer_free(&c->w);
-    for (int i = 0; i < c->n_bufs; i++) free(c->bufs[i]);
+    for (int i = 0; i < c->n_bufs; i++)
+        free(c->bufs[i]);
     free(c->bufs);
     safetensors_free(&c->st);
     cJSON_Delete(c->cfg);

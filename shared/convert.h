@@ -10,8 +10,8 @@
 #include "quant.h"
 
 struct ConvertOptions {
-    enum GgmlType type;  // GGML_TYPE_F32 (lossless), F16, BF16, Q8_0 or Q4_0
-    const char* name;    // general.name; NULL: the directory's last path component
+    enum GgmlType type; // GGML_TYPE_F32 (lossless), F16, BF16, Q8_0 or Q4_0
+    const char* name;   // general.name; NULL: the directory's last path component
     // Progress and notes, one line each (no newline); NULL: silent.
     void (*log)(void* ctx, const char* line);
     void* log_ctx;

@@ -20,9 +20,10 @@ int err_set(struct Err* e, int code, const char* fmt, ...) {
 }
 
 static const char* const ERR_NAMES[ERR_CODE_COUNT] = {
-    "ERR_OK",     "ERR_IO",     "ERR_MAGIC",    "ERR_VERSION",  "ERR_TRUNCATED", "ERR_FORMAT",
-    "ERR_TYPE",   "ERR_ALIGN",  "ERR_OVERFLOW", "ERR_RANGE",    "ERR_DUPLICATE", "ERR_NOMEM",
-    "ERR_NOT_FOUND", "ERR_UNSUPPORTED", "ERR_SHAPE", "ERR_ARG", "ERR_GL",
+    "ERR_OK",        "ERR_IO",    "ERR_MAGIC",     "ERR_VERSION",     "ERR_TRUNCATED",
+    "ERR_FORMAT",    "ERR_TYPE",  "ERR_ALIGN",     "ERR_OVERFLOW",    "ERR_RANGE",
+    "ERR_DUPLICATE", "ERR_NOMEM", "ERR_NOT_FOUND", "ERR_UNSUPPORTED", "ERR_SHAPE",
+    "ERR_ARG",       "ERR_GL",
 };
 _Static_assert(sizeof(ERR_NAMES) / sizeof(ERR_NAMES[0]) == ERR_CODE_COUNT, "ERR_NAMES size");
 

@@ -67,7 +67,7 @@ static void* pool_alloc(void** head, size_t n) {
         if (!nb) return NULL;
         nb->used = 0;
         nb->cap = cap;
-        if (b && n > (1u << 20)) {  // keep filling the current small block
+        if (b && n > (1u << 20)) { // keep filling the current small block
             nb->next = b->next;
             b->next = nb;
         } else {
@@ -98,10 +98,12 @@ struct Reader {
     size_t size, pos;
     struct Gguf* g;
     struct Err* e;
-    const char* what;  // the key or tensor being read, for messages
+    const char* what; // the key or tensor being read, for messages
 };
 
-static size_t left(const struct Reader* r) { return r->size - r->pos; }
+static size_t left(const struct Reader* r) {
+    return r->size - r->pos;
+}
 
 static int rd(struct Reader* r, void* out, size_t n, const char* field) {
     if (left(r) < n)
@@ -112,8 +114,12 @@ static int rd(struct Reader* r, void* out, size_t n, const char* field) {
     return 0;
 }
 
-static int rd_u32(struct Reader* r, uint32_t* v, const char* f) { return rd(r, v, 4, f); }
-static int rd_u64(struct Reader* r, uint64_t* v, const char* f) { return rd(r, v, 8, f); }
+static int rd_u32(struct Reader* r, uint32_t* v, const char* f) {
+    return rd(r, v, 4, f);
+}
+static int rd_u64(struct Reader* r, uint64_t* v, const char* f) {
+    return rd(r, v, 8, f);
+}
 
 // A GGUF string (u64 length + bytes), copied NUL-terminated into the pool.
 static int rd_str(struct Reader* r, struct GgufStr* s, const char* field) {
@@ -123,11 +129,11 @@ static int rd_str(struct Reader* r, struct GgufStr* s, const char* field) {
     // A length larger than what remains is a truncation or a lie: stop before allocating.
     if (len > left(r))
         return err_set(r->e, ERR_TRUNCATED,
-                       "gguf_parse: %s of '%s' claims %llu bytes, only %zu left", field,
-                       r->what, (unsigned long long)len, left(r));
+                       "gguf_parse: %s of '%s' claims %llu bytes, only %zu left", field, r->what,
+                       (unsigned long long)len, left(r));
     if (len > GGUF_MAX_STRING)
-        return err_set(r->e, ERR_FORMAT, "gguf_parse: %s of '%s' is too long (%llu bytes)",
-                       field, r->what, (unsigned long long)len);
+        return err_set(r->e, ERR_FORMAT, "gguf_parse: %s of '%s' is too long (%llu bytes)", field,
+                       r->what, (unsigned long long)len);
     char* c = pool_alloc(&r->g->arena, (size_t)len + 1);
     if (!c) return err_set(r->e, ERR_NOMEM, "gguf_parse: out of memory reading '%s'", r->what);
     memcpy(c, r->p + r->pos, (size_t)len);
@@ -196,11 +202,36 @@ static int rd_value(struct Reader* r, uint32_t type, struct GgufValue* v, int de
     case GGUF_TYPE_UINT8: v->u = b[0]; break;
     case GGUF_TYPE_BOOL: v->u = b[0] != 0; break;
     case GGUF_TYPE_INT8: v->i = (int8_t)b[0]; break;
-    case GGUF_TYPE_UINT16: { uint16_t x; memcpy(&x, b, 2); v->u = x; break; }
-    case GGUF_TYPE_INT16: { int16_t x; memcpy(&x, b, 2); v->i = x; break; }
-    case GGUF_TYPE_UINT32: { uint32_t x; memcpy(&x, b, 4); v->u = x; break; }
-    case GGUF_TYPE_INT32: { int32_t x; memcpy(&x, b, 4); v->i = x; break; }
-    case GGUF_TYPE_FLOAT32: { float x; memcpy(&x, b, 4); v->f = (double)x; break; }
+    case GGUF_TYPE_UINT16: {
+        uint16_t x;
+        memcpy(&x, b, 2);
+        v->u = x;
+        break;
+    }
+    case GGUF_TYPE_INT16: {
+        int16_t x;
+        memcpy(&x, b, 2);
+        v->i = x;
+        break;
+    }
+    case GGUF_TYPE_UINT32: {
+        uint32_t x;
+        memcpy(&x, b, 4);
+        v->u = x;
+        break;
+    }
+    case GGUF_TYPE_INT32: {
+        int32_t x;
+        memcpy(&x, b, 4);
+        v->i = x;
+        break;
+    }
+    case GGUF_TYPE_FLOAT32: {
+        float x;
+        memcpy(&x, b, 4);
+        v->f = (double)x;
+        break;
+    }
     case GGUF_TYPE_UINT64: memcpy(&v->u, b, 8); break;
     case GGUF_TYPE_INT64: memcpy(&v->i, b, 8); break;
     case GGUF_TYPE_FLOAT64: memcpy(&v->f, b, 8); break;
@@ -235,7 +266,8 @@ static int rd_tensor_info(struct Reader* r, struct GgufTensor* t) {
     int rc = rd_str(r, &name, "tensor name");
     if (rc) return rc;
     if (name.len == 0 || strlen(name.s) != name.len)
-        return err_set(r->e, ERR_FORMAT, "gguf_parse: a tensor has an empty or NUL-containing name");
+        return err_set(r->e, ERR_FORMAT,
+                       "gguf_parse: a tensor has an empty or NUL-containing name");
     t->name = name.s;
     r->what = t->name;
     uint32_t n_dims, type;
@@ -244,13 +276,14 @@ static int rd_tensor_info(struct Reader* r, struct GgufTensor* t) {
         return err_set(r->e, ERR_FORMAT, "gguf_parse: tensor '%s' has %u dims (1..4 allowed)",
                        t->name, n_dims);
     t->n_dims = (int)n_dims;
-    for (int d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = 1;
+    for (int d = 0; d < GGUF_MAX_DIMS; d++)
+        t->ne[d] = 1;
     for (uint32_t d = 0; d < n_dims; d++) {
         uint64_t ne;
         if ((rc = rd_u64(r, &ne, "dimension"))) return rc;
         if (ne > (uint64_t)INT64_MAX)
-            return err_set(r->e, ERR_FORMAT, "gguf_parse: tensor '%s' has negative dim %u",
-                           t->name, d);
+            return err_set(r->e, ERR_FORMAT, "gguf_parse: tensor '%s' has negative dim %u", t->name,
+                           d);
         t->ne[d] = (int64_t)ne;
     }
     if ((rc = rd_u32(r, &type, "type"))) return rc;
@@ -307,7 +340,8 @@ static int parse(struct Gguf* g, struct Reader* r) {
     g->n_tensors = (int64_t)n_tensors;
     g->kv = pool_alloc(&g->arena, (size_t)n_kv * sizeof(*g->kv) + 1);
     g->tensors = pool_alloc(&g->arena, (size_t)n_tensors * sizeof(*g->tensors) + 1);
-    const char** names = malloc(((size_t)(n_kv > n_tensors ? n_kv : n_tensors) + 1) * sizeof(char*));
+    const char** names =
+        malloc(((size_t)(n_kv > n_tensors ? n_kv : n_tensors) + 1) * sizeof(char*));
     if (!g->kv || !g->tensors || !names) {
         free(names);
         return err_set(r->e, ERR_NOMEM, "gguf_parse: out of memory");
@@ -342,9 +376,9 @@ static int parse(struct Gguf* g, struct Reader* r) {
             rc = err_set(r->e, ERR_ALIGN, "gguf_parse: general.alignment must be u32, not %s",
                          gguf_type_name(al->val.type));
         else if (al->val.u == 0 || (al->val.u & (al->val.u - 1)) != 0)
-            rc = err_set(r->e, ERR_ALIGN,
-                         "gguf_parse: general.alignment %llu is not a power of two",
-                         (unsigned long long)al->val.u);
+            rc =
+                err_set(r->e, ERR_ALIGN, "gguf_parse: general.alignment %llu is not a power of two",
+                        (unsigned long long)al->val.u);
         else
             g->alignment = (uint32_t)al->val.u;
     }
@@ -353,8 +387,9 @@ static int parse(struct Gguf* g, struct Reader* r) {
         struct GgufTensor* t = &g->tensors[i];
         if ((rc = rd_tensor_info(r, t))) break;
         if (t->offset % g->alignment != 0)
-            rc = err_set(r->e, ERR_ALIGN, "gguf_parse: tensor '%s' offset %llu is not aligned to %u",
-                         t->name, (unsigned long long)t->offset, g->alignment);
+            rc =
+                err_set(r->e, ERR_ALIGN, "gguf_parse: tensor '%s' offset %llu is not aligned to %u",
+                        t->name, (unsigned long long)t->offset, g->alignment);
         names[i] = t->name;
     }
     if (!rc && g->n_tensors > 1) {
@@ -396,8 +431,8 @@ static int parse(struct Gguf* g, struct Reader* r) {
         const struct GgufTensor* t = order[i];
         if (t->nbytes == 0) continue;
         if (prev && prev->offset + prev->nbytes > t->offset) {
-            rc = err_set(r->e, ERR_RANGE, "gguf_parse: tensors '%s' and '%s' overlap",
-                         prev->name, t->name);
+            rc = err_set(r->e, ERR_RANGE, "gguf_parse: tensors '%s' and '%s' overlap", prev->name,
+                         t->name);
             break;
         }
         prev = t;
@@ -435,7 +470,7 @@ int gguf_open(struct Gguf* g, const char* path, struct Err* e) {
             return err_set(e, ERR_IO, "cannot map '%s': %s", path, strerror(err));
         }
     }
-    close(fd);  // the mapping keeps the file alive
+    close(fd); // the mapping keeps the file alive
     int rc = gguf_parse(g, map ? map : (const uint8_t*)"", size, e);
     if (rc) {
         if (map) munmap(map, size);
@@ -444,7 +479,7 @@ int gguf_open(struct Gguf* g, const char* path, struct Err* e) {
             char tmp[sizeof(e->msg)];
             memcpy(tmp, e->msg, sizeof(tmp));
             size_t n = strlen(path);
-            if (n > 120) n = 120;  // keep room for the message itself
+            if (n > 120) n = 120; // keep room for the message itself
             snprintf(e->msg, sizeof(e->msg), "%.*s: %.*s", (int)n, path,
                      (int)(sizeof(e->msg) - n - 3), tmp);
         }
@@ -496,7 +531,7 @@ static const struct GgufKv* find_typed(const struct Gguf* g, const char* key, in
 
 static int type_error(struct Err* e, const struct GgufKv* kv, const char* want) {
     return one_line(e, err_set(e, ERR_TYPE, "key '%s' is %s, expected %s", kv->key,
-                                  gguf_type_name(kv->val.type), want));
+                               gguf_type_name(kv->val.type), want));
 }
 
 int gguf_get_int(const struct Gguf* g, const char* key, int64_t* out, struct Err* e) {
@@ -535,9 +570,12 @@ int gguf_get_float(const struct Gguf* g, const char* key, double* out, struct Er
     const struct GgufKv* kv = find_typed(g, key, &rc, e);
     if (!kv) return rc;
     enum GgufValueType t = kv->val.type;
-    if (t == GGUF_TYPE_FLOAT32 || t == GGUF_TYPE_FLOAT64) *out = kv->val.f;
-    else if (is_int_type(t)) *out = is_signed(t) ? (double)kv->val.i : (double)kv->val.u;
-    else return type_error(e, kv, "a number");
+    if (t == GGUF_TYPE_FLOAT32 || t == GGUF_TYPE_FLOAT64)
+        *out = kv->val.f;
+    else if (is_int_type(t))
+        *out = is_signed(t) ? (double)kv->val.i : (double)kv->val.u;
+    else
+        return type_error(e, kv, "a number");
     return 0;
 }
 
@@ -559,8 +597,7 @@ int gguf_get_str(const struct Gguf* g, const char* key, struct GgufStr* out, str
     return 0;
 }
 
-int gguf_get_arr(const struct Gguf* g, const char* key, const struct GgufArr** out,
-                 struct Err* e) {
+int gguf_get_arr(const struct Gguf* g, const char* key, const struct GgufArr** out, struct Err* e) {
     int rc;
     const struct GgufKv* kv = find_typed(g, key, &rc, e);
     if (!kv) return rc;
@@ -576,12 +613,36 @@ int64_t gguf_arr_int(const struct GgufArr* a, uint64_t i) {
     case GGUF_TYPE_UINT8: return p[0];
     case GGUF_TYPE_BOOL: return p[0] != 0;
     case GGUF_TYPE_INT8: return (int8_t)p[0];
-    case GGUF_TYPE_UINT16: { uint16_t x; memcpy(&x, p, 2); return x; }
-    case GGUF_TYPE_INT16: { int16_t x; memcpy(&x, p, 2); return x; }
-    case GGUF_TYPE_UINT32: { uint32_t x; memcpy(&x, p, 4); return x; }
-    case GGUF_TYPE_INT32: { int32_t x; memcpy(&x, p, 4); return x; }
-    case GGUF_TYPE_UINT64: { uint64_t x; memcpy(&x, p, 8); return (int64_t)x; }
-    case GGUF_TYPE_INT64: { int64_t x; memcpy(&x, p, 8); return x; }
+    case GGUF_TYPE_UINT16: {
+        uint16_t x;
+        memcpy(&x, p, 2);
+        return x;
+    }
+    case GGUF_TYPE_INT16: {
+        int16_t x;
+        memcpy(&x, p, 2);
+        return x;
+    }
+    case GGUF_TYPE_UINT32: {
+        uint32_t x;
+        memcpy(&x, p, 4);
+        return x;
+    }
+    case GGUF_TYPE_INT32: {
+        int32_t x;
+        memcpy(&x, p, 4);
+        return x;
+    }
+    case GGUF_TYPE_UINT64: {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        return (int64_t)x;
+    }
+    case GGUF_TYPE_INT64: {
+        int64_t x;
+        memcpy(&x, p, 8);
+        return x;
+    }
     default: assert(0); return 0;
     }
 }
@@ -624,7 +685,8 @@ int gguf_writer_init(struct GgufWriter* w) {
 void gguf_writer_free(struct GgufWriter* w) {
     if (!w) return;
     free(w->kv_bytes);
-    for (int64_t i = 0; i < w->n_kv; i++) free(w->keys[i]);
+    for (int64_t i = 0; i < w->n_kv; i++)
+        free(w->keys[i]);
     free(w->keys);
     for (int64_t i = 0; i < w->n_tensors; i++) {
         free(w->tensors[i].name);
@@ -640,10 +702,11 @@ static void w_fail(struct GgufWriter* w, int code, const char* what, const char*
 }
 
 static void w_bytes(struct GgufWriter* w, const void* p, size_t n) {
-    if (w->failed || n == 0) return;  // an empty array may come with p == NULL
+    if (w->failed || n == 0) return; // an empty array may come with p == NULL
     if (w->kv_cap - w->kv_len < n) {
         size_t cap = w->kv_cap ? w->kv_cap : 256;
-        while (cap - w->kv_len < n) cap *= 2;
+        while (cap - w->kv_len < n)
+            cap *= 2;
         uint8_t* nb = realloc(w->kv_bytes, cap);
         if (!nb) {
             w_fail(w, ERR_NOMEM, "out of memory at", "kv");
@@ -656,8 +719,12 @@ static void w_bytes(struct GgufWriter* w, const void* p, size_t n) {
     w->kv_len += n;
 }
 
-static void w_u32(struct GgufWriter* w, uint32_t v) { w_bytes(w, &v, 4); }
-static void w_u64(struct GgufWriter* w, uint64_t v) { w_bytes(w, &v, 8); }
+static void w_u32(struct GgufWriter* w, uint32_t v) {
+    w_bytes(w, &v, 4);
+}
+static void w_u64(struct GgufWriter* w, uint64_t v) {
+    w_bytes(w, &v, 8);
+}
 static void w_str(struct GgufWriter* w, const char* s, uint64_t len) {
     w_u64(w, len);
     w_bytes(w, s, (size_t)len);
@@ -689,9 +756,9 @@ static int w_key(struct GgufWriter* w, const char* key, enum GgufValueType t) {
     return !w->failed;
 }
 
-#define SCALAR_SETTER(fn, ctype, gtype)                                   \
-    void fn(struct GgufWriter* w, const char* key, ctype v) {              \
-        if (w_key(w, key, gtype)) w_bytes(w, &v, sizeof(v));               \
+#define SCALAR_SETTER(fn, ctype, gtype)                                                            \
+    void fn(struct GgufWriter* w, const char* key, ctype v) {                                      \
+        if (w_key(w, key, gtype)) w_bytes(w, &v, sizeof(v));                                       \
     }
 SCALAR_SETTER(gguf_writer_set_u8, uint8_t, GGUF_TYPE_UINT8)
 SCALAR_SETTER(gguf_writer_set_i8, int8_t, GGUF_TYPE_INT8)
@@ -742,7 +809,8 @@ void gguf_writer_set_arr_str(struct GgufWriter* w, const char* key, const char* 
     if (!w_key(w, key, GGUF_TYPE_ARRAY)) return;
     w_u32(w, GGUF_TYPE_STRING);
     w_u64(w, n);
-    for (uint64_t i = 0; i < n; i++) w_str(w, strs[i], lens ? lens[i] : strlen(strs[i]));
+    for (uint64_t i = 0; i < n; i++)
+        w_str(w, strs[i], lens ? lens[i] : strlen(strs[i]));
 }
 
 // Encodes a parsed value (not its type tag) as the file stores it.
@@ -755,7 +823,8 @@ static void w_value(struct GgufWriter* w, const struct GgufValue* v) {
         if (is_scalar(v->arr.type)) {
             w_bytes(w, v->arr.raw, (size_t)v->arr.n * TYPE_SIZE[v->arr.type]);
         } else {
-            for (uint64_t i = 0; i < v->arr.n; i++) w_value(w, &v->arr.items[i]);
+            for (uint64_t i = 0; i < v->arr.n; i++)
+                w_value(w, &v->arr.items[i]);
         }
         return;
     case GGUF_TYPE_FLOAT32: {
@@ -767,7 +836,7 @@ static void w_value(struct GgufWriter* w, const struct GgufValue* v) {
     case GGUF_TYPE_INT8:
     case GGUF_TYPE_INT16:
     case GGUF_TYPE_INT32:
-    case GGUF_TYPE_INT64: w_bytes(w, &v->i, TYPE_SIZE[v->type]); return;  // little-endian
+    case GGUF_TYPE_INT64: w_bytes(w, &v->i, TYPE_SIZE[v->type]); return; // little-endian
     case GGUF_TYPE_UINT8:
     case GGUF_TYPE_UINT16:
     case GGUF_TYPE_UINT32:
@@ -780,33 +849,52 @@ static void w_value(struct GgufWriter* w, const struct GgufValue* v) {
 
 void gguf_writer_set_kv(struct GgufWriter* w, const struct GgufKv* kv) {
     if (kv->val.type == GGUF_TYPE_UINT32) {
-        gguf_writer_set_u32(w, kv->key, (uint32_t)kv->val.u);  // keeps the alignment rule
+        gguf_writer_set_u32(w, kv->key, (uint32_t)kv->val.u); // keeps the alignment rule
         return;
     }
     if (w_key(w, kv->key, kv->val.type)) w_value(w, &kv->val);
 }
 
-void gguf_writer_add_tensor(struct GgufWriter* w, const char* name, enum GgmlType type,
-                            int n_dims, const int64_t* ne, const void* data, int copy) {
+void gguf_writer_add_tensor(struct GgufWriter* w, const char* name, enum GgmlType type, int n_dims,
+                            const int64_t* ne, const void* data, int copy) {
     if (w->failed) return;
     const struct QuantTraits* tr = quant_traits((uint32_t)type);
-    if (!name || !*name) { w_fail(w, ERR_FORMAT, "empty tensor name", ""); return; }
-    if (!tr) { w_fail(w, ERR_TYPE, "unknown type for tensor", name); return; }
-    if (n_dims < 1 || n_dims > GGUF_MAX_DIMS) { w_fail(w, ERR_FORMAT, "bad n_dims for", name); return; }
+    if (!name || !*name) {
+        w_fail(w, ERR_FORMAT, "empty tensor name", "");
+        return;
+    }
+    if (!tr) {
+        w_fail(w, ERR_TYPE, "unknown type for tensor", name);
+        return;
+    }
+    if (n_dims < 1 || n_dims > GGUF_MAX_DIMS) {
+        w_fail(w, ERR_FORMAT, "bad n_dims for", name);
+        return;
+    }
     for (int64_t i = 0; i < w->n_tensors; i++)
-        if (strcmp(w->tensors[i].name, name) == 0)
-            { w_fail(w, ERR_DUPLICATE, "duplicate tensor", name); return; }
+        if (strcmp(w->tensors[i].name, name) == 0) {
+            w_fail(w, ERR_DUPLICATE, "duplicate tensor", name);
+            return;
+        }
     int64_t n = 1;
     for (int d = 0; d < n_dims; d++) {
-        if (ne[d] < 0 || (ne[d] != 0 && n > INT64_MAX / ne[d]))
-            { w_fail(w, ERR_OVERFLOW, "bad shape for", name); return; }
+        if (ne[d] < 0 || (ne[d] != 0 && n > INT64_MAX / ne[d])) {
+            w_fail(w, ERR_OVERFLOW, "bad shape for", name);
+            return;
+        }
         n *= ne[d];
     }
-    if (ne[0] % tr->block_size != 0) { w_fail(w, ERR_FORMAT, "row not whole blocks:", name); return; }
+    if (ne[0] % tr->block_size != 0) {
+        w_fail(w, ERR_FORMAT, "row not whole blocks:", name);
+        return;
+    }
     if (w->n_tensors == w->tensors_cap) {
         int64_t cap = w->tensors_cap ? w->tensors_cap * 2 : 16;
         struct GgufWriterTensor* nt = realloc(w->tensors, (size_t)cap * sizeof(*nt));
-        if (!nt) { w_fail(w, ERR_NOMEM, "out of memory at", name); return; }
+        if (!nt) {
+            w_fail(w, ERR_NOMEM, "out of memory at", name);
+            return;
+        }
         w->tensors = nt;
         w->tensors_cap = cap;
     }
@@ -814,7 +902,8 @@ void gguf_writer_add_tensor(struct GgufWriter* w, const char* name, enum GgmlTyp
     memset(t, 0, sizeof(*t));
     t->type = type;
     t->n_dims = n_dims;
-    for (int d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = d < n_dims ? ne[d] : 1;
+    for (int d = 0; d < GGUF_MAX_DIMS; d++)
+        t->ne[d] = d < n_dims ? ne[d] : 1;
     t->nbytes = (size_t)(n / tr->block_size) * (size_t)tr->type_size;
     t->name = strdup(name);
     t->data = data;
@@ -824,10 +913,13 @@ void gguf_writer_add_tensor(struct GgufWriter* w, const char* name, enum GgmlTyp
         t->data = c;
         t->owned = 1;
     }
-    if (!t->name || (!t->data && t->nbytes)) {  // a zero-size tensor may have no data
+    if (!t->name || (!t->data && t->nbytes)) { // a zero-size tensor may have no data
         free(t->name);
         if (t->owned) free((void*)t->data);
-        { w_fail(w, ERR_NOMEM, "out of memory at", name); return; }
+        {
+            w_fail(w, ERR_NOMEM, "out of memory at", name);
+            return;
+        }
     }
     w->n_tensors++;
 }
@@ -848,7 +940,8 @@ static void sink_put(struct Sink* s, const void* p, size_t n) {
     }
     if (s->cap - s->len < n) {
         size_t cap = s->cap ? s->cap : 4096;
-        while (cap - s->len < n) cap *= 2;
+        while (cap - s->len < n)
+            cap *= 2;
         uint8_t* nb = realloc(s->buf, cap);
         if (!nb) {
             s->failed = 1;
@@ -871,7 +964,9 @@ static void sink_pad(struct Sink* s, size_t pos, uint32_t align) {
     }
 }
 
-static size_t align_up(size_t x, uint32_t a) { return (x + a - 1) / a * a; }
+static size_t align_up(size_t x, uint32_t a) {
+    return (x + a - 1) / a * a;
+}
 
 static int write_all(struct GgufWriter* w, struct Sink* s, struct Err* e) {
     if (w->failed) return err_set(e, w->err.code, "%s", w->err.msg);
@@ -892,7 +987,8 @@ static int write_all(struct GgufWriter* w, struct Sink* s, struct Err* e) {
         sink_put(s, &len, 8);
         sink_put(s, t->name, (size_t)len);
         sink_put(s, &nd, 4);
-        for (int d = 0; d < t->n_dims; d++) sink_put(s, &t->ne[d], 8);
+        for (int d = 0; d < t->n_dims; d++)
+            sink_put(s, &t->ne[d], 8);
         sink_put(s, &type, 4);
         sink_put(s, &offset, 8);
         pos += 8 + (size_t)len + 4 + 8 * (size_t)t->n_dims + 4 + 8;
@@ -908,8 +1004,7 @@ static int write_all(struct GgufWriter* w, struct Sink* s, struct Err* e) {
     return 0;
 }
 
-int gguf_writer_write_mem(struct GgufWriter* w, uint8_t** out, size_t* out_size,
-                          struct Err* e) {
+int gguf_writer_write_mem(struct GgufWriter* w, uint8_t** out, size_t* out_size, struct Err* e) {
     struct Sink s = {0};
     int rc = write_all(w, &s, e);
     if (rc) {
@@ -935,7 +1030,8 @@ int gguf_writer_write_file(struct GgufWriter* w, const char* path, struct Err* e
         return rc;
     }
     int rc = write_all(w, &s, e);
-    if (fclose(s.f) != 0 && !rc) rc = err_set(e, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    if (fclose(s.f) != 0 && !rc)
+        rc = err_set(e, ERR_IO, "cannot write '%s': %s", path, strerror(errno));
     if (!rc && rename(tmp, path) != 0)
         rc = err_set(e, ERR_IO, "cannot rename to '%s': %s", path, strerror(errno));
     if (rc) unlink(tmp);

@@ -46,53 +46,53 @@ struct GgufValue;
 // unaligned: read them with gguf_arr_int/gguf_arr_float); string and array elements are
 // parsed into items[].
 struct GgufArr {
-    enum GgufValueType type;  // element type
-    uint64_t n;               // element count
-    const uint8_t* raw;       // scalar elements: n * gguf_type_size(type) bytes
-    const struct GgufValue* items;  // string / array elements: n entries, else NULL
+    enum GgufValueType type;       // element type
+    uint64_t n;                    // element count
+    const uint8_t* raw;            // scalar elements: n * gguf_type_size(type) bytes
+    const struct GgufValue* items; // string / array elements: n entries, else NULL
 };
 
 struct GgufValue {
     enum GgufValueType type;
     union {
-        uint64_t u;  // UINT8..UINT64 and BOOL (0/1)
-        int64_t i;   // INT8..INT64
-        double f;    // FLOAT32 (exactly widened) and FLOAT64
+        uint64_t u; // UINT8..UINT64 and BOOL (0/1)
+        int64_t i;  // INT8..INT64
+        double f;   // FLOAT32 (exactly widened) and FLOAT64
         struct GgufStr str;
         struct GgufArr arr;
     };
 };
 
 struct GgufKv {
-    const char* key;  // NUL-terminated, non-empty, unique
+    const char* key; // NUL-terminated, non-empty, unique
     struct GgufValue val;
 };
 
 struct GgufTensor {
-    const char* name;         // NUL-terminated, unique
-    int n_dims;               // 1..4
-    int64_t ne[GGUF_MAX_DIMS];// elements per dim, ne[0] fastest (a row); unused dims are 1
+    const char* name;          // NUL-terminated, unique
+    int n_dims;                // 1..4
+    int64_t ne[GGUF_MAX_DIMS]; // elements per dim, ne[0] fastest (a row); unused dims are 1
     enum GgmlType type;
-    uint64_t offset;          // relative to the data section, aligned
-    size_t nbytes;            // size of the data
-    const void* data;         // view into the buffer (NULL when gguf_parse_meta was used)
-    int64_t n_elements;       // ne[0]*ne[1]*ne[2]*ne[3]
+    uint64_t offset;    // relative to the data section, aligned
+    size_t nbytes;      // size of the data
+    const void* data;   // view into the buffer (NULL when gguf_parse_meta was used)
+    int64_t n_elements; // ne[0]*ne[1]*ne[2]*ne[3]
 };
 
 struct Gguf {
-    uint32_t version;         // 2 or 3
-    uint32_t alignment;       // general.alignment or 32
+    uint32_t version;   // 2 or 3
+    uint32_t alignment; // general.alignment or 32
     int64_t n_kv;
     int64_t n_tensors;
-    struct GgufKv* kv;        // n_kv entries, file order
-    struct GgufTensor* tensors;  // n_tensors entries, file order
-    size_t data_offset;       // start of the tensor data section in the buffer
-    const uint8_t* bytes;     // the whole file (borrowed from the caller, or the mapping)
+    struct GgufKv* kv;          // n_kv entries, file order
+    struct GgufTensor* tensors; // n_tensors entries, file order
+    size_t data_offset;         // start of the tensor data section in the buffer
+    const uint8_t* bytes;       // the whole file (borrowed from the caller, or the mapping)
     size_t size;
     // owned
-    void* map;                // mmap of the file (gguf_open), else NULL
+    void* map; // mmap of the file (gguf_open), else NULL
     size_t map_size;
-    void* arena;              // one allocation for kv, tensors, values and string copies
+    void* arena; // one allocation for kv, tensors, values and string copies
 };
 
 // Parses a GGUF held in bytes[0..size). On success returns 0 and g views bytes, which the
@@ -108,7 +108,7 @@ void gguf_free(struct Gguf* g);
 
 // Size in bytes of one scalar of type t (0 for STRING/ARRAY/unknown).
 size_t gguf_type_size(enum GgufValueType t);
-const char* gguf_type_name(enum GgufValueType t);  // "u32", "str", "arr", ...
+const char* gguf_type_name(enum GgufValueType t); // "u32", "str", "arr", ...
 
 // Lookups. Returned pointers are borrowed until gguf_free.
 const struct GgufKv* gguf_find_key(const struct Gguf* g, const char* key);
@@ -123,13 +123,12 @@ int gguf_get_uint(const struct Gguf* g, const char* key, uint64_t* out, struct E
 int gguf_get_float(const struct Gguf* g, const char* key, double* out, struct Err* e);
 int gguf_get_bool(const struct Gguf* g, const char* key, bool* out, struct Err* e);
 int gguf_get_str(const struct Gguf* g, const char* key, struct GgufStr* out, struct Err* e);
-int gguf_get_arr(const struct Gguf* g, const char* key, const struct GgufArr** out,
-                 struct Err* e);
+int gguf_get_arr(const struct Gguf* g, const char* key, const struct GgufArr** out, struct Err* e);
 
 // Array element access (i < a->n; asserts the element kind).
-int64_t gguf_arr_int(const struct GgufArr* a, uint64_t i);    // integer or bool elements
-double gguf_arr_float(const struct GgufArr* a, uint64_t i);   // any numeric element
-struct GgufStr gguf_arr_str(const struct GgufArr* a, uint64_t i);  // string elements
+int64_t gguf_arr_int(const struct GgufArr* a, uint64_t i);        // integer or bool elements
+double gguf_arr_float(const struct GgufArr* a, uint64_t i);       // any numeric element
+struct GgufStr gguf_arr_str(const struct GgufArr* a, uint64_t i); // string elements
 
 // --------------------------------------------------------------------------------------
 // writer
@@ -139,20 +138,20 @@ struct GgufWriterTensor {
     enum GgmlType type;
     int n_dims;
     int64_t ne[GGUF_MAX_DIMS];
-    const void* data;   // caller's bytes, or owned when copied
+    const void* data; // caller's bytes, or owned when copied
     size_t nbytes;
     int owned;
 };
 
 struct GgufWriter {
-    uint8_t* kv_bytes;  // the encoded key/value section
+    uint8_t* kv_bytes; // the encoded key/value section
     size_t kv_len, kv_cap;
     int64_t n_kv;
-    char** keys;        // for the duplicate check
+    char** keys; // for the duplicate check
     struct GgufWriterTensor* tensors;
     int64_t n_tensors, tensors_cap;
     uint32_t alignment;
-    int failed;         // a set/add call failed (allocation or duplicate): write refuses
+    int failed; // a set/add call failed (allocation or duplicate): write refuses
     struct Err err;
 };
 
@@ -188,12 +187,11 @@ void gguf_writer_set_kv(struct GgufWriter* w, const struct GgufKv* kv);
 
 // Adds a tensor. data (nbytes = quant_row_size(type, ne[0]) * rows) must stay valid
 // until the write, unless copy is nonzero. Shape checks as in the reader.
-void gguf_writer_add_tensor(struct GgufWriter* w, const char* name, enum GgmlType type,
-                            int n_dims, const int64_t* ne, const void* data, int copy);
+void gguf_writer_add_tensor(struct GgufWriter* w, const char* name, enum GgmlType type, int n_dims,
+                            const int64_t* ne, const void* data, int copy);
 
 // Writes the file: to "path.tmp" and then renamed, so no half-written file is left at
 // path on failure. Returns 0 or a negative ERR_* with e filled.
 int gguf_writer_write_file(struct GgufWriter* w, const char* path, struct Err* e);
 // Writes into a malloc'ed buffer (*out, *out_size), owned by the caller.
-int gguf_writer_write_mem(struct GgufWriter* w, uint8_t** out, size_t* out_size,
-                          struct Err* e);
+int gguf_writer_write_mem(struct GgufWriter* w, uint8_t** out, size_t* out_size, struct Err* e);

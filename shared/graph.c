@@ -6,25 +6,43 @@
 #include <string.h>
 
 static const char* const OP_NAMES[OP_COUNT] = {
-    [OP_EMBED] = "embed", [OP_RMSNORM] = "rmsnorm", [OP_MATMUL] = "matmul", [OP_ROPE] = "rope",
-    [OP_ATTN] = "attn",   [OP_ADD] = "add",         [OP_GLU] = "glu",
+    [OP_EMBED] = "embed",
+    [OP_RMSNORM] = "rmsnorm",
+    [OP_MATMUL] = "matmul",
+    [OP_ROPE] = "rope",
+    [OP_ATTN] = "attn",
+    [OP_ADD] = "add",
+    [OP_GLU] = "glu",
     // ---- rwkv7
-    [OP_LAYERNORM] = "layernorm", [OP_TOKEN_SHIFT] = "token_shift", [OP_LERP] = "lerp",
-    [OP_UNARY] = "unary",         [OP_MUL] = "mul",                 [OP_RWKV7_KK] = "rwkv7_kk",
-    [OP_RWKV7_KA] = "rwkv7_ka",   [OP_WKV7] = "wkv7",
+    [OP_LAYERNORM] = "layernorm",
+    [OP_TOKEN_SHIFT] = "token_shift",
+    [OP_LERP] = "lerp",
+    [OP_UNARY] = "unary",
+    [OP_MUL] = "mul",
+    [OP_RWKV7_KK] = "rwkv7_kk",
+    [OP_RWKV7_KA] = "rwkv7_ka",
+    [OP_WKV7] = "wkv7",
     [OP_RWKV7_BONUS] = "rwkv7_bonus",
     // ---- mamba
-    [OP_SLICE] = "slice", [OP_SSM_CONV] = "ssm_conv", [OP_SSM_SCAN] = "ssm_scan",
-    [OP_SSM_SCAN2] = "ssm_scan2", [OP_RMSNORM_GROUP] = "rmsnorm_group", [OP_MOE] = "moe",
+    [OP_SLICE] = "slice",
+    [OP_SSM_CONV] = "ssm_conv",
+    [OP_SSM_SCAN] = "ssm_scan",
+    [OP_SSM_SCAN2] = "ssm_scan2",
+    [OP_RMSNORM_GROUP] = "rmsnorm_group",
+    [OP_MOE] = "moe",
     // ---- griffin
-    [OP_SCALE] = "scale", [OP_MATMUL_BLOCKDIAG] = "matmul_blockdiag", [OP_RG_LRU] = "rg_lru",
+    [OP_SCALE] = "scale",
+    [OP_MATMUL_BLOCKDIAG] = "matmul_blockdiag",
+    [OP_RG_LRU] = "rg_lru",
     [OP_SOFTCAP] = "softcap",
     // ---- zamba2
     [OP_CONCAT] = "concat",
 };
 _Static_assert(sizeof(OP_NAMES) / sizeof(OP_NAMES[0]) == OP_COUNT, "OP_NAMES size");
 
-const char* op_kind_name(enum OpKind k) { return (unsigned)k < OP_COUNT ? OP_NAMES[k] : "?"; }
+const char* op_kind_name(enum OpKind k) {
+    return (unsigned)k < OP_COUNT ? OP_NAMES[k] : "?";
+}
 
 // ---------------------------------------------------------------------------------------
 // builder helpers: each appends one op; a failed allocation is remembered in b->rc
@@ -57,12 +75,16 @@ static struct Op* emit(struct Builder* b, enum OpKind kind, const char* name, in
     op->layer = b->layer;
     op->out = out;
     op->state = -1;
-    for (int i = 0; i < OP_MAX_IN; i++) op->in[i] = -1;
-    for (int i = 0; i < OP_MAX_W; i++) op->w[i] = -1;
+    for (int i = 0; i < OP_MAX_IN; i++)
+        op->in[i] = -1;
+    for (int i = 0; i < OP_MAX_W; i++)
+        op->w[i] = -1;
     return op;
 }
 
-static int W(const struct Builder* b, const struct GgufTensor* t) { return model_tensor_id(b->m, t); }
+static int W(const struct Builder* b, const struct GgufTensor* t) {
+    return model_tensor_id(b->m, t);
+}
 
 static int buf(struct Builder* b, const char* name, int width) {
     struct Graph* g = b->g;
@@ -201,7 +223,7 @@ static void build_llama(struct Builder* b) {
     int q = buf(b, "q", n_q), k = buf(b, "k", n_kv), v = buf(b, "v", n_kv);
     int att = buf(b, "att_out", n_q);
     b->layer = -1;
-    op_embed(b, x, b->m->w.token_embd);  // x = E[t], no scaling
+    op_embed(b, x, b->m->w.token_embd); // x = E[t], no scaling
     for (int l = 0; l < c->n_layer; l++) {
         const struct LayerWeights* L = &b->m->w.layers[l];
         b->layer = l;
@@ -274,7 +296,8 @@ static struct Op* op_rwkv7(struct Builder* b, enum OpKind kind, const char* name
     const struct Config* c = &b->m->config;
     struct Op* op = emit(b, kind, name, out);
     if (!op) return NULL;
-    for (int i = 0; i < n_in; i++) op->in[i] = in[i];
+    for (int i = 0; i < n_in; i++)
+        op->in[i] = in[i];
     op->w[0] = W(b, w);
     op->p.rwkv7.n_head = c->n_head;
     op->p.rwkv7.head_size = c->rwkv_head_size;
@@ -311,8 +334,8 @@ static void build_rwkv7(struct Builder* b) {
         b->layer = l;
         // ln0 belongs to block 0 (and must run on every row, which layer -1 ops need not).
         if (l == 0)
-            op_layernorm(b, "inp_norm", x, x, b->m->w.token_embd_norm,
-                         b->m->w.token_embd_norm_b, 1, c->norm_eps);
+            op_layernorm(b, "inp_norm", x, x, b->m->w.token_embd_norm, b->m->w.token_embd_norm_b, 1,
+                         c->norm_eps);
         // ---- time mixing
         op_layernorm(b, "attn_norm", xb, x, L->attn_norm, L->attn_norm_b, 1, c->norm_eps);
         op_token_shift(b, "att_shift", prev, xb, C);
@@ -328,7 +351,7 @@ static void build_rwkv7(struct Builder* b) {
                    UNARY_TANH, L->time_mix_w2, L->time_mix_w0);
         op_unary(b, "w", w, w, UNARY_RWKV7_DECAY);
         op_matmul(b, "k_raw", k, xk, L->time_mix_key, NULL);
-        int vv = l == 0 ? v_first : v;  // layer 0's v is v_first
+        int vv = l == 0 ? v_first : v; // layer 0's v is v_first
         op_matmul(b, "v_raw", vv, xv, L->time_mix_value, NULL);
         if (l > 0) {
             build_lora(b, "v_lora", NULL, "v_lora_out", v_mix, v_lora, xv, L->time_mix_v1,
@@ -339,8 +362,8 @@ static void build_rwkv7(struct Builder* b) {
         build_lora(b, "a_lora", NULL, "a_lora_out", a, a_lora, xa, L->time_mix_a1, UNARY_COUNT,
                    L->time_mix_a2, L->time_mix_a0);
         op_unary(b, "a", a, a, UNARY_SIGMOID);
-        build_lora(b, "g_lora", "g_lora_sigmoid", "g", g, g_lora, xg, L->time_mix_g1,
-                   UNARY_SIGMOID, L->time_mix_g2, NULL);
+        build_lora(b, "g_lora", "g_lora_sigmoid", "g", g, g_lora, xg, L->time_mix_g1, UNARY_SIGMOID,
+                   L->time_mix_g2, NULL);
         op_rwkv7(b, OP_RWKV7_KK, "kk", kk, (const int[]){k}, 1, L->time_mix_k_k);
         op_rwkv7(b, OP_RWKV7_KA, "k", k, (const int[]){k, a}, 2, L->time_mix_k_a);
         int slot = state(b, STATE_WKV, c->n_head * c->rwkv_head_size * c->rwkv_head_size, 0);
@@ -377,7 +400,7 @@ static void op_slice(struct Builder* b, const char* name, int out, int x, int of
 }
 
 static struct Op* op_ssm_conv(struct Builder* b, int out, int x, const struct LayerWeights* L,
-                               int channels) {
+                              int channels) {
     int d_conv = b->m->config.ssm_d_conv;
     int slot = state(b, STATE_CONV, (d_conv - 1) * channels, 0);
     struct Op* op = emit(b, OP_SSM_CONV, "ssm_conv", out);
@@ -464,7 +487,7 @@ static void build_mamba1_mixer(struct Builder* b, int out, int u, const struct L
         op_rmsnorm(b, "ssm_b_norm", sB, sB, L->ssm_b_norm, c->norm_eps);
         op_rmsnorm(b, "ssm_c_norm", sC, sC, L->ssm_c_norm, c->norm_eps);
     }
-    op_matmul(b, "ssm_dt", dt, dtr, L->ssm_dt, NULL);  // its bias is added in the scan
+    op_matmul(b, "ssm_dt", dt, dtr, L->ssm_dt, NULL); // its bias is added in the scan
     op_ssm_scan(b, 0, n_head, y, xc, dt, sB, sC, L);
     op_glu(b, "ssm_gate", y, sz, y, ACT_SILU);
     op_matmul(b, "ssm_out", out, y, L->ssm_out, NULL);
@@ -514,8 +537,12 @@ static void build_mamba_family(struct Builder* b, int mamba2) {
     build_output(b, x);
 }
 
-static void build_mamba(struct Builder* b) { build_mamba_family(b, 0); }
-static void build_mamba2(struct Builder* b) { build_mamba_family(b, 1); }
+static void build_mamba(struct Builder* b) {
+    build_mamba_family(b, 0);
+}
+static void build_mamba2(struct Builder* b) {
+    build_mamba_family(b, 1);
+}
 
 // Jamba (§5.4): attention (no RoPE) or Mamba-1 mixer, then a dense MLP or MoE.
 static void build_jamba(struct Builder* b) {
@@ -534,7 +561,7 @@ static void build_jamba(struct Builder* b) {
             op_matmul(b, "Qcur", q, xb, L->attn_q, NULL);
             op_matmul(b, "Kcur", k, xb, L->attn_k, NULL);
             op_matmul(b, "Vcur", v, xb, L->attn_v, NULL);
-            op_attn(b, att, q, k, v, c->layer_n_head_kv[l], 0);  // no RoPE
+            op_attn(b, att, q, k, v, c->layer_n_head_kv[l], 0); // no RoPE
             op_matmul(b, "attn_out", xb2, att, L->attn_output, NULL);
         } else {
             build_mamba1_mixer(b, xb2, xb, L, 1);
@@ -601,14 +628,14 @@ static void build_rglru_block(struct Builder* b, int out, int u, const struct La
     op_matmul(b, "rg_y", y, u, L->rg_y, L->rg_y_b);
     op_matmul(b, "rg_x", xr, u, L->rg_x, L->rg_x_b);
     struct Op* conv = op_ssm_conv(b, xc, xr, L, lru);
-    if (conv) conv->p.ssm.linear = 1;  // Griffin's conv has no activation after it
+    if (conv) conv->p.ssm.linear = 1; // Griffin's conv has no activation after it
     // The gates read the conv output, one (bw x bw) block per head (n_head blocks).
     op_matmul_blockdiag(b, "rg_gate_x", gx, xc, L->rg_gate_x, L->rg_gate_x_b, c->n_head);
     op_unary(b, "rg_gate_x_sigmoid", gx, gx, UNARY_SIGMOID);
     op_matmul_blockdiag(b, "rg_gate_a", ga, xc, L->rg_gate_a, L->rg_gate_a_b, c->n_head);
     op_unary(b, "rg_gate_a_sigmoid", ga, ga, UNARY_SIGMOID);
     op_rg_lru(b, h, xc, gx, ga, L);
-    op_glu(b, "rg_gated", h, y, h, ACT_GELU_TANH);  // gelu_tanh(y) * h
+    op_glu(b, "rg_gated", h, y, h, ACT_GELU_TANH); // gelu_tanh(y) * h
     op_matmul(b, "rg_out", out, h, L->rg_out, L->rg_out_b);
 }
 
@@ -685,7 +712,7 @@ static void build_zamba2_shared(struct Builder* b, int out, int x, int emb,
     int hb = buf(b, "hb", F), hb2 = buf(b, "hb2", F);
     int lora = buf(b, "lora", c->adapter_rank > 0 ? c->adapter_rank : 1);
     int tmp = buf(b, "lora_out", n_q > 2 * F ? n_q : 2 * F);
-    op_concat(b, "attn_inp", xe, x, emb);  // current hidden first, embedding second
+    op_concat(b, "attn_inp", xe, x, emb); // current hidden first, embedding second
     op_rmsnorm(b, "attn_norm_shared", xe, xe, S->attn_norm, c->norm_eps);
     build_adapted(b, "Qcur", "Qcur_lora_a", "Qcur_lora_b", "Qcur_adapted", q, xe, S->attn_q,
                   L->shared_attn_q_a, L->shared_attn_q_b, lora, tmp);
@@ -697,7 +724,7 @@ static void build_zamba2_shared(struct Builder* b, int out, int x, int emb,
         op_rope(b, "Qcur_rope", q, c->n_head);
         op_rope(b, "Kcur_rope", k, c->n_head_kv);
     }
-    op_attn(b, att, q, k, v, c->n_head_kv, 0);  // one cache per invocation, scale (hd/2)^-0.5
+    op_attn(b, att, q, k, v, c->n_head_kv, 0); // one cache per invocation, scale (hd/2)^-0.5
     op_matmul(b, "attn_out", xb, att, S->attn_output, NULL);
     op_rmsnorm(b, "ffn_norm", xb, xb, S->ffn_norm, c->norm_eps);
     if (S->ffn_gate_up) {
@@ -705,9 +732,9 @@ static void build_zamba2_shared(struct Builder* b, int out, int x, int emb,
         build_adapted(b, "ffn_gate_up", "ffn_gate_up_lora_a", "ffn_gate_up_lora_b",
                       "ffn_gate_up_adapted", gu, xb, S->ffn_gate_up, L->shared_ffn_gate_up_a,
                       L->shared_ffn_gate_up_b, lora, tmp);
-        op_slice(b, "ffn_gate", hb, gu, 0);  // torch.chunk(gate_up, 2): gate first
+        op_slice(b, "ffn_gate", hb, gu, 0); // torch.chunk(gate_up, 2): gate first
         op_slice(b, "ffn_up", hb2, gu, F);
-    } else {  // Zamba v1
+    } else { // Zamba v1
         op_matmul(b, "ffn_gate", hb, xb, S->ffn_gate, NULL);
         op_matmul(b, "ffn_up", hb2, xb, S->ffn_up, NULL);
     }

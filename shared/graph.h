@@ -12,13 +12,13 @@
 #include "model.h"
 
 enum OpKind {
-    OP_EMBED,       // out[t] = row tokens[t] of w[0]                              (n_embd)
-    OP_RMSNORM,     // out = w[0] * x / sqrt(mean(x^2) + eps) (+ w[1])  per row
-    OP_MATMUL,      // out = W x (+ b): w[0] (in, out) as GGUF stores it, w[1] optional bias
-    OP_ROPE,        // rotate each head of in[0] by its position                  (in place ok)
-    OP_ATTN,        // append in[1]=k, in[2]=v to the KV cache, attend with in[0]=q
-    OP_ADD,         // out = in[0] + in[1]
-    OP_GLU,         // out = act(in[0]) * in[1]
+    OP_EMBED,   // out[t] = row tokens[t] of w[0]                              (n_embd)
+    OP_RMSNORM, // out = w[0] * x / sqrt(mean(x^2) + eps) (+ w[1])  per row
+    OP_MATMUL,  // out = W x (+ b): w[0] (in, out) as GGUF stores it, w[1] optional bias
+    OP_ROPE,    // rotate each head of in[0] by its position                  (in place ok)
+    OP_ATTN,    // append in[1]=k, in[2]=v to the KV cache, attend with in[0]=q
+    OP_ADD,     // out = in[0] + in[1]
+    OP_GLU,     // out = act(in[0]) * in[1]
     // ---- rwkv7
     OP_LAYERNORM,   // out = (x - mean) / sqrt(var + eps) * w[0] + w[1], per group of the row
                     // (n_group 1: LayerNorm; n_head: GroupNorm); biased variance  (in place ok)
@@ -34,30 +34,30 @@ enum OpKind {
                     // state S (n_head, N, N) as [head][value][key]; out = S_t r per head
     OP_RWKV7_BONUS, // out = in[0] + per head (sum r * k * w[0]) * v;  in = y, r, k, v
     // ---- mamba
-    OP_SLICE,       // out = in[0][offset : offset + width(out)]  per row
-    OP_SSM_CONV,    // out = silu(depthwise causal conv1d(in[0]) + w[1]); w[0] (d_conv, ch)
-    OP_SSM_SCAN,    // Mamba-1 selective scan: in x, dt, B, C; w A, D, dt bias -> y; B/C per
-                    // group of channels (p.ssm.n_group: 1, or Zamba v1's heads)
-    OP_SSM_SCAN2,   // Mamba-2 SSD scan (heads, groups): in x, dt, B, C; w A, D, dt bias -> y
+    OP_SLICE,         // out = in[0][offset : offset + width(out)]  per row
+    OP_SSM_CONV,      // out = silu(depthwise causal conv1d(in[0]) + w[1]); w[0] (d_conv, ch)
+    OP_SSM_SCAN,      // Mamba-1 selective scan: in x, dt, B, C; w A, D, dt bias -> y; B/C per
+                      // group of channels (p.ssm.n_group: 1, or Zamba v1's heads)
+    OP_SSM_SCAN2,     // Mamba-2 SSD scan (heads, groups): in x, dt, B, C; w A, D, dt bias -> y
     OP_RMSNORM_GROUP, // out = w[0] * x / rms over each of n_group contiguous groups
-    OP_MOE,         // out = sum over the top-k experts of p_e * gated MLP_e(in[0])
+    OP_MOE,           // out = sum over the top-k experts of p_e * gated MLP_e(in[0])
     // ---- griffin
-    OP_SCALE,       // out = in[0] * p.scale.s                                    (in place ok)
+    OP_SCALE,            // out = in[0] * p.scale.s                                    (in place ok)
     OP_MATMUL_BLOCKDIAG, // out = block-diagonal W x + b: w[0] (bw, bw, n_block) holds one
-                    // (bw in, bw out) GGUF matrix per block, w[1] bias (bw, n_block)
-    OP_RG_LRU,      // Griffin RG-LRU over rows in order: in = x, input gate, recurrent gate
-                    // (both after the sigmoid); w[0] = Lambda (rg_param); state h; out = h
-    OP_SOFTCAP,     // out = cap * tanh(in[0] / cap)                              (in place ok)
+                         // (bw in, bw out) GGUF matrix per block, w[1] bias (bw, n_block)
+    OP_RG_LRU,           // Griffin RG-LRU over rows in order: in = x, input gate, recurrent gate
+                         // (both after the sigmoid); w[0] = Lambda (rg_param); state h; out = h
+    OP_SOFTCAP,          // out = cap * tanh(in[0] / cap)                              (in place ok)
     // ---- zamba2
-    OP_CONCAT,      // out = concat(in[0], in[1]) per row (widths: in[0]'s, then the rest of out)
+    OP_CONCAT, // out = concat(in[0], in[1]) per row (widths: in[0]'s, then the rest of out)
     OP_COUNT,
 };
 
 // What OP_GLU applies to its first input.
 enum Act {
-    ACT_SILU,       // x * sigmoid(x)
-    ACT_GELU_TANH,  // tanh approximation
-    ACT_GELU,       // exact, with erf
+    ACT_SILU,      // x * sigmoid(x)
+    ACT_GELU_TANH, // tanh approximation
+    ACT_GELU,      // exact, with erf
     ACT_COUNT,
 };
 
@@ -65,29 +65,29 @@ enum Act {
 enum Unary {
     UNARY_TANH,
     UNARY_SIGMOID,
-    UNARY_RWKV7_DECAY,  // exp(-exp(-1/2) * sigmoid(x)), the RWKV-7 decay in (0.5452, 1)
-    UNARY_SQRELU,       // max(x, 0)^2
+    UNARY_RWKV7_DECAY, // exp(-exp(-1/2) * sigmoid(x)), the RWKV-7 decay in (0.5452, 1)
+    UNARY_SQRELU,      // max(x, 0)^2
     UNARY_COUNT,
 };
 
 union OpParams {
     struct {
         double eps;
-        double w_offset;   // griffin: 1 for Gemma's (1 + w) * x / rms, else 0
+        double w_offset; // griffin: 1 for Gemma's (1 + w) * x / rms, else 0
     } norm;
     struct {
         enum RopeType type;
-        int n_head;        // heads in the row
-        int head_dim;      // elements per head
-        int n_rot;         // rotated elements per head (the first n_rot)
-        double freq_base;  // theta_i = pos * freq_scale * freq_base^(-2i/n_rot) / freq_factor_i
+        int n_head;       // heads in the row
+        int head_dim;     // elements per head
+        int n_rot;        // rotated elements per head (the first n_rot)
+        double freq_base; // theta_i = pos * freq_scale * freq_base^(-2i/n_rot) / freq_factor_i
         double freq_scale;
-        int freq_factors;  // tensor id of per-pair factors (rope_freqs), or -1
+        int freq_factors; // tensor id of per-pair factors (rope_freqs), or -1
     } rope;
     struct {
         int n_head, n_head_kv, head_dim;
-        int window;        // 0: full causal; W: keys j with pos - W < j <= pos
-        double scale;      // applied to q.k
+        int window;   // 0: full causal; W: keys j with pos - W < j <= pos
+        double scale; // applied to q.k
     } attn;
     struct {
         enum Act act;
@@ -95,29 +95,29 @@ union OpParams {
     // ---- rwkv7
     struct {
         double eps;
-        int n_group;       // contiguous groups per row, each normalised on its own
+        int n_group; // contiguous groups per row, each normalised on its own
     } layernorm;
     struct {
-        int slice;         // which (width,) slice of w[0] is the mix
+        int slice; // which (width,) slice of w[0] is the mix
     } lerp;
     struct {
         enum Unary fn;
     } unary;
     struct {
         int n_head, head_size;
-    } rwkv7;               // OP_RWKV7_KK, OP_WKV7, OP_RWKV7_BONUS
+    } rwkv7; // OP_RWKV7_KK, OP_WKV7, OP_RWKV7_BONUS
     // ---- mamba
     struct {
-        int offset;        // first element of in[0] copied
+        int offset; // first element of in[0] copied
     } slice;
     struct {
-        int d_conv;        // kernel width K; the state keeps the K-1 previous inputs
-        int n_head;        // SCAN2: heads (SCAN: d_inner, one channel per "head")
-        int head_dim;      // SCAN2: channels per head (SCAN: 1)
-        int n_group;       // SCAN2: B/C groups
-        int d_state;       // N
-        int linear;        // griffin: SSM_CONV without the silu after the conv
-        int a_log;         // ---- zamba2: w[0] holds A_log; the engine uses A = -exp(A_log)
+        int d_conv;   // kernel width K; the state keeps the K-1 previous inputs
+        int n_head;   // SCAN2: heads (SCAN: d_inner, one channel per "head")
+        int head_dim; // SCAN2: channels per head (SCAN: 1)
+        int n_group;  // SCAN2: B/C groups
+        int d_state;  // N
+        int linear;   // griffin: SSM_CONV without the silu after the conv
+        int a_log;    // ---- zamba2: w[0] holds A_log; the engine uses A = -exp(A_log)
     } ssm;
     struct {
         int n_group;
@@ -131,51 +131,51 @@ union OpParams {
         double s;
     } scale;
     struct {
-        int n_block;       // MATMUL_BLOCKDIAG: blocks of width(in) / n_block
+        int n_block; // MATMUL_BLOCKDIAG: blocks of width(in) / n_block
     } blockdiag;
     struct {
         double cap;
     } softcap;
 };
 
-#define OP_MAX_IN 6  // OP_WKV7 reads six
+#define OP_MAX_IN 6 // OP_WKV7 reads six
 #define OP_MAX_W 4
 
 struct Op {
     enum OpKind kind;
-    const char* name;      // dump name, llama.cpp's callback names where they exist
-    int layer;             // -1 outside the layers
-    int out;               // buffer id
-    int in[OP_MAX_IN];     // buffer ids, -1 unused
-    int w[OP_MAX_W];       // tensor ids (model_tensor_id), -1 unused
-    int state;             // state slot id, -1 none
+    const char* name;  // dump name, llama.cpp's callback names where they exist
+    int layer;         // -1 outside the layers
+    int out;           // buffer id
+    int in[OP_MAX_IN]; // buffer ids, -1 unused
+    int w[OP_MAX_W];   // tensor ids (model_tensor_id), -1 unused
+    int state;         // state slot id, -1 none
     union OpParams p;
 };
 
 struct Buf {
-    const char* name;      // "x", "xb", "q", ...
-    int width;             // elements per position
+    const char* name; // "x", "xb", "q", ...
+    int width;        // elements per position
 };
 
 enum StateKind {
-    STATE_KV,              // keys and values: rows (n_ctx or window) x width each
+    STATE_KV, // keys and values: rows (n_ctx or window) x width each
     // ---- rwkv7
-    STATE_SHIFT,           // one row of width: the previous token's value (token shift)
-    STATE_WKV,             // one row of width n_head * N * N: the WKV-7 matrices
+    STATE_SHIFT, // one row of width: the previous token's value (token shift)
+    STATE_WKV,   // one row of width n_head * N * N: the WKV-7 matrices
     // ---- mamba
-    STATE_CONV,            // one row: the d_conv-1 previous conv inputs, [d_conv-1][channels]
-    STATE_SSM,             // one row: the SSM state h, [d_inner][d_state] / [n_head][head_dim][d_state]
+    STATE_CONV, // one row: the d_conv-1 previous conv inputs, [d_conv-1][channels]
+    STATE_SSM,  // one row: the SSM state h, [d_inner][d_state] / [n_head][head_dim][d_state]
     // ---- griffin
-    STATE_RG_LRU,          // one row: the RG-LRU state h, [lru_width]
+    STATE_RG_LRU, // one row: the RG-LRU state h, [lru_width]
     STATE_KIND_COUNT,
 };
 
 struct StateDesc {
     enum StateKind kind;
     int layer;
-    int width;             // elements per cached position (n_head_kv * head_dim for KV)
-    int window;            // 0: the engine keeps n_ctx positions; W: a ring of min(W, n_ctx)
-                           // positions (position j in row j % W)
+    int width;  // elements per cached position (n_head_kv * head_dim for KV)
+    int window; // 0: the engine keeps n_ctx positions; W: a ring of min(W, n_ctx)
+                // positions (position j in row j % W)
 };
 
 struct Graph {
@@ -185,8 +185,8 @@ struct Graph {
     int n_bufs;
     struct StateDesc* states;
     int n_states, cap_states;
-    int logits;            // buffer id of the logits (width n_vocab)
-    int tokens_buf;        // -1: OP_EMBED reads the engine's token ids
+    int logits;     // buffer id of the logits (width n_vocab)
+    int tokens_buf; // -1: OP_EMBED reads the engine's token ids
 };
 
 // Builds the graph of m. Returns 0 or ERR_UNSUPPORTED / ERR_NOMEM with a message.

@@ -79,7 +79,8 @@ cJSON* info_describe(const struct Gguf* g, const char* path) {
     cJSON_AddNumberToObject(o, "file_bytes", (double)g->size);
     cJSON* types = cJSON_AddObjectToObject(o, "tensor_types");
     for (int t = 0; t < GGML_TYPE_COUNT; t++)
-        if (count[t]) cJSON_AddNumberToObject(types, quant_type_name((uint32_t)t), (double)count[t]);
+        if (count[t])
+            cJSON_AddNumberToObject(types, quant_type_name((uint32_t)t), (double)count[t]);
     return o;
 }
 
@@ -87,10 +88,13 @@ cJSON* info_describe(const struct Gguf* g, const char* path) {
 // "[n x type] first elements...".
 static void render(char* buf, size_t cap, const struct GgufValue* v) {
     switch (v->type) {
-    case GGUF_TYPE_STRING: snprintf(buf, cap, "\"%.*s\"", (int)(cap > 8 ? cap - 8 : 0), v->str.s); return;
+    case GGUF_TYPE_STRING:
+        snprintf(buf, cap, "\"%.*s\"", (int)(cap > 8 ? cap - 8 : 0), v->str.s);
+        return;
     case GGUF_TYPE_ARRAY: {
         const struct GgufArr* a = &v->arr;
-        int n = snprintf(buf, cap, "[%llu x %s]", (unsigned long long)a->n, gguf_type_name(a->type));
+        int n =
+            snprintf(buf, cap, "[%llu x %s]", (unsigned long long)a->n, gguf_type_name(a->type));
         for (uint64_t i = 0; i < a->n && i < 8 && n > 0 && (size_t)n < cap; i++) {
             if (a->type == GGUF_TYPE_STRING)
                 n += snprintf(buf + n, cap - (size_t)n, " \"%.24s\"", gguf_arr_str(a, i).s);
@@ -128,7 +132,8 @@ void info_add_tensors(cJSON* info, const struct Gguf* g) {
         cJSON_AddStringToObject(o, "name", t->name);
         cJSON_AddStringToObject(o, "type", quant_type_name(t->type));
         cJSON* ne = cJSON_AddArrayToObject(o, "ne");
-        for (int d = 0; d < t->n_dims; d++) cJSON_AddItemToArray(ne, cJSON_CreateNumber((double)t->ne[d]));
+        for (int d = 0; d < t->n_dims; d++)
+            cJSON_AddItemToArray(ne, cJSON_CreateNumber((double)t->ne[d]));
         cJSON_AddNumberToObject(o, "offset", (double)t->offset);
         cJSON_AddNumberToObject(o, "bytes", (double)t->nbytes);
         cJSON_AddItemToArray(arr, o);
@@ -170,11 +175,11 @@ void info_print_text(FILE* f, const cJSON* info) {
 
 void info_add_layers(cJSON* info, const struct Model* m) {
     static const char* const KIND[LAYER_KIND_COUNT] = {
-        [LAYER_ATTN] = "attn", [LAYER_MAMBA] = "mamba", [LAYER_MAMBA2] = "mamba2",
+        [LAYER_ATTN] = "attn",   [LAYER_MAMBA] = "mamba", [LAYER_MAMBA2] = "mamba2",
         [LAYER_RWKV7] = "rwkv7", [LAYER_RGLRU] = "rglru",
     };
-    static const char* const FFN[FFN_KIND_COUNT] = {[FFN_NONE] = "", [FFN_DENSE] = "+ffn",
-                                                    [FFN_MOE] = "+moe"};
+    static const char* const FFN[FFN_KIND_COUNT] = {
+        [FFN_NONE] = "", [FFN_DENSE] = "+ffn", [FFN_MOE] = "+moe"};
     const struct Config* c = &m->config;
     cJSON* arr = cJSON_AddArrayToObject(info, "layers");
     int n_attn = 0, n_rec = 0, n_moe = 0;

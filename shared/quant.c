@@ -64,8 +64,7 @@ int quant_type_from_name(const char* name) {
         const char* a = TRAITS[t].name;
         if (!a) continue;
         size_t i = 0;
-        while (a[i] && name[i] &&
-               tolower((unsigned char)a[i]) == tolower((unsigned char)name[i]))
+        while (a[i] && name[i] && tolower((unsigned char)a[i]) == tolower((unsigned char)name[i]))
             i++;
         if (a[i] == 0 && name[i] == 0) return t;
     }
@@ -123,19 +122,19 @@ uint16_t quant_f32_to_f16(float f) {
     uint32_t w = f32_to_bits(f);
     uint16_t sign = (uint16_t)((w >> 16) & 0x8000);
     uint32_t a = w & 0x7FFFFFFFu;
-    if (a > 0x7F800000u) return sign | 0x7E00;  // NaN: ggml's portable path gives this one
+    if (a > 0x7F800000u) return sign | 0x7E00; // NaN: ggml's portable path gives this one
     // 65520 (0x477FF000) is the tie between 65504 (odd mantissa) and 65536: rounds to inf
     if (a >= 0x477FF000u) return sign | 0x7C00;
     uint32_t e = a >> 23;
     if (e < 113) {
         // below 2^-14: a half subnormal or zero, round(|f| * 2^24) with ties to even
-        if (e < 102) return sign;  // < 2^-25: rounds to zero (2^-25 itself ties to 0)
+        if (e < 102) return sign; // < 2^-25: rounds to zero (2^-25 itself ties to 0)
         uint32_t mant = (a & 0x7FFFFFu) | 0x800000u;
-        uint32_t shift = 126 - e;  // 14..24
+        uint32_t shift = 126 - e; // 14..24
         uint32_t q = mant >> shift;
         uint32_t rem = mant & ((1u << shift) - 1);
         uint32_t half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (q & 1))) q++;  // may carry into 0x400: fine
+        if (rem > half || (rem == half && (q & 1))) q++; // may carry into 0x400: fine
         return sign | (uint16_t)q;
     }
     // normal: keep 10 mantissa bits, round on the 13 dropped ones (carry may bump e)
@@ -226,7 +225,8 @@ static void dq_q5_1(const uint8_t* b, float* y) {
 // q8_0, 34 bytes / 32: d f16 | qs[32] int8
 static void dq_q8_0(const uint8_t* b, float* y) {
     float d = rd_f16(b);
-    for (int j = 0; j < 32; j++) y[j] = (float)(int8_t)b[2 + j] * d;
+    for (int j = 0; j < 32; j++)
+        y[j] = (float)(int8_t)b[2 + j] * d;
 }
 
 // q2_K, 84 bytes / 256: scales[16] (low nibble scale, high nibble min, one per 16 values)
@@ -307,8 +307,10 @@ static void dq_q4_K(const uint8_t* b, float* y) {
         float d1 = d * (float)sc, m1 = dmin * (float)m;
         k4_scale_min(scales, 2 * c + 1, &sc, &m);
         float d2 = d * (float)sc, m2 = dmin * (float)m;
-        for (int l = 0; l < 32; l++) *y++ = d1 * (float)(q[l] & 0xF) - m1;
-        for (int l = 0; l < 32; l++) *y++ = d2 * (float)(q[l] >> 4) - m2;
+        for (int l = 0; l < 32; l++)
+            *y++ = d1 * (float)(q[l] & 0xF) - m1;
+        for (int l = 0; l < 32; l++)
+            *y++ = d2 * (float)(q[l] >> 4) - m2;
     }
 }
 
@@ -380,11 +382,10 @@ static void dq_iq4_nl(const uint8_t* b, float* y) {
 static int dequant_chunk(enum GgmlType t, const uint8_t* src, float* y, int n) {
     void (*blk)(const uint8_t*, float*) = NULL;
     switch (t) {
-    case GGML_TYPE_F32:
-        memcpy(y, src, (size_t)n * sizeof(float));
-        return 0;
+    case GGML_TYPE_F32: memcpy(y, src, (size_t)n * sizeof(float)); return 0;
     case GGML_TYPE_F16:
-        for (int i = 0; i < n; i++) y[i] = rd_f16(src + 2 * i);
+        for (int i = 0; i < n; i++)
+            y[i] = rd_f16(src + 2 * i);
         return 0;
     case GGML_TYPE_BF16:
         for (int i = 0; i < n; i++) {
@@ -445,7 +446,8 @@ int quant_dequant_row(enum GgmlType t, const void* src, double* dst, int64_t n) 
     for (int64_t i = 0; i < n; i += CHUNK) {
         int m = (int)(n - i < CHUNK ? n - i : CHUNK);
         dequant_chunk(t, p + (size_t)(i / bs) * (size_t)type_size, buf, m);
-        for (int j = 0; j < m; j++) dst[i + j] = (double)buf[j];
+        for (int j = 0; j < m; j++)
+            dst[i + j] = (double)buf[j];
     }
     return 0;
 }
@@ -461,7 +463,8 @@ double quant_dot_row(enum GgmlType t, const void* row, const double* x, int64_t 
     for (int64_t i = 0; i < n; i += CHUNK) {
         int m = (int)(n - i < CHUNK ? n - i : CHUNK);
         dequant_chunk(t, p + (size_t)(i / bs) * (size_t)type_size, buf, m);
-        for (int j = 0; j < m; j++) sum += (double)buf[j] * x[i + j];
+        for (int j = 0; j < m; j++)
+            sum += (double)buf[j] * x[i + j];
     }
     return sum;
 }
@@ -567,12 +570,13 @@ static void qz_q8_0(const float* x, uint8_t* b) {
     float amax = 0.0f;
     for (int j = 0; j < 32; j++) {
         float a = fabsf(x[j]);
-        amax = amax > a ? amax : a;  // ggml's MAX: a NaN element propagates
+        amax = amax > a ? amax : a; // ggml's MAX: a NaN element propagates
     }
     float d = amax / 127.0f;
     float id = d != 0.0f ? 1.0f / d : 0.0f;
     wr_f16(b, d);
-    for (int j = 0; j < 32; j++) b[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
+    for (int j = 0; j < 32; j++)
+        b[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
 }
 
 int quant_quantize_row(enum GgmlType t, const float* src, void* dst, int64_t n) {
@@ -600,6 +604,7 @@ int quant_quantize_row(enum GgmlType t, const float* src, void* dst, int64_t n) 
     }
     if (n < 0 || n % 32 != 0) return ERR_ARG;
     size_t ts = (size_t)TRAITS[t].type_size;
-    for (int64_t i = 0; i < n / 32; i++) blk(src + 32 * i, out + (size_t)i * ts);
+    for (int64_t i = 0; i < n / 32; i++)
+        blk(src + 32 * i, out + (size_t)i * ts);
     return 0;
 }

@@ -50,11 +50,11 @@ enum GgmlType {
 };
 
 struct QuantTraits {
-    const char* name;   // ggml's name: "f32", "q4_0", "q6_K", ... (NULL: no such type)
-    const char* upper;  // the same upper-cased: "F32", "Q4_0", "Q6_K"
-    int block_size;     // elements per block (1 for plain types)
-    int type_size;      // bytes per block
-    int can_dequant;    // 1 when quant_dequant_row supports it
+    const char* name;  // ggml's name: "f32", "q4_0", "q6_K", ... (NULL: no such type)
+    const char* upper; // the same upper-cased: "F32", "Q4_0", "Q6_K"
+    int block_size;    // elements per block (1 for plain types)
+    int type_size;     // bytes per block
+    int can_dequant;   // 1 when quant_dequant_row supports it
 };
 
 // Traits of type t, or NULL when t is not a ggml type id (retired ids included).
@@ -71,9 +71,9 @@ size_t quant_row_size(enum GgmlType t, int64_t n);
 
 // fp16 / bf16 scalar conversions, bit-exact (subnormals, inf, nan).
 float quant_f16_to_f32(uint16_t h);
-uint16_t quant_f32_to_f16(float f);   // round to nearest even, as ggml's GGML_FP32_TO_FP16
+uint16_t quant_f32_to_f16(float f); // round to nearest even, as ggml's GGML_FP32_TO_FP16
 float quant_bf16_to_f32(uint16_t h);
-uint16_t quant_f32_to_bf16(float f);  // round to nearest even; nan stays nan (ggml's rule)
+uint16_t quant_f32_to_bf16(float f); // round to nearest even; nan stays nan (ggml's rule)
 
 // Dequantizes n elements (a multiple of the block size) of type t from src into dst.
 // Returns 0, or ERR_UNSUPPORTED for a type without can_dequant.

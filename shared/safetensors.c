@@ -18,10 +18,10 @@ static const struct {
     const char* name;
     size_t size;
 } DTYPES[ST_DTYPE_COUNT] = {
-    [ST_F64] = {"F64", 8},   [ST_F32] = {"F32", 4},   [ST_F16] = {"F16", 2},
-    [ST_BF16] = {"BF16", 2}, [ST_I64] = {"I64", 8},   [ST_I32] = {"I32", 4},
-    [ST_I16] = {"I16", 2},   [ST_I8] = {"I8", 1},     [ST_U8] = {"U8", 1},
-    [ST_BOOL] = {"BOOL", 1}, [ST_U16] = {"U16", 2},   [ST_U32] = {"U32", 4},
+    [ST_F64] = {"F64", 8},   [ST_F32] = {"F32", 4},         [ST_F16] = {"F16", 2},
+    [ST_BF16] = {"BF16", 2}, [ST_I64] = {"I64", 8},         [ST_I32] = {"I32", 4},
+    [ST_I16] = {"I16", 2},   [ST_I8] = {"I8", 1},           [ST_U8] = {"U8", 1},
+    [ST_BOOL] = {"BOOL", 1}, [ST_U16] = {"U16", 2},         [ST_U32] = {"U32", 4},
     [ST_U64] = {"U64", 8},   [ST_F8_E4M3] = {"F8_E4M3", 1}, [ST_F8_E5M2] = {"F8_E5M2", 1},
 };
 
@@ -49,8 +49,7 @@ static int cmp_name(const void* a, const void* b) {
                   ((const struct SafetensorsTensor*)b)->name);
 }
 
-const struct SafetensorsTensor* safetensors_find(const struct Safetensors* s,
-                                                 const char* name) {
+const struct SafetensorsTensor* safetensors_find(const struct Safetensors* s, const char* name) {
     if (!s || !s->n_tensors) return NULL;
     struct SafetensorsTensor key = {.name = name};
     return bsearch(&key, s->tensors, (size_t)s->n_tensors, sizeof(key), cmp_name);
@@ -75,13 +74,16 @@ struct Range {
 
 static int cmp_range(const void* a, const void* b) {
     const struct Range *x = a, *y = b;
-    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
+    return x->begin < y->begin   ? -1
+           : x->begin > y->begin ? 1
+                                 : (x->end > y->end) - (x->end < y->end);
 }
 
 // Prints a name into a message safely: at most 80 bytes, non-printables as '?'.
 static const char* clean(const char* s, char* buf) {
     size_t i = 0;
-    for (; s && s[i] && i < 80; i++) buf[i] = (s[i] >= 32 && s[i] < 127) ? s[i] : '?';
+    for (; s && s[i] && i < 80; i++)
+        buf[i] = (s[i] >= 32 && s[i] < 127) ? s[i] : '?';
     buf[i] = 0;
     return buf;
 }
@@ -96,8 +98,10 @@ static int parse_entry(const cJSON* it, struct SafetensorsTensor* t, struct Rang
     const cJSON* sh = cJSON_GetObjectItemCaseSensitive(it, "shape");
     const cJSON* off = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
     if (!cJSON_IsString(dt) || !cJSON_IsArray(sh) || !cJSON_IsArray(off))
-        return err_set(e, ERR_FORMAT, "safetensors: tensor '%s' lacks dtype, shape or "
-                                      "data_offsets", name);
+        return err_set(e, ERR_FORMAT,
+                       "safetensors: tensor '%s' lacks dtype, shape or "
+                       "data_offsets",
+                       name);
     int ti = -1;
     for (int k = 0; k < ST_DTYPE_COUNT; k++)
         if (!strcmp(dt->valuestring, DTYPES[k].name)) ti = k;
@@ -120,29 +124,35 @@ static int parse_entry(const cJSON* it, struct SafetensorsTensor* t, struct Rang
             return err_set(e, ERR_SHAPE, "safetensors: tensor '%s' has a bad shape entry", name);
         t->shape[d] = (int64_t)v;
         if (__builtin_mul_overflow(n, (int64_t)v, &n))
-            return err_set(e, ERR_OVERFLOW, "safetensors: tensor '%s': shape product "
-                                            "overflows", name);
+            return err_set(e, ERR_OVERFLOW,
+                           "safetensors: tensor '%s': shape product "
+                           "overflows",
+                           name);
     }
-    for (; d < SAFETENSORS_MAX_DIMS; d++) t->shape[d] = 1;
+    for (; d < SAFETENSORS_MAX_DIMS; d++)
+        t->shape[d] = 1;
     t->n_elements = n;
     uint64_t nbytes;
     if (__builtin_mul_overflow((uint64_t)n, (uint64_t)DTYPES[ti].size, &nbytes) ||
         nbytes > SIZE_MAX)
         return err_set(e, ERR_OVERFLOW, "safetensors: tensor '%s': byte size overflows", name);
     uint64_t b, en;
-    if (cJSON_GetArraySize(off) != 2 || json_u53(off->child, &b) ||
-        json_u53(off->child->next, &en))
-        return err_set(e, ERR_FORMAT, "safetensors: tensor '%s': data_offsets is not two "
-                                      "whole numbers", name);
+    if (cJSON_GetArraySize(off) != 2 || json_u53(off->child, &b) || json_u53(off->child->next, &en))
+        return err_set(e, ERR_FORMAT,
+                       "safetensors: tensor '%s': data_offsets is not two "
+                       "whole numbers",
+                       name);
     if (b > en || en > data_size)
-        return err_set(e, ERR_RANGE, "safetensors: tensor '%s': data_offsets [%llu, %llu] "
-                                     "outside the data section (%llu bytes)", name,
-                       (unsigned long long)b, (unsigned long long)en,
+        return err_set(e, ERR_RANGE,
+                       "safetensors: tensor '%s': data_offsets [%llu, %llu] "
+                       "outside the data section (%llu bytes)",
+                       name, (unsigned long long)b, (unsigned long long)en,
                        (unsigned long long)data_size);
     if (en - b != nbytes)
-        return err_set(e, ERR_SHAPE, "safetensors: tensor '%s': %llu bytes for %lld %s "
-                                     "elements (%llu expected)", name,
-                       (unsigned long long)(en - b), (long long)n, DTYPES[ti].name,
+        return err_set(e, ERR_SHAPE,
+                       "safetensors: tensor '%s': %llu bytes for %lld %s "
+                       "elements (%llu expected)",
+                       name, (unsigned long long)(en - b), (long long)n, DTYPES[ti].name,
                        (unsigned long long)nbytes);
     t->nbytes = (size_t)nbytes;
     r->begin = b;
@@ -154,10 +164,13 @@ int safetensors_parse(struct Safetensors* s, const uint8_t* bytes, size_t size, 
     memset(s, 0, sizeof(*s));
     if (size < 8) return err_set(e, ERR_TRUNCATED, "safetensors: %zu bytes, no header", size);
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | bytes[i];
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | bytes[i];
     if (hlen > size - 8)
-        return err_set(e, ERR_TRUNCATED, "safetensors: header of %llu bytes but the file has "
-                                         "%zu", (unsigned long long)hlen, size);
+        return err_set(e, ERR_TRUNCATED,
+                       "safetensors: header of %llu bytes but the file has "
+                       "%zu",
+                       (unsigned long long)hlen, size);
     if (hlen > SAFETENSORS_MAX_HEADER)
         return err_set(e, ERR_NOMEM, "safetensors: header of %llu bytes is over the cap",
                        (unsigned long long)hlen);
@@ -341,7 +354,8 @@ static char* read_text(const char* path, struct Err* e) {
 static int merge(struct Safetensors* s, struct Safetensors* part, size_t* names_cap,
                  size_t* names_len, struct Err* e) {
     size_t need = 0;
-    for (int64_t i = 0; i < part->n_tensors; i++) need += strlen(part->tensors[i].name) + 1;
+    for (int64_t i = 0; i < part->n_tensors; i++)
+        need += strlen(part->tensors[i].name) + 1;
     struct SafetensorsTensor* t =
         realloc(s->tensors, (size_t)(s->n_tensors + part->n_tensors + 1) * sizeof(*t));
     if (!t) return err_set(e, ERR_NOMEM, "safetensors: out of memory");
@@ -384,8 +398,10 @@ int safetensors_dir_open(struct Safetensors* s, const char* dir, struct Err* e) 
     if (stat(path, &st) != 0) {
         snprintf(path, sizeof(path), "%s/model.safetensors", dir);
         if (stat(path, &st) != 0)
-            return err_set(e, ERR_NOT_FOUND, "safetensors: %s has neither model.safetensors nor "
-                                             "model.safetensors.index.json", dir);
+            return err_set(e, ERR_NOT_FOUND,
+                           "safetensors: %s has neither model.safetensors nor "
+                           "model.safetensors.index.json",
+                           dir);
         return safetensors_open(s, path, e);
     }
     char* text = read_text(path, e);
@@ -411,10 +427,12 @@ int safetensors_dir_open(struct Safetensors* s, const char* dir, struct Err* e) 
             break;
         }
         int seen = 0;
-        for (int k = 0; k < n_files; k++) seen |= !strcmp(files[k], it->valuestring);
+        for (int k = 0; k < n_files; k++)
+            seen |= !strcmp(files[k], it->valuestring);
         if (!seen) files[n_files++] = it->valuestring;
     }
-    if (!rc && n_files == 0) rc = err_set(e, ERR_FORMAT, "safetensors: %s has an empty weight_map", path);
+    if (!rc && n_files == 0)
+        rc = err_set(e, ERR_FORMAT, "safetensors: %s has an empty weight_map", path);
     struct Safetensors* parts = calloc((size_t)n_files + 1, sizeof(*parts));
     if (!rc && !parts) rc = err_set(e, ERR_NOMEM, "safetensors: out of memory");
     for (int k = 0; k < n_files && !rc; k++) {
@@ -432,8 +450,10 @@ int safetensors_dir_open(struct Safetensors* s, const char* dir, struct Err* e) 
             }
         }
     }
-    for (int k = 0; k < n_files && !rc; k++) rc = merge(s, &parts[k], &names_cap, &names_len, e);
-    for (int k = 0; k < n_files && parts; k++) safetensors_free(&parts[k]);
+    for (int k = 0; k < n_files && !rc; k++)
+        rc = merge(s, &parts[k], &names_cap, &names_len, e);
+    for (int k = 0; k < n_files && parts; k++)
+        safetensors_free(&parts[k]);
     free(parts);
     free(files);
     cJSON_Delete(root);
@@ -458,7 +478,8 @@ int safetensors_dir_open(struct Safetensors* s, const char* dir, struct Err* e) 
 
 static double load_f64(const uint8_t* p) {
     uint64_t u = 0;
-    for (int i = 7; i >= 0; i--) u = u << 8 | p[i];
+    for (int i = 7; i >= 0; i--)
+        u = u << 8 | p[i];
     double d;
     memcpy(&d, &u, 8);
     return d;
@@ -476,10 +497,12 @@ int safetensors_to_f32(const struct SafetensorsTensor* t, float* dst, struct Err
     int64_t n = t->n_elements;
     switch (t->dtype) {
     case ST_F32:
-        for (int64_t i = 0; i < n; i++) dst[i] = load_f32(p + 4 * i);
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = load_f32(p + 4 * i);
         return 0;
     case ST_F64:
-        for (int64_t i = 0; i < n; i++) dst[i] = (float)load_f64(p + 8 * i);
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = (float)load_f64(p + 8 * i);
         return 0;
     case ST_F16:
         for (int64_t i = 0; i < n; i++)
@@ -497,7 +520,8 @@ int safetensors_to_f32(const struct SafetensorsTensor* t, float* dst, struct Err
 
 int safetensors_to_f64(const struct SafetensorsTensor* t, double* dst, struct Err* e) {
     if (t->dtype == ST_F64) {
-        for (int64_t i = 0; i < t->n_elements; i++) dst[i] = load_f64(t->data + 8 * i);
+        for (int64_t i = 0; i < t->n_elements; i++)
+            dst[i] = load_f64(t->data + 8 * i);
         return 0;
     }
     if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
@@ -506,9 +530,12 @@ int safetensors_to_f64(const struct SafetensorsTensor* t, double* dst, struct Er
     for (int64_t i = 0; i < t->n_elements; i++) {
         float f;
         const uint8_t* p = t->data;
-        if (t->dtype == ST_F32) f = load_f32(p + 4 * i);
-        else if (t->dtype == ST_F16) f = quant_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
-        else f = quant_bf16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+        if (t->dtype == ST_F32)
+            f = load_f32(p + 4 * i);
+        else if (t->dtype == ST_F16)
+            f = quant_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+        else
+            f = quant_bf16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
         dst[i] = (double)f;
     }
     return 0;

@@ -19,26 +19,38 @@
 #define SAFETENSORS_MAX_HEADER (100u * 1024u * 1024u)
 
 enum SafetensorsDtype {
-    ST_F64, ST_F32, ST_F16, ST_BF16,
-    ST_I64, ST_I32, ST_I16, ST_I8, ST_U8, ST_BOOL,
-    ST_U16, ST_U32, ST_U64, ST_F8_E4M3, ST_F8_E5M2,
+    ST_F64,
+    ST_F32,
+    ST_F16,
+    ST_BF16,
+    ST_I64,
+    ST_I32,
+    ST_I16,
+    ST_I8,
+    ST_U8,
+    ST_BOOL,
+    ST_U16,
+    ST_U32,
+    ST_U64,
+    ST_F8_E4M3,
+    ST_F8_E5M2,
     ST_DTYPE_COUNT,
 };
 
 struct SafetensorsTensor {
-    const char* name;       // NUL-terminated, unique within the file (or directory)
+    const char* name; // NUL-terminated, unique within the file (or directory)
     enum SafetensorsDtype dtype;
-    int n_dims;             // 0 (a scalar) .. SAFETENSORS_MAX_DIMS
-    int64_t shape[SAFETENSORS_MAX_DIMS];  // row-major: shape[n_dims-1] is contiguous
+    int n_dims;                          // 0 (a scalar) .. SAFETENSORS_MAX_DIMS
+    int64_t shape[SAFETENSORS_MAX_DIMS]; // row-major: shape[n_dims-1] is contiguous
     int64_t n_elements;
-    const uint8_t* data;    // view into the buffer (unaligned, little-endian)
+    const uint8_t* data; // view into the buffer (unaligned, little-endian)
     size_t nbytes;
 };
 
 struct Safetensors {
     int64_t n_tensors;
-    struct SafetensorsTensor* tensors;  // sorted by name (safetensors_find: binary search)
-    char* names;            // owned storage for the names
+    struct SafetensorsTensor* tensors; // sorted by name (safetensors_find: binary search)
+    char* names;                       // owned storage for the names
     // owned when opened from a file or directory
     void** maps;
     size_t* map_sizes;
@@ -56,12 +68,11 @@ int safetensors_open(struct Safetensors* s, const char* path, struct Err* e);
 // weight_map entry must be found in its shard) or else model.safetensors.
 int safetensors_dir_open(struct Safetensors* s, const char* dir, struct Err* e);
 
-void safetensors_free(struct Safetensors* s);  // accepts NULL and a zeroed struct
+void safetensors_free(struct Safetensors* s); // accepts NULL and a zeroed struct
 
-const struct SafetensorsTensor* safetensors_find(const struct Safetensors* s,
-                                                 const char* name);
+const struct SafetensorsTensor* safetensors_find(const struct Safetensors* s, const char* name);
 
-const char* safetensors_dtype_name(enum SafetensorsDtype t);  // "F32", ...
+const char* safetensors_dtype_name(enum SafetensorsDtype t); // "F32", ...
 size_t safetensors_dtype_size(enum SafetensorsDtype t);
 
 // Converts a float tensor (F64/F32/F16/BF16) to float32 into dst[0..n_elements).

@@ -28,7 +28,8 @@ static uint64_t splitmix64(uint64_t* x) {
 
 void sampler_rng_seed(struct SamplerRng* rng, uint64_t seed) {
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) rng->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++)
+        rng->s[i] = splitmix64(&x);
 }
 
 uint64_t sampler_rng_next(struct SamplerRng* rng) {
@@ -92,12 +93,15 @@ void sampler_softmax(struct SamplerCand* c, int n) {
         if (c[i].logit > max) max = c[i].logit;
     double sum = 0;
     if (isfinite(max)) {
-        for (int i = 0; i < n; i++) sum += (c[i].p = exp(c[i].logit - max));
+        for (int i = 0; i < n; i++)
+            sum += (c[i].p = exp(c[i].logit - max));
     } else {
         // all -inf, or +inf present: exp(max - max) would be NaN, so the tied maxima share
-        for (int i = 0; i < n; i++) sum += (c[i].p = c[i].logit == max ? 1.0 : 0.0);
+        for (int i = 0; i < n; i++)
+            sum += (c[i].p = c[i].logit == max ? 1.0 : 0.0);
     }
-    for (int i = 0; i < n; i++) c[i].p /= sum;
+    for (int i = 0; i < n; i++)
+        c[i].p /= sum;
 }
 
 void sampler_penalty(struct SamplerCand* c, int n, const int* count, double penalty) {
@@ -140,7 +144,8 @@ int sampler_top_k(struct SamplerCand* c, int n, int k) {
     if (k <= 0 || k > n) k = n;
     if (k < n) {
         // select the best k into c[0..k) with a heap whose root is the worst of them
-        for (int i = k / 2 - 1; i >= 0; i--) heap_sift_down(c, k, i);
+        for (int i = k / 2 - 1; i >= 0; i--)
+            heap_sift_down(c, k, i);
         for (int i = k; i < n; i++) {
             if (cand_before(&c[i], &c[0])) {
                 struct SamplerCand tmp = c[0];
@@ -180,7 +185,8 @@ int sampler_min_p(struct SamplerCand* c, int n, double min_p) {
 
 void sampler_temp(struct SamplerCand* c, int n, double temp) {
     assert(temp > 0);
-    for (int i = 0; i < n; i++) c[i].logit /= temp;
+    for (int i = 0; i < n; i++)
+        c[i].logit /= temp;
 }
 
 int sampler_draw(struct SamplerCand* c, int n, double u) {
@@ -246,8 +252,10 @@ void sampler_accept(struct Sampler* s, int token) {
         if (s->count[token] < INT_MAX) s->count[token]++;
         return;
     }
-    if (s->hist_len == n) s->count[s->hist[s->hist_pos]]--; // the oldest leaves the window
-    else s->hist_len++;
+    if (s->hist_len == n)
+        s->count[s->hist[s->hist_pos]]--; // the oldest leaves the window
+    else
+        s->hist_len++;
     s->hist[s->hist_pos] = token;
     s->count[token]++;
     s->hist_pos = (s->hist_pos + 1) % n;

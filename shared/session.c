@@ -20,27 +20,51 @@ int session_parse_opt(struct RunOpts* o, int argc, char** argv, int* i, struct E
     int64_t n;
     int rc = 0;
 #define TAKES(flag) ((!strcmp(a, flag)) && v && (++*i, 1))
-    if (TAKES("-m") || (!strcmp(a, "--model") && v && (++*i, 1))) o->model = v;
-    else if (TAKES("-p") || (!strcmp(a, "--prompt") && v && (++*i, 1))) o->prompt = v;
-    else if (TAKES("-f") || (!strcmp(a, "--file") && v && (++*i, 1))) o->prompt_file = v;
-    else if (TAKES("--ids")) o->ids = v;
-    else if (TAKES("-o") || (!strcmp(a, "--output") && v && (++*i, 1))) o->out = v;
-    else if (TAKES("--dump")) o->dump = v;
-    else if (TAKES("-n") || (!strcmp(a, "--n-predict") && v && (++*i, 1))) rc = cli_int("-n", v, -1, INT32_MAX, &o->n_predict, e);
-    else if (TAKES("-c") || (!strcmp(a, "--ctx-size") && v && (++*i, 1))) rc = cli_int("-c", v, 0, 1 << 24, &o->n_ctx, e);
-    else if (TAKES("-t") || (!strcmp(a, "--threads") && v && (++*i, 1))) rc = cli_int("-t", v, 0, 1024, &o->n_threads, e);
-    else if (TAKES("--seed")) { rc = cli_u64("--seed", v, &o->sp.seed, e); o->seed_given = 1; }
-    else if (TAKES("--temp")) rc = cli_double("--temp", v, -1e300, 1e300, &o->sp.temp, e);
-    else if (TAKES("--top-k")) { rc = cli_int("--top-k", v, INT32_MIN, INT32_MAX, &n, e); o->sp.top_k = (int)n; }
-    else if (TAKES("--top-p")) rc = cli_double("--top-p", v, -1e300, 1e300, &o->sp.top_p, e);
-    else if (TAKES("--min-p")) rc = cli_double("--min-p", v, -1e300, 1e300, &o->sp.min_p, e);
-    else if (TAKES("--repeat-penalty")) rc = cli_double("--repeat-penalty", v, -1e300, 1e300, &o->sp.repeat_penalty, e);
-    else if (TAKES("--repeat-last-n")) { rc = cli_int("--repeat-last-n", v, INT32_MIN, INT32_MAX, &n, e); o->sp.repeat_last_n = (int)n; }
-    else if (!strcmp(a, "--no-bos")) o->no_bos = 1;
-    else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1;
-    else if (!strcmp(a, "--print-ids")) o->print_ids = 1;
-    else if (!strcmp(a, "--json")) o->json = 1;
-    else return 0;
+    if (TAKES("-m") || (!strcmp(a, "--model") && v && (++*i, 1)))
+        o->model = v;
+    else if (TAKES("-p") || (!strcmp(a, "--prompt") && v && (++*i, 1)))
+        o->prompt = v;
+    else if (TAKES("-f") || (!strcmp(a, "--file") && v && (++*i, 1)))
+        o->prompt_file = v;
+    else if (TAKES("--ids"))
+        o->ids = v;
+    else if (TAKES("-o") || (!strcmp(a, "--output") && v && (++*i, 1)))
+        o->out = v;
+    else if (TAKES("--dump"))
+        o->dump = v;
+    else if (TAKES("-n") || (!strcmp(a, "--n-predict") && v && (++*i, 1)))
+        rc = cli_int("-n", v, -1, INT32_MAX, &o->n_predict, e);
+    else if (TAKES("-c") || (!strcmp(a, "--ctx-size") && v && (++*i, 1)))
+        rc = cli_int("-c", v, 0, 1 << 24, &o->n_ctx, e);
+    else if (TAKES("-t") || (!strcmp(a, "--threads") && v && (++*i, 1)))
+        rc = cli_int("-t", v, 0, 1024, &o->n_threads, e);
+    else if (TAKES("--seed")) {
+        rc = cli_u64("--seed", v, &o->sp.seed, e);
+        o->seed_given = 1;
+    } else if (TAKES("--temp"))
+        rc = cli_double("--temp", v, -1e300, 1e300, &o->sp.temp, e);
+    else if (TAKES("--top-k")) {
+        rc = cli_int("--top-k", v, INT32_MIN, INT32_MAX, &n, e);
+        o->sp.top_k = (int)n;
+    } else if (TAKES("--top-p"))
+        rc = cli_double("--top-p", v, -1e300, 1e300, &o->sp.top_p, e);
+    else if (TAKES("--min-p"))
+        rc = cli_double("--min-p", v, -1e300, 1e300, &o->sp.min_p, e);
+    else if (TAKES("--repeat-penalty"))
+        rc = cli_double("--repeat-penalty", v, -1e300, 1e300, &o->sp.repeat_penalty, e);
+    else if (TAKES("--repeat-last-n")) {
+        rc = cli_int("--repeat-last-n", v, INT32_MIN, INT32_MAX, &n, e);
+        o->sp.repeat_last_n = (int)n;
+    } else if (!strcmp(a, "--no-bos"))
+        o->no_bos = 1;
+    else if (!strcmp(a, "--ignore-eos"))
+        o->ignore_eos = 1;
+    else if (!strcmp(a, "--print-ids"))
+        o->print_ids = 1;
+    else if (!strcmp(a, "--json"))
+        o->json = 1;
+    else
+        return 0;
 #undef TAKES
     return rc ? rc : 1;
 }
@@ -65,8 +89,12 @@ void session_hint(struct Err* e) {
     case ERR_MAGIC:
         hint = "mattn reads GGUF files ('mattn-ref convert' makes one from a Hugging Face model)";
         break;
-    case ERR_VERSION: hint = "convert the model again with a current llama.cpp or mattn-ref convert"; break;
-    case ERR_TRUNCATED: hint = "the file is incomplete (an interrupted download?): fetch it again"; break;
+    case ERR_VERSION:
+        hint = "convert the model again with a current llama.cpp or mattn-ref convert";
+        break;
+    case ERR_TRUNCATED:
+        hint = "the file is incomplete (an interrupted download?): fetch it again";
+        break;
     case ERR_FORMAT:
     case ERR_TYPE:
     case ERR_ALIGN:
@@ -114,7 +142,8 @@ int session_open(struct Session* s, const struct RunOpts* o, int64_t n_extra, st
     memset(s, 0, sizeof(*s));
     if (!o->model) return err_set(e, ERR_ARG, "-m MODEL is required");
     int n_src = !!o->prompt + !!o->prompt_file + !!o->ids;
-    if (n_src != 1) return err_set(e, ERR_ARG, "give exactly one of -p TEXT, -f FILE or --ids \"1 2 3\"");
+    if (n_src != 1)
+        return err_set(e, ERR_ARG, "give exactly one of -p TEXT, -f FILE or --ids \"1 2 3\"");
     int rc = model_open(&s->model, o->model, e);
     if (rc) {
         session_hint(e);
@@ -130,19 +159,20 @@ int session_open(struct Session* s, const struct RunOpts* o, int64_t n_extra, st
         if ((rc = cli_ids("--ids", o->ids, s->ids, (int)cap, &s->n_ids, e))) return rc;
         for (int i = 0; i < s->n_ids; i++)
             if (s->ids[i] >= c->n_vocab)
-                return err_set(e, ERR_ARG, "--ids: token %d is outside the vocabulary (0..%d)", s->ids[i],
-                               c->n_vocab - 1);
+                return err_set(e, ERR_ARG, "--ids: token %d is outside the vocabulary (0..%d)",
+                               s->ids[i], c->n_vocab - 1);
     } else {
         if (!s->have_tok)
-            return err_set(e, ERR_UNSUPPORTED, "%s: cannot tokenize a text prompt (%s); pass --ids", o->model,
-                           te.msg);
+            return err_set(e, ERR_UNSUPPORTED, "%s: cannot tokenize a text prompt (%s); pass --ids",
+                           o->model, te.msg);
         size_t len = 0;
         char* text = o->prompt ? (char*)o->prompt : read_text_file(o->prompt_file, &len, e);
         if (!text) return e->code;
         if (o->prompt) len = strlen(text);
         size_t cap = tokenizer_bound(len);
         s->ids = malloc(cap * sizeof(int32_t));
-        rc = s->ids ? tokenizer_encode(&s->tok, text, len, !o->no_bos, 1, s->ids, (int)cap, &s->n_ids, e)
+        rc = s->ids ? tokenizer_encode(&s->tok, text, len, !o->no_bos, 1, s->ids, (int)cap,
+                                       &s->n_ids, e)
                     : err_set(e, ERR_NOMEM, "out of memory");
         if (!o->prompt) free(text);
         if (rc == ERR_UNSUPPORTED) {
@@ -155,16 +185,20 @@ int session_open(struct Session* s, const struct RunOpts* o, int64_t n_extra, st
         if (s->n_ids == 0 && !o->no_bos && s->tok.bos_id >= 0) s->ids[s->n_ids++] = s->tok.bos_id;
     }
     if (s->n_ids == 0) return err_set(e, ERR_ARG, "the prompt is empty (no tokens to run)");
-    int64_t n_ctx = o->n_ctx > 0                 ? o->n_ctx
-                    : c->n_ctx_train <= 0         ? 4096
-                    : c->n_ctx_train < 4096       ? c->n_ctx_train
-                                                  : 4096;
+    int64_t n_ctx = o->n_ctx > 0            ? o->n_ctx
+                    : c->n_ctx_train <= 0   ? 4096
+                    : c->n_ctx_train < 4096 ? c->n_ctx_train
+                                            : 4096;
     if (s->n_ids > n_ctx)
-        return err_set(e, ERR_ARG, "the prompt is %d tokens, longer than the context of %lld; "
-                       "shorten it or raise -c", s->n_ids, (long long)n_ctx);
+        return err_set(e, ERR_ARG,
+                       "the prompt is %d tokens, longer than the context of %lld; "
+                       "shorten it or raise -c",
+                       s->n_ids, (long long)n_ctx);
     if (s->n_ids + n_extra > n_ctx)
-        return err_set(e, ERR_ARG, "the prompt (%d tokens) plus %lld to generate exceeds the context of %lld; "
-                       "raise -c or lower -n", s->n_ids, (long long)n_extra, (long long)n_ctx);
+        return err_set(e, ERR_ARG,
+                       "the prompt (%d tokens) plus %lld to generate exceeds the context of %lld; "
+                       "raise -c or lower -n",
+                       s->n_ids, (long long)n_extra, (long long)n_ctx);
     s->n_ctx = (int)n_ctx;
     return 0;
 }
@@ -192,15 +226,18 @@ void session_dump_rows(void* ctx, const struct Op* op, int64_t pos0, int n, cons
     for (int t = 0; t < n && !d->failed; t++) {
         char name[160], path[4096];
         if (op->layer >= 0)
-            snprintf(name, sizeof(name), "p%05lld-l%03d-%s.f64", (long long)(pos0 + t), op->layer, op->name);
+            snprintf(name, sizeof(name), "p%05lld-l%03d-%s.f64", (long long)(pos0 + t), op->layer,
+                     op->name);
         else
             snprintf(name, sizeof(name), "p%05lld-out-%s.f64", (long long)(pos0 + t), op->name);
         snprintf(path, sizeof(path), "%s/%s", d->dir, name);
         FILE* f = fopen(path, "wb");
-        if (!f || fwrite(out + (size_t)t * width, sizeof(double), (size_t)width, f) != (size_t)width)
+        if (!f ||
+            fwrite(out + (size_t)t * width, sizeof(double), (size_t)width, f) != (size_t)width)
             d->failed = 1;
         if (f && fclose(f) != 0) d->failed = 1;
-        fprintf(d->index, "%s\t%lld\t%d\t%s\t%d\n", name, (long long)(pos0 + t), op->layer, op->name, width);
+        fprintf(d->index, "%s\t%lld\t%d\t%s\t%d\n", name, (long long)(pos0 + t), op->layer,
+                op->name, width);
     }
 }
 
@@ -211,10 +248,12 @@ int session_dump_close(struct DumpCtx* d, struct Err* e) {
     return 0;
 }
 
-static int write_all_or_fail(FILE* f, const void* p, size_t n) { return fwrite(p, 1, n, f) == n; }
+static int write_all_or_fail(FILE* f, const void* p, size_t n) {
+    return fwrite(p, 1, n, f) == n;
+}
 
-int session_write_logits(const char* path, const struct SessionEngine* eng, int n_rows,
-                         int n_vocab, struct Err* e) {
+int session_write_logits(const char* path, const struct SessionEngine* eng, int n_rows, int n_vocab,
+                         struct Err* e) {
     // Written to OUT.tmp and renamed: no half-written output on failure.
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -245,13 +284,15 @@ int session_generate(struct Session* s, const struct RunOpts* o, struct Sampler*
     for (int i = 0; i < s->n_ids && !rc; i += eng->max_batch) {
         int n = s->n_ids - i < eng->max_batch ? s->n_ids - i : eng->max_batch;
         rc = eng->forward(eng->self, s->ids + i, n, 1, e);
-        for (int t = 0; t < n; t++) sampler_accept(smp, s->ids[i + t]);
+        for (int t = 0; t < n; t++)
+            sampler_accept(smp, s->ids[i + t]);
     }
     double t1 = session_now();
     int eos = s->have_tok ? s->tok.eos_id : -1;
     if (eos < 0) {
         int64_t v;
-        if (gguf_get_int(&s->model.gguf, "tokenizer.ggml.eos_token_id", &v, NULL) == 0) eos = (int)v;
+        if (gguf_get_int(&s->model.gguf, "tokenizer.ggml.eos_token_id", &v, NULL) == 0)
+            eos = (int)v;
     }
     struct TokenizerStream ts;
     tokenizer_stream_init(&ts, 0);
@@ -270,7 +311,8 @@ int session_generate(struct Session* s, const struct RunOpts* o, struct Sampler*
             printf(n_gen ? " %d" : "%d", id);
         } else if (!is_eos && piece) {
             size_t n_out = 0;
-            if (tokenizer_stream_push(&s->tok, &ts, id, piece, s->tok.max_piece + 8, &n_out, e) == 0)
+            if (tokenizer_stream_push(&s->tok, &ts, id, piece, s->tok.max_piece + 8, &n_out, e) ==
+                0)
                 fwrite(piece, 1, n_out, stdout);
         }
         fflush(stdout);
@@ -288,8 +330,10 @@ int session_generate(struct Session* s, const struct RunOpts* o, struct Sampler*
     printf("\n");
     fflush(stdout);
     if (!rc && !hit_eos && n_gen == n_room && (o->n_predict < 0 || n_want < o->n_predict))
-        fprintf(stderr, "note: stopped after %d tokens: the context of %d is full (raise -c for "
-                "more)\n", n_gen, s->n_ctx);
+        fprintf(stderr,
+                "note: stopped after %d tokens: the context of %d is full (raise -c for "
+                "more)\n",
+                n_gen, s->n_ctx);
     free(piece);
     *t_prompt = t1 - t0;
     *t_gen = session_now() - t1;
@@ -300,12 +344,16 @@ int session_generate(struct Session* s, const struct RunOpts* o, struct Sampler*
 void session_print_timing(FILE* f, const char* prog, const struct RunOpts* o, int n_prompt,
                           double load_s, double tp, int n_gen, double tg) {
     if (o->json)
-        fprintf(f, "{\"seed\":%llu,\"load_s\":%.6f,\"prompt_tokens\":%d,\"prompt_tok_s\":%.3f,"
-                "\"gen_tokens\":%d,\"gen_tok_s\":%.3f}\n", (unsigned long long)o->sp.seed,
-                load_s, n_prompt, tp > 0 ? n_prompt / tp : 0.0, n_gen, tg > 0 ? n_gen / tg : 0.0);
+        fprintf(f,
+                "{\"seed\":%llu,\"load_s\":%.6f,\"prompt_tokens\":%d,\"prompt_tok_s\":%.3f,"
+                "\"gen_tokens\":%d,\"gen_tok_s\":%.3f}\n",
+                (unsigned long long)o->sp.seed, load_s, n_prompt, tp > 0 ? n_prompt / tp : 0.0,
+                n_gen, tg > 0 ? n_gen / tg : 0.0);
     else
-        fprintf(f, "%s: load %.3f s; prompt %d tokens, %.2f tok/s; generated %d tokens, "
-                "%.2f tok/s\n", prog, load_s, n_prompt, tp > 0 ? n_prompt / tp : 0.0, n_gen,
+        fprintf(f,
+                "%s: load %.3f s; prompt %d tokens, %.2f tok/s; generated %d tokens, "
+                "%.2f tok/s\n",
+                prog, load_s, n_prompt, tp > 0 ? n_prompt / tp : 0.0, n_gen,
                 tg > 0 ? n_gen / tg : 0.0);
 }
 
@@ -339,9 +387,11 @@ int session_info(const char* prog, int argc, char** argv, void (*engine_fields)(
             tensors = 1;
         } else {
             {
-            fprintf(stderr, "%s info: unknown or incomplete option '%s' (see '%s info --help')\n", prog, a, prog);
-            return EXIT_USAGE;
-        }
+                fprintf(stderr,
+                        "%s info: unknown or incomplete option '%s' (see '%s info --help')\n", prog,
+                        a, prog);
+                return EXIT_USAGE;
+            }
         }
     }
     if (!model) {
@@ -397,7 +447,8 @@ int session_main(const char* prog, const char* blurb, const struct SessionComman
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         printf("usage: %s COMMAND [options]   (%s COMMAND --help for details)\n%s\n\ncommands:\n",
                prog, prog, blurb);
-        for (int i = 0; i < n_cmds; i++) printf("  %-10s %s\n", cmds[i].name, cmds[i].summary);
+        for (int i = 0; i < n_cmds; i++)
+            printf("  %-10s %s\n", cmds[i].name, cmds[i].summary);
         return 0;
     }
     for (int i = 0; i < n_cmds; i++)

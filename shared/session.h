@@ -16,14 +16,14 @@
 
 struct RunOpts {
     const char* model;
-    const char* prompt;     // -p TEXT
-    const char* prompt_file;// -f FILE
-    const char* ids;        // --ids "1 7 42"
-    const char* out;        // -o FILE (logits)
-    const char* dump;       // --dump DIR (logits)
-    int64_t n_predict;      // -n (-1: until EOS or a full context)
-    int64_t n_ctx;          // -c (0: the model's, capped at 4096)
-    int64_t n_threads;      // -t (0: all cores)
+    const char* prompt;      // -p TEXT
+    const char* prompt_file; // -f FILE
+    const char* ids;         // --ids "1 7 42"
+    const char* out;         // -o FILE (logits)
+    const char* dump;        // --dump DIR (logits)
+    int64_t n_predict;       // -n (-1: until EOS or a full context)
+    int64_t n_ctx;           // -c (0: the model's, capped at 4096)
+    int64_t n_threads;       // -t (0: all cores)
     int no_bos, ignore_eos, print_ids, json;
     int seed_given;
     struct SamplerParams sp;
@@ -77,21 +77,22 @@ struct SessionEngine {
     void* self;
     int max_batch;
     int (*forward)(void* self, const int32_t* ids, int n, int last_only, struct Err* e);
-    const double* (*logits)(void* self, int t);  // row t of the last forward, n_vocab doubles
+    const double* (*logits)(void* self, int t); // row t of the last forward, n_vocab doubles
 };
 
 // Writes rows 0..n_rows-1 of eng's logits as little-endian float64 to path (through
 // path.tmp and a rename: no half-written file on failure).
-int session_write_logits(const char* path, const struct SessionEngine* eng, int n_rows,
-                         int n_vocab, struct Err* e);
+int session_write_logits(const char* path, const struct SessionEngine* eng, int n_rows, int n_vocab,
+                         struct Err* e);
 
 // Runs the prompt in batches (last row's logits only), then samples and streams up to
 // o->n_predict tokens to stdout as `run` does (-1: until EOS). Generation stops when the
-// context is full, as llama.cpp's does without context shift, with a note on stderr. Returns 0 or the first error; the timings
-// (prompt and generation seconds) and the count of generated tokens are filled either way.
+// context is full, as llama.cpp's does without context shift, with a note on stderr. Returns 0 or
+// the first error; the timings (prompt and generation seconds) and the count of generated tokens
+// are filled either way.
 int session_generate(struct Session* s, const struct RunOpts* o, struct Sampler* smp,
-                     const struct SessionEngine* eng, double* t_prompt, double* t_gen,
-                     int* n_gen, struct Err* e);
+                     const struct SessionEngine* eng, double* t_prompt, double* t_gen, int* n_gen,
+                     struct Err* e);
 
 // The timing summary of `run` on f: text, or one JSON object with --json.
 void session_print_timing(FILE* f, const char* prog, const struct RunOpts* o, int n_prompt,
@@ -109,7 +110,7 @@ int session_info(const char* prog, int argc, char** argv, void (*engine_fields)(
 
 struct SessionCommand {
     const char* name;
-    int (*fn)(int argc, char** argv);  // argv[0] is the command name; returns the exit status
+    int (*fn)(int argc, char** argv); // argv[0] is the command name; returns the exit status
     const char* summary;
 };
 

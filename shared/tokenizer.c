@@ -20,8 +20,8 @@
 
 #include "gguf.h"
 
-#define MAX_VOCAB (1 << 24)          // ids stay far inside int32
-#define MAX_ARENA (UINT32_MAX - 16)  // offsets are uint32
+#define MAX_VOCAB (1 << 24)         // ids stay far inside int32
+#define MAX_ARENA (UINT32_MAX - 16) // offsets are uint32
 
 static const char* const KIND_NAMES[TOKENIZER_KIND_COUNT] = {"spm", "bpe", "rwkv", "placeholder"};
 _Static_assert(sizeof(KIND_NAMES) / sizeof(KIND_NAMES[0]) == TOKENIZER_KIND_COUNT, "KIND_NAMES");
@@ -36,7 +36,8 @@ const char* tokenizer_kind_name(enum TokenizerKind k) {
 static uint64_t hash_bytes(uint64_t h, const void* p, size_t n) {
     // FNV-1a, 64-bit
     const uint8_t* s = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 0x100000001b3ull;
     return h;
 }
 #define HASH_SEED 0xcbf29ce484222325ull
@@ -52,7 +53,8 @@ static uint64_t hash_mix(uint64_t h) {
 // Table size for n keys: a power of two >= 2n (load factor <= 1/2).
 static uint32_t table_size(size_t n) {
     uint32_t c = 16;
-    while (c < 2 * n) c <<= 1;
+    while (c < 2 * n)
+        c <<= 1;
     return c;
 }
 
@@ -124,7 +126,7 @@ static void bpe_byte_map(uint32_t cp_of_byte[256]) {
         cp_of_byte[b] = keep ? (uint32_t)b : 256 + n++;
     }
 }
-#define BPE_CP_LIMIT 324  // 256 + 68: every code point bpe_byte_map produces is below
+#define BPE_CP_LIMIT 324 // 256 + 68: every code point bpe_byte_map produces is below
 
 // A growable byte buffer for building the arenas at init.
 struct Buf {
@@ -138,7 +140,8 @@ static int buf_put(struct Buf* b, const void* s, size_t n, struct Err* e) {
     }
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 1 << 16;
-        while (cap < b->len + n) cap *= 2;
+        while (cap < b->len + n)
+            cap *= 2;
         char* p = realloc(b->p, cap);
         if (!p) return err_set(e, ERR_NOMEM, "tokenizer_init: out of memory (%zu bytes)", cap);
         b->p = p;
@@ -153,7 +156,8 @@ static int buf_put(struct Buf* b, const void* s, size_t n, struct Err* e) {
 static int grow(void** p, size_t* cap, size_t need, size_t elem, struct Err* e) {
     if (need <= *cap) return 0;
     size_t c = *cap ? *cap : 256;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     if (c > SIZE_MAX / elem) return err_set(e, ERR_NOMEM, "tokenizer: scratch size overflows");
     void* q = realloc(*p, c * elem);
     if (!q) return err_set(e, ERR_NOMEM, "tokenizer: out of memory (%zu bytes)", c * elem);
@@ -230,13 +234,16 @@ static int load_merges(struct Tokenizer* t, const struct Gguf* g, struct Err* e)
     const struct GgufArr* a = NULL;
     int rc = gguf_get_arr(g, "tokenizer.ggml.merges", &a, e);
     if (rc == ERR_NOT_FOUND) {
-        return err_set(e, ERR_NOT_FOUND, "tokenizer_init: gpt2 tokenizer without "
-                                         "tokenizer.ggml.merges");
+        return err_set(e, ERR_NOT_FOUND,
+                       "tokenizer_init: gpt2 tokenizer without "
+                       "tokenizer.ggml.merges");
     }
     if (rc) return rc;
     if (a->type != GGUF_TYPE_STRING) {
-        return err_set(e, ERR_TYPE, "tokenizer_init: tokenizer.ggml.merges is an array of %s, "
-                                    "not of strings", gguf_type_name(a->type));
+        return err_set(e, ERR_TYPE,
+                       "tokenizer_init: tokenizer.ggml.merges is an array of %s, "
+                       "not of strings",
+                       gguf_type_name(a->type));
     }
     if (a->n > MAX_VOCAB) {
         return err_set(e, ERR_FORMAT, "tokenizer_init: %llu merges (more than %d)",
@@ -256,7 +263,7 @@ static int load_merges(struct Tokenizer* t, const struct Gguf* g, struct Err* e)
     for (int m = 0; m < n; m++) {
         struct GgufStr s = gguf_arr_str(a, (uint64_t)m);
         t->merge_off[m] = (uint32_t)b.len;
-        t->merge_len[m] = 0;  // no usable split: never matches
+        t->merge_len[m] = 0; // no usable split: never matches
         if ((rc = buf_put(&b, s.s, s.len, e))) goto fail;
         // llama.cpp: word.find(' ', 1), so a leading space belongs to the left part
         const char* sp = s.len > 1 ? memchr(s.s + 1, ' ', s.len - 1) : NULL;
@@ -275,7 +282,7 @@ static int load_merges(struct Tokenizer* t, const struct Gguf* g, struct Err* e)
             uint32_t o = t->merge_slots[i] - 1;
             if (t->merge_len[o] == t->merge_len[m] && t->merge_split[o] == ln &&
                 memcmp(t->merge_arena + t->merge_off[o], p, t->merge_len[m]) == 0) {
-                dup = true;  // std::unordered_map::emplace keeps the first (lowest) rank
+                dup = true; // std::unordered_map::emplace keeps the first (lowest) rank
                 break;
             }
         }
@@ -290,34 +297,37 @@ fail:
 // ---------------------------------------------------------------------------------------
 // pre-tokenizers (BPE): regexes as llama.cpp's llm_tokenizer_bpe lists them
 
-#define RE_GPT2 \
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"
-#define RE_LLAMA3                                                                   \
-    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?" \
+#define RE_GPT2 "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"
+#define RE_LLAMA3                                                                                  \
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?"             \
     "\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-#define RE_QWEN2                                                                    \
-    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?" \
+#define RE_QWEN2                                                                                   \
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?"             \
     "\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 
 struct PreTokenizer {
-    const char* names;  // space-separated tokenizer.ggml.pre values
+    const char* names; // space-separated tokenizer.ggml.pre values
     const char* re[4];
     int ignore_merges, add_bos;
 };
 
 static const struct PreTokenizer PRE_TOKENIZERS[] = {
-    {"default",
-     {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"},
-     0, 0},
+    {"default", {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}, 0, 0},
     {"gpt-2 phi-2 mpt olmo jais jina-es jina-de gigachat jina-v2-es jina-v2-de exaone4 "
      "trillion granite-docling",
-     {RE_GPT2, NULL, NULL, NULL}, 0, 0},
+     {RE_GPT2, NULL, NULL, NULL},
+     0,
+     0},
     {"llama3 llama-v3 llama-bpe falcon3 falcon-h1 pixtral midm-2.0 lfm2",
-     {RE_LLAMA3, NULL, NULL, NULL}, 1, 1},
+     {RE_LLAMA3, NULL, NULL, NULL},
+     1,
+     1},
     {"dbrx smaug-bpe", {RE_LLAMA3, NULL, NULL, NULL}, 0, 0},
     {"qwen2 deepseek-r1-qwen stablelm2 megrez", {RE_QWEN2, NULL, NULL, NULL}, 0, 0},
     {"starcoder refact command-r smollm codeshell exaone minerva-7b",
-     {"\\p{N}", RE_GPT2, NULL, NULL}, 0, 0},
+     {"\\p{N}", RE_GPT2, NULL, NULL},
+     0,
+     0},
 };
 
 static bool name_in(const char* names, const char* name) {
@@ -334,13 +344,15 @@ static bool name_in(const char* names, const char* name) {
 
 static int setup_pre(struct Tokenizer* t, struct Err* e) {
     const struct PreTokenizer* pt = NULL;
-    const char* pre = t->pre[0] ? t->pre : "default";  // llama.cpp: missing -> 'default'
+    const char* pre = t->pre[0] ? t->pre : "default"; // llama.cpp: missing -> 'default'
     for (size_t i = 0; i < sizeof(PRE_TOKENIZERS) / sizeof(PRE_TOKENIZERS[0]); i++) {
         if (name_in(PRE_TOKENIZERS[i].names, pre)) pt = &PRE_TOKENIZERS[i];
     }
     if (!pt) {
-        return err_set(e, ERR_UNSUPPORTED, "tokenizer_init: pre-tokenizer '%s' "
-                                           "(tokenizer.ggml.pre) is not supported", pre);
+        return err_set(e, ERR_UNSUPPORTED,
+                       "tokenizer_init: pre-tokenizer '%s' "
+                       "(tokenizer.ggml.pre) is not supported",
+                       pre);
     }
     t->ignore_merges = pt->ignore_merges;
     t->add_bos = pt->add_bos;
@@ -350,15 +362,15 @@ static int setup_pre(struct Tokenizer* t, struct Err* e) {
     for (int i = 0; i < 4 && pt->re[i]; i++) {
         int code;
         PCRE2_SIZE off;
-        t->re[i] = pcre2_compile((PCRE2_SPTR)pt->re[i], PCRE2_ZERO_TERMINATED, opts, &code, &off,
-                                 NULL);
+        t->re[i] =
+            pcre2_compile((PCRE2_SPTR)pt->re[i], PCRE2_ZERO_TERMINATED, opts, &code, &off, NULL);
         if (!t->re[i]) {
             PCRE2_UCHAR msg[120];
             pcre2_get_error_message(code, msg, sizeof(msg));
             return err_set(e, ERR_UNSUPPORTED, "tokenizer_init: regex of '%s' at %zu: %s", pre,
                            (size_t)off, (const char*)msg);
         }
-        pcre2_jit_compile(t->re[i], PCRE2_JIT_COMPLETE);  // falls back to the interpreter
+        pcre2_jit_compile(t->re[i], PCRE2_JIT_COMPLETE); // falls back to the interpreter
         t->n_re = i + 1;
     }
     t->md = pcre2_match_data_create(4, NULL);
@@ -386,11 +398,16 @@ static size_t rwkv_unescape(const char* s, size_t n, char* out) {
                 acc = 0;
             }
         } else if (esc) {
-            if (c == 't') out[k++] = '\t';
-            else if (c == 'n') out[k++] = '\n';
-            else if (c == 'r') out[k++] = '\r';
-            else if (c == 'x') hex_left = 2;
-            else out[k++] = (char)c;
+            if (c == 't')
+                out[k++] = '\t';
+            else if (c == 'n')
+                out[k++] = '\n';
+            else if (c == 'r')
+                out[k++] = '\r';
+            else if (c == 'x')
+                hex_left = 2;
+            else
+                out[k++] = (char)c;
             esc = false;
         } else if (c == '\\') {
             esc = true;
@@ -406,13 +423,14 @@ static uint32_t trie_child(const struct Tokenizer* t, uint32_t node, uint8_t c) 
     uint32_t i = (uint32_t)hash_mix(key * 0x9E3779B97F4A7C15ull) & t->trie_mask;
     for (;; i = (i + 1) & t->trie_mask) {
         if (t->trie_keys[i] == key) return t->trie_child[i];
-        if (t->trie_keys[i] == 0) return 0;  // 0 is the root: never a child
+        if (t->trie_keys[i] == 0) return 0; // 0 is the root: never a child
     }
 }
 
 static int build_trie(struct Tokenizer* t, struct Err* e) {
     size_t total = 1;
-    for (int id = 0; id < t->n_vocab; id++) total += t->tokens[id].piece_len;
+    for (int id = 0; id < t->n_vocab; id++)
+        total += t->tokens[id].piece_len;
     if (total > MAX_ARENA / 2) return err_set(e, ERR_NOMEM, "tokenizer_init: trie too large");
     t->trie_val = malloc(total * sizeof(int32_t));
     t->trie_mask = table_size(total) - 1;
@@ -430,7 +448,8 @@ static int build_trie(struct Tokenizer* t, struct Err* e) {
         for (uint32_t j = 0; j < te->piece_len; j++) {
             uint64_t key = ((uint64_t)node << 8 | p[j]) + 1;
             uint32_t i = (uint32_t)hash_mix(key * 0x9E3779B97F4A7C15ull) & t->trie_mask;
-            while (t->trie_keys[i] && t->trie_keys[i] != key) i = (i + 1) & t->trie_mask;
+            while (t->trie_keys[i] && t->trie_keys[i] != key)
+                i = (i + 1) & t->trie_mask;
             if (!t->trie_keys[i]) {
                 t->trie_keys[i] = key;
                 t->trie_child[i] = t->n_nodes;
@@ -453,7 +472,7 @@ static int reserve_scratch(struct Tokenizer* t, size_t len, struct Err* e);
 static int cmp_special(const void* a, const void* b, const struct Tokenizer* t) {
     int x = *(const int32_t*)a, y = *(const int32_t*)b;
     uint32_t lx = t->tokens[x].text_len, ly = t->tokens[y].text_len;
-    if (lx != ly) return lx > ly ? -1 : 1;  // longest first, as cache_special_tokens
+    if (lx != ly) return lx > ly ? -1 : 1; // longest first, as cache_special_tokens
     return x < y ? -1 : x > y;
 }
 
@@ -498,9 +517,10 @@ static int parse_byte_token(const char* s, size_t n) {
     int v = 0;
     for (int i = 3; i < 5; i++) {
         char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0'
-              : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0) return -1;
         v = v * 16 + d;
     }
@@ -509,8 +529,8 @@ static int parse_byte_token(const char* s, size_t n) {
 
 // Appends the decoded bytes of token id to b (see tokenizer_piece). byte_of_cp inverts
 // t->byte_cp (-1 outside the byte-unicode alphabet).
-static int make_piece(const struct Tokenizer* t, int id, const int16_t* byte_of_cp,
-                      struct Buf* b, struct Err* e) {
+static int make_piece(const struct Tokenizer* t, int id, const int16_t* byte_of_cp, struct Buf* b,
+                      struct Err* e) {
     const struct TokenEntry* te = &t->tokens[id];
     const char* s = text_of(t, id);
     size_t n = te->text_len;
@@ -530,14 +550,14 @@ static int make_piece(const struct Tokenizer* t, int id, const int16_t* byte_of_
     case TOKEN_TYPE_USER_DEFINED: return buf_put(b, s, n, e);
     case TOKEN_TYPE_BYTE: {
         int v = parse_byte_token(s, n);
-        if (v < 0) return buf_put(b, s, n, e);  // malformed: show the text
+        if (v < 0) return buf_put(b, s, n, e); // malformed: show the text
         tmp[0] = (char)v;
         return buf_put(b, tmp, 1, e);
     }
     case TOKEN_TYPE_NORMAL: break;
-    default: return 0;  // unused/undefined: llama.cpp's token_to_piece gives nothing
+    default: return 0; // unused/undefined: llama.cpp's token_to_piece gives nothing
     }
-    if (t->kind == TOKENIZER_SPM) {  // "▁" -> " "
+    if (t->kind == TOKENIZER_SPM) { // "▁" -> " "
         for (size_t i = 0; i < n && !rc;) {
             if (i + 3 <= n && memcmp(s + i, "\xe2\x96\x81", 3) == 0) {
                 rc = buf_put(b, " ", 1, e);
@@ -567,18 +587,29 @@ static int make_piece(const struct Tokenizer* t, int id, const int16_t* byte_of_
 }
 
 static const char* const EOT_TEXTS[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-    "<EOT>", "_<EOT>", "[EOT]", "<end_of_utterance>",
-    ("<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"),  // DeepSeek
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "<end_of_utterance>",
+    ("<\xef\xbd\x9c"
+     "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"), // DeepSeek
 };
 
 static int load_tokens(struct Tokenizer* t, const struct Gguf* g, struct Err* e) {
     const struct GgufArr* toks = NULL;
     int rc = gguf_get_arr(g, "tokenizer.ggml.tokens", &toks, e);
-    if (rc == ERR_NOT_FOUND && t->kind == TOKENIZER_PLACEHOLDER) return 0;  // "none"
+    if (rc == ERR_NOT_FOUND && t->kind == TOKENIZER_PLACEHOLDER) return 0; // "none"
     if (rc == ERR_NOT_FOUND) {
-        return err_set(e, ERR_NOT_FOUND, "tokenizer_init: tokenizer.ggml.model is '%s' but "
-                                         "tokenizer.ggml.tokens is absent", t->model);
+        return err_set(e, ERR_NOT_FOUND,
+                       "tokenizer_init: tokenizer.ggml.model is '%s' but "
+                       "tokenizer.ggml.tokens is absent",
+                       t->model);
     }
     if (rc) return rc;
     if (toks->type != GGUF_TYPE_STRING) {
@@ -600,14 +631,16 @@ static int load_tokens(struct Tokenizer* t, const struct Gguf* g, struct Err* e)
     }
     if (scores && (scores->n < (uint64_t)n || gguf_type_size(scores->type) == 0 ||
                    scores->type == GGUF_TYPE_BOOL)) {
-        return err_set(e, ERR_FORMAT, "tokenizer_init: tokenizer.ggml.scores has %llu %s "
-                                      "entries for %d tokens",
+        return err_set(e, ERR_FORMAT,
+                       "tokenizer_init: tokenizer.ggml.scores has %llu %s "
+                       "entries for %d tokens",
                        (unsigned long long)scores->n, gguf_type_name(scores->type), n);
     }
     if (types && (types->n < (uint64_t)n || gguf_type_size(types->type) == 0 ||
                   types->type == GGUF_TYPE_FLOAT32 || types->type == GGUF_TYPE_FLOAT64)) {
-        return err_set(e, ERR_FORMAT, "tokenizer_init: tokenizer.ggml.token_type has %llu %s "
-                                      "entries for %d tokens",
+        return err_set(e, ERR_FORMAT,
+                       "tokenizer_init: tokenizer.ggml.token_type has %llu %s "
+                       "entries for %d tokens",
                        (unsigned long long)types->n, gguf_type_name(types->type), n);
     }
     t->n_vocab = n;
@@ -619,7 +652,7 @@ static int load_tokens(struct Tokenizer* t, const struct Gguf* g, struct Err* e)
         struct GgufStr s = gguf_arr_str(toks, (uint64_t)id);
         struct TokenEntry* te = &t->tokens[id];
         te->text_off = (uint32_t)b.len;
-        if (s.len == 0) {  // llama.cpp renames empty tokens
+        if (s.len == 0) { // llama.cpp renames empty tokens
             char name[32];
             int k = snprintf(name, sizeof(name), "[EMPTY_%d]", id);
             rc = buf_put(&b, name, (size_t)k, e);
@@ -634,12 +667,13 @@ static int load_tokens(struct Tokenizer* t, const struct Gguf* g, struct Err* e)
         int64_t ty = types ? gguf_arr_int(types, (uint64_t)id) : TOKEN_TYPE_NORMAL;
         te->type = ty >= 0 && ty < TOKEN_TYPE_COUNT ? (uint8_t)ty : TOKEN_TYPE_UNDEFINED;
     }
-    t->arena = b.p;  // texts now; pieces follow
+    t->arena = b.p; // texts now; pieces follow
     t->arena_len = b.len;
     t->tok_mask = table_size((size_t)n) - 1;
     t->tok_slots = calloc((size_t)t->tok_mask + 1, sizeof(uint32_t));
     if (!t->tok_slots) return err_set(e, ERR_NOMEM, "tokenizer_init: out of memory (hash)");
-    for (int id = 0; id < n; id++) tok_insert(t, id);
+    for (int id = 0; id < n; id++)
+        tok_insert(t, id);
 
     // llama.cpp marks these end-of-turn texts as control tokens when no eot id is given
     if ((rc = read_id(t, g, "tokenizer.ggml.eot_token_id", &t->eot_id, e))) return rc;
@@ -662,8 +696,9 @@ int tokenizer_init(struct Tokenizer* t, const struct Gguf* g, struct Err* e) {
     struct GgufStr model;
     int rc = gguf_get_str(g, "tokenizer.ggml.model", &model, e);
     if (rc == ERR_NOT_FOUND) {
-        return err_set(e, ERR_NOT_FOUND, "tokenizer_init: this GGUF has no tokenizer "
-                                         "(tokenizer.ggml.model is absent): pass token ids");
+        return err_set(e, ERR_NOT_FOUND,
+                       "tokenizer_init: this GGUF has no tokenizer "
+                       "(tokenizer.ggml.model is absent): pass token ids");
     }
     if (rc) return rc;
     snprintf(t->model, sizeof(t->model), "%.*s", (int)(model.len < 31 ? model.len : 31), model.s);
@@ -690,8 +725,10 @@ int tokenizer_init(struct Tokenizer* t, const struct Gguf* g, struct Err* e) {
                strcmp(t->model, "no_vocab") == 0) {
         t->kind = TOKENIZER_PLACEHOLDER;
     } else {
-        return err_set(e, ERR_UNSUPPORTED, "tokenizer_init: tokenizer model '%s' is not "
-                                           "supported (llama, gpt2, rwkv are)", t->model);
+        return err_set(e, ERR_UNSUPPORTED,
+                       "tokenizer_init: tokenizer model '%s' is not "
+                       "supported (llama, gpt2, rwkv are)",
+                       t->model);
     }
     if (t->kind == TOKENIZER_BPE && (rc = setup_pre(t, e))) goto fail;
     if ((rc = load_tokens(t, g, e))) goto fail;
@@ -709,7 +746,7 @@ int tokenizer_init(struct Tokenizer* t, const struct Gguf* g, struct Err* e) {
         goto fail;
     }
     if (t->kind == TOKENIZER_PLACEHOLDER) t->add_bos = t->add_eos = t->add_space_prefix = 0;
-    if (t->add_bos && t->bos_id < 0) t->add_bos = 0;  // llama.cpp throws; we just don't add
+    if (t->add_bos && t->bos_id < 0) t->add_bos = 0; // llama.cpp throws; we just don't add
     if (t->add_eos && t->eos_id < 0) t->add_eos = 0;
 
     // pieces, built apart and then appended to the texts in the arena
@@ -722,7 +759,7 @@ int tokenizer_init(struct Tokenizer* t, const struct Gguf* g, struct Err* e) {
         byte_of_cp[cp_of_byte[c]] = (int16_t)c;
     }
     struct Buf b = {0};
-    if ((rc = buf_put(&b, t->arena, t->arena_len, e))) goto fail;  // texts first
+    if ((rc = buf_put(&b, t->arena, t->arena_len, e))) goto fail; // texts first
     for (int id = 0; id < t->n_vocab; id++) {
         size_t off = b.len;
         if ((rc = make_piece(t, id, byte_of_cp, &b, e))) {
@@ -744,7 +781,7 @@ int tokenizer_init(struct Tokenizer* t, const struct Gguf* g, struct Err* e) {
         if (t->kind == TOKENIZER_SPM) {
             snprintf(s, sizeof(s), "<0x%02X>", c);
             id = tokenizer_find(t, s, 6);
-            if (id < 0) {  // llama.cpp's byte_to_token falls back to the byte itself
+            if (id < 0) { // llama.cpp's byte_to_token falls back to the byte itself
                 s[0] = (char)c;
                 id = tokenizer_find(t, s, 1);
             }
@@ -762,8 +799,7 @@ int tokenizer_init(struct Tokenizer* t, const struct Gguf* g, struct Err* e) {
     }
     for (int id = 0; id < t->n_vocab; id++) {
         int ty = t->tokens[id].type;
-        if (ty == TOKEN_TYPE_CONTROL || ty == TOKEN_TYPE_USER_DEFINED ||
-            ty == TOKEN_TYPE_UNKNOWN) {
+        if (ty == TOKEN_TYPE_CONTROL || ty == TOKEN_TYPE_USER_DEFINED || ty == TOKEN_TYPE_UNKNOWN) {
             t->specials[t->n_specials++] = id;
         }
     }
@@ -790,7 +826,8 @@ void tokenizer_free(struct Tokenizer* t) {
     free(t->merge_len);
     free(t->merge_split);
     free(t->merge_slots);
-    for (int i = 0; i < 4; i++) pcre2_code_free(t->re[i]);
+    for (int i = 0; i < 4; i++)
+        pcre2_code_free(t->re[i]);
     pcre2_match_data_free(t->md);
     free(t->trie_val);
     free(t->trie_keys);
@@ -820,8 +857,10 @@ static void out_push(struct Out* o, int32_t id) {
 // A byte with no token of its own: the unknown token, else an error.
 static int push_unknown(const struct Tokenizer* t, struct Out* o, uint8_t c, struct Err* e) {
     if (t->unk_id < 0) {
-        return err_set(e, ERR_UNSUPPORTED, "tokenizer_encode: byte 0x%02x has no token in this "
-                                           "vocabulary and there is no unknown token", c);
+        return err_set(e, ERR_UNSUPPORTED,
+                       "tokenizer_encode: byte 0x%02x has no token in this "
+                       "vocabulary and there is no unknown token",
+                       c);
     }
     out_push(o, t->unk_id);
     return 0;
@@ -888,8 +927,8 @@ static int split_chars(struct Sym* syms, const uint8_t* buf, size_t n) {
         uint32_t cp;
         size_t len = utf8_decode(buf + off, n - off, &cp);
         if (len == 0) len = 1;
-        syms[count] = (struct Sym){count - 1, off + len == n ? -1 : count + 1, (uint32_t)off,
-                                   (uint32_t)len};
+        syms[count] =
+            (struct Sym){count - 1, off + len == n ? -1 : count + 1, (uint32_t)off, (uint32_t)len};
         off += len;
         count++;
     }
@@ -911,19 +950,22 @@ static void spm_try_bigram(const struct Tokenizer* t, const struct Sym* syms, st
 
 // Tokenizes frag[0..n): spaces -> "▁" (with a leading one when prefix), then merges the pair
 // whose merged text is the highest-scoring token until none is left.
-static int spm_encode(struct Tokenizer* t, const char* frag, size_t n, bool prefix,
-                      struct Out* o, struct Err* e) {
+static int spm_encode(struct Tokenizer* t, const char* frag, size_t n, bool prefix, struct Out* o,
+                      struct Err* e) {
     size_t len = 0;
     uint8_t* buf = t->buf;
     if (prefix) memcpy(buf, "\xe2\x96\x81", 3), len = 3;
     for (size_t i = 0; i < n; i++) {
-        if (frag[i] == ' ') memcpy(buf + len, "\xe2\x96\x81", 3), len += 3;
-        else buf[len++] = (uint8_t)frag[i];
+        if (frag[i] == ' ')
+            memcpy(buf + len, "\xe2\x96\x81", 3), len += 3;
+        else
+            buf[len++] = (uint8_t)frag[i];
     }
     struct Sym* syms = t->syms;
     int count = split_chars(syms, buf, len);
     struct Heap h = {t->heap, 0};
-    for (int i = 1; i < count; i++) spm_try_bigram(t, syms, &h, i - 1, i);
+    for (int i = 1; i < count; i++)
+        spm_try_bigram(t, syms, &h, i - 1, i);
     while (h.n) {
         struct Bigram bg = heap_pop(&h);
         struct Sym* l = &syms[bg.left];
@@ -948,8 +990,8 @@ static int spm_encode(struct Tokenizer* t, const char* frag, size_t n, bool pref
         }
         for (uint32_t j = 0; j < syms[i].n; j++) {
             uint8_t c = (uint8_t)s[j];
-            int rc = t->byte_id[c] >= 0 ? (out_push(o, t->byte_id[c]), 0)
-                                        : push_unknown(t, o, c, e);
+            int rc =
+                t->byte_id[c] >= 0 ? (out_push(o, t->byte_id[c]), 0) : push_unknown(t, o, c, e);
             if (rc) return rc;
         }
     }
@@ -981,19 +1023,21 @@ static int pre_split(struct Tokenizer* t, const char* text, size_t n, struct Spa
                 int rc = pcre2_match(t->re[r], s, len, pos, PCRE2_NOTEMPTY, t->md, NULL);
                 if (rc == PCRE2_ERROR_NOMATCH) break;
                 if (rc < 0) {
-                    return err_set(e, ERR_UNSUPPORTED, "tokenizer_encode: pre-tokenizer regex "
-                                                       "failed (pcre2 error %d)", rc);
+                    return err_set(e, ERR_UNSUPPORTED,
+                                   "tokenizer_encode: pre-tokenizer regex "
+                                   "failed (pcre2 error %d)",
+                                   rc);
                 }
                 PCRE2_SIZE* ov = pcre2_get_ovector_pointer(t->md);
                 size_t ms = ov[0], me = ov[1];
-                if (me <= ms || me > len) break;  // cannot happen with PCRE2_NOTEMPTY
-                if (ms > pos) nxt[n_nxt++] = (struct Span){cur[i].off + (uint32_t)pos,
-                                                           (uint32_t)(ms - pos)};
+                if (me <= ms || me > len) break; // cannot happen with PCRE2_NOTEMPTY
+                if (ms > pos)
+                    nxt[n_nxt++] = (struct Span){cur[i].off + (uint32_t)pos, (uint32_t)(ms - pos)};
                 nxt[n_nxt++] = (struct Span){cur[i].off + (uint32_t)ms, (uint32_t)(me - ms)};
                 pos = me;
             }
-            if (pos < len) nxt[n_nxt++] = (struct Span){cur[i].off + (uint32_t)pos,
-                                                        (uint32_t)(len - pos)};
+            if (pos < len)
+                nxt[n_nxt++] = (struct Span){cur[i].off + (uint32_t)pos, (uint32_t)(len - pos)};
         }
         struct Span* tmp = cur;
         cur = nxt;
@@ -1014,11 +1058,11 @@ static void bpe_try_bigram(const struct Tokenizer* t, const struct Sym* syms, st
 }
 
 // One pre-token word[0..n): bytes -> byte-unicode characters, then merges by rank.
-static int bpe_word(struct Tokenizer* t, const char* word, size_t n, struct Out* o,
-                    struct Err* e) {
+static int bpe_word(struct Tokenizer* t, const char* word, size_t n, struct Out* o, struct Err* e) {
     uint8_t* buf = t->buf;
     size_t len = 0;
-    for (size_t i = 0; i < n; i++) len += utf8_put(t->byte_cp[(uint8_t)word[i]], (char*)buf + len);
+    for (size_t i = 0; i < n; i++)
+        len += utf8_put(t->byte_cp[(uint8_t)word[i]], (char*)buf + len);
     if (t->ignore_merges) {
         int id = tokenizer_find(t, (const char*)buf, len);
         if (id >= 0) {
@@ -1029,7 +1073,8 @@ static int bpe_word(struct Tokenizer* t, const char* word, size_t n, struct Out*
     struct Sym* syms = t->syms;
     int count = split_chars(syms, buf, len);
     struct Heap h = {t->heap, 0};
-    for (int i = 1; i < count; i++) bpe_try_bigram(t, syms, &h, i - 1, i);
+    for (int i = 1; i < count; i++)
+        bpe_try_bigram(t, syms, &h, i - 1, i);
     while (h.n) {
         struct Bigram bg = heap_pop(&h);
         struct Sym* l = &syms[bg.left];
@@ -1055,8 +1100,10 @@ static int bpe_word(struct Tokenizer* t, const char* word, size_t n, struct Out*
             uint32_t k = (uint32_t)utf8_len((uint8_t)s[j]);
             if (k > syms[i].n - j) k = syms[i].n - j;
             id = tokenizer_find(t, s + j, k);
-            if (id >= 0) out_push(o, id);
-            else if (t->unk_id >= 0) out_push(o, t->unk_id);
+            if (id >= 0)
+                out_push(o, id);
+            else if (t->unk_id >= 0)
+                out_push(o, t->unk_id);
             j += k;
         }
     }
@@ -1122,7 +1169,7 @@ static const char* find_bytes(const char* h, size_t hn, const char* s, size_t sn
 }
 
 struct Frag {
-    int32_t id;  // a special token, or -1 for text[off..off+len)
+    int32_t id; // a special token, or -1 for text[off..off+len)
     uint32_t off, len;
 };
 
@@ -1196,9 +1243,11 @@ int tokenizer_encode(struct Tokenizer* t, const char* text, size_t len, int add_
                      int parse_special, int32_t* ids, int cap, int* n_ids, struct Err* e) {
     *n_ids = 0;
     if (t->kind == TOKENIZER_PLACEHOLDER) {
-        return err_set(e, ERR_UNSUPPORTED, "tokenizer_encode: this model's vocabulary is a "
-                                           "placeholder: pass token ids (tokenizer.ggml.model "
-                                           "= '%s')", t->model);
+        return err_set(e, ERR_UNSUPPORTED,
+                       "tokenizer_encode: this model's vocabulary is a "
+                       "placeholder: pass token ids (tokenizer.ggml.model "
+                       "= '%s')",
+                       t->model);
     }
     if (len > TOKENIZER_MAX_TEXT) {
         return err_set(e, ERR_ARG, "tokenizer_encode: text of %zu bytes (at most %u)", len,
@@ -1211,7 +1260,7 @@ int tokenizer_encode(struct Tokenizer* t, const char* text, size_t len, int add_
     if (add_bos && t->add_bos) out_push(&o, t->bos_id);
     struct Frag* frags = NULL;
     int n_frags = partition(t, text, len, parse_special, &frags);
-    bool prev_special = true;  // SPM: the space prefix goes before the first text fragment
+    bool prev_special = true; // SPM: the space prefix goes before the first text fragment
     for (int i = 0; i < n_frags && !rc; i++) {
         if (frags[i].id >= 0) {
             out_push(&o, frags[i].id);
@@ -1235,8 +1284,10 @@ int tokenizer_encode(struct Tokenizer* t, const char* text, size_t len, int add_
     if (add_bos && t->add_eos) out_push(&o, t->eos_id);
     *n_ids = o.n;
     if (o.n > cap) {
-        return err_set(e, ERR_ARG, "tokenizer_encode: %d ids do not fit in a buffer of %d "
-                                   "(see tokenizer_bound)", o.n, cap);
+        return err_set(e, ERR_ARG,
+                       "tokenizer_encode: %d ids do not fit in a buffer of %d "
+                       "(see tokenizer_bound)",
+                       o.n, cap);
     }
     return 0;
 }
@@ -1287,8 +1338,10 @@ int tokenizer_decode(const struct Tokenizer* t, const int32_t* ids, int n, int f
     *n_out = 0;
     for (int i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= t->n_vocab) {
-            return err_set(e, ERR_ARG, "tokenizer_decode: token id %d at %d is outside the "
-                                       "vocabulary of %d", ids[i], i, t->n_vocab);
+            return err_set(e, ERR_ARG,
+                           "tokenizer_decode: token id %d at %d is outside the "
+                           "vocabulary of %d",
+                           ids[i], i, t->n_vocab);
         }
         size_t len;
         const char* p = decoded_piece(t, ids[i], flags, i == 0, &len);
@@ -1311,9 +1364,11 @@ void tokenizer_stream_init(struct TokenizerStream* s, int flags) {
 static size_t incomplete_tail(const uint8_t* p, size_t n) {
     for (size_t k = 1; k <= 3 && k <= n; k++) {
         uint8_t c = p[n - k];
-        if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
-        size_t need = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c <= 0xEF ? 3
-                    : c >= 0xC2 && c <= 0xDF ? 2 : 1;
+        if ((c & 0xC0) == 0x80) continue; // a continuation byte: look further back
+        size_t need = c >= 0xF0 && c <= 0xF4   ? 4
+                      : c >= 0xE0 && c <= 0xEF ? 3
+                      : c >= 0xC2 && c <= 0xDF ? 2
+                                               : 1;
         return need > k ? k : 0;
     }
     return 0;
@@ -1323,8 +1378,10 @@ int tokenizer_stream_push(const struct Tokenizer* t, struct TokenizerStream* s, 
                           char* out, size_t cap, size_t* n_out, struct Err* e) {
     *n_out = 0;
     if (id < 0 || id >= t->n_vocab) {
-        return err_set(e, ERR_ARG, "tokenizer_stream_push: token id %d is outside the "
-                                   "vocabulary of %d", id, t->n_vocab);
+        return err_set(e, ERR_ARG,
+                       "tokenizer_stream_push: token id %d is outside the "
+                       "vocabulary of %d",
+                       id, t->n_vocab);
     }
     size_t len;
     const char* p = decoded_piece(t, id, s->flags, s->n_tokens == 0, &len);
@@ -1363,11 +1420,11 @@ size_t tokenizer_escape(const char* s, size_t len, char* out, size_t cap) {
             m = n;
         } else {
             n = 1;
-            m = u[0] == '\n' ? (size_t)snprintf(tmp, sizeof(tmp), "\\n")
-              : u[0] == '\t' ? (size_t)snprintf(tmp, sizeof(tmp), "\\t")
-              : u[0] == '\r' ? (size_t)snprintf(tmp, sizeof(tmp), "\\r")
-              : u[0] == '\\' ? (size_t)snprintf(tmp, sizeof(tmp), "\\\\")
-                             : (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", u[0]);
+            m = u[0] == '\n'   ? (size_t)snprintf(tmp, sizeof(tmp), "\\n")
+                : u[0] == '\t' ? (size_t)snprintf(tmp, sizeof(tmp), "\\t")
+                : u[0] == '\r' ? (size_t)snprintf(tmp, sizeof(tmp), "\\r")
+                : u[0] == '\\' ? (size_t)snprintf(tmp, sizeof(tmp), "\\\\")
+                               : (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", u[0]);
         }
         for (size_t j = 0; j < m; j++, k++) {
             if (k + 1 < cap) out[k] = tmp[j];

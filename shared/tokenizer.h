@@ -20,10 +20,10 @@ struct pcre2_real_code_8;
 struct pcre2_real_match_data_8;
 
 enum TokenizerKind {
-    TOKENIZER_SPM = 0,          // tokenizer.ggml.model = "llama"
-    TOKENIZER_BPE = 1,          // "gpt2": byte-level BPE
-    TOKENIZER_RWKV = 2,         // "rwkv": world vocabulary, greedy longest match
-    TOKENIZER_PLACEHOLDER = 3,  // "test", "none", "no_vocab": ids only, no encoding
+    TOKENIZER_SPM = 0,         // tokenizer.ggml.model = "llama"
+    TOKENIZER_BPE = 1,         // "gpt2": byte-level BPE
+    TOKENIZER_RWKV = 2,        // "rwkv": world vocabulary, greedy longest match
+    TOKENIZER_PLACEHOLDER = 3, // "test", "none", "no_vocab": ids only, no encoding
     TOKENIZER_KIND_COUNT = 4,
 };
 
@@ -54,62 +54,62 @@ enum TokenizerDecodeFlags {
 };
 
 struct TokenEntry {
-    uint32_t text_off, text_len;    // the vocabulary string, in arena
-    uint32_t piece_off, piece_len;  // the decoded bytes, in arena
-    float score;                    // tokenizer.ggml.scores (0 when absent)
-    uint8_t type;                   // enum TokenType
+    uint32_t text_off, text_len;   // the vocabulary string, in arena
+    uint32_t piece_off, piece_len; // the decoded bytes, in arena
+    float score;                   // tokenizer.ggml.scores (0 when absent)
+    uint8_t type;                  // enum TokenType
 };
 
 struct Tokenizer {
     enum TokenizerKind kind;
     int n_vocab;
-    int bos_id, eos_id, unk_id, pad_id, eot_id;  // -1 when the model has none
-    int add_bos;           // tokenizer.ggml.add_bos_token, else llama.cpp's default per model
-    int add_eos;           // tokenizer.ggml.add_eos_token, else 0
-    int add_space_prefix;  // tokenizer.ggml.add_space_prefix, else 1 for SPM, 0 otherwise
-    int ignore_merges;     // BPE: a pre-token that is a whole token skips the merges (Llama-3)
-    char model[32];        // tokenizer.ggml.model, truncated
-    char pre[64];          // tokenizer.ggml.pre, truncated ("" when absent)
-    size_t max_piece;      // longest piece in bytes (for decode buffers)
+    int bos_id, eos_id, unk_id, pad_id, eot_id; // -1 when the model has none
+    int add_bos;          // tokenizer.ggml.add_bos_token, else llama.cpp's default per model
+    int add_eos;          // tokenizer.ggml.add_eos_token, else 0
+    int add_space_prefix; // tokenizer.ggml.add_space_prefix, else 1 for SPM, 0 otherwise
+    int ignore_merges;    // BPE: a pre-token that is a whole token skips the merges (Llama-3)
+    char model[32];       // tokenizer.ggml.model, truncated
+    char pre[64];         // tokenizer.ggml.pre, truncated ("" when absent)
+    size_t max_piece;     // longest piece in bytes (for decode buffers)
 
     // owned tables, built once in tokenizer_init
-    struct TokenEntry* tokens;  // (n_vocab,)
-    char* arena;                // every token text and piece
+    struct TokenEntry* tokens; // (n_vocab,)
+    char* arena;               // every token text and piece
     size_t arena_len;
-    uint32_t* tok_slots;        // text -> id hash: id + 1, 0 = empty; (tok_mask + 1,)
+    uint32_t* tok_slots; // text -> id hash: id + 1, 0 = empty; (tok_mask + 1,)
     uint32_t tok_mask;
-    int32_t* specials;          // control/user-defined/unknown ids, longest text first
+    int32_t* specials; // control/user-defined/unknown ids, longest text first
     int n_specials;
-    int32_t byte_id[256];       // SPM "<0xNN>" / BPE byte-unicode token of each byte, or -1
-    uint16_t byte_cp[256];      // BPE: GPT-2's bytes_to_unicode() code point of each byte
+    int32_t byte_id[256];  // SPM "<0xNN>" / BPE byte-unicode token of each byte, or -1
+    uint16_t byte_cp[256]; // BPE: GPT-2's bytes_to_unicode() code point of each byte
     // BPE merges: "left right" strings, rank = index
     char* merge_arena;
-    uint32_t* merge_off;        // (n_merges,) offset in merge_arena
-    uint32_t* merge_len;        // (n_merges,) length of "left right"
-    uint32_t* merge_split;      // (n_merges,) length of left
+    uint32_t* merge_off;   // (n_merges,) offset in merge_arena
+    uint32_t* merge_len;   // (n_merges,) length of "left right"
+    uint32_t* merge_split; // (n_merges,) length of left
     int n_merges;
-    uint32_t* merge_slots;      // "left right" -> rank + 1, 0 = empty; (merge_mask + 1,)
+    uint32_t* merge_slots; // "left right" -> rank + 1, 0 = empty; (merge_mask + 1,)
     uint32_t merge_mask;
-    struct pcre2_real_code_8* re[4];  // pre-tokenizer regexes, applied in order
+    struct pcre2_real_code_8* re[4]; // pre-tokenizer regexes, applied in order
     int n_re;
     struct pcre2_real_match_data_8* md;
     // RWKV trie: node 0 is the root; child edges in a hash keyed by (node << 8 | byte)
-    int32_t* trie_val;          // (n_nodes,) token id ending at the node, or -1
+    int32_t* trie_val; // (n_nodes,) token id ending at the node, or -1
     uint32_t n_nodes;
-    uint64_t* trie_keys;        // (node << 8 | byte) + 1, 0 = empty; (trie_mask + 1,)
-    uint32_t* trie_child;       // (trie_mask + 1,)
+    uint64_t* trie_keys;  // (node << 8 | byte) + 1, 0 = empty; (trie_mask + 1,)
+    uint32_t* trie_child; // (trie_mask + 1,)
     uint32_t trie_mask;
 
     // scratch, allocated in tokenizer_init and grown only when an input needs more
-    void* buf;                  // escaped / byte-encoded text (bytes)
+    void* buf; // escaped / byte-encoded text (bytes)
     size_t buf_cap;
-    void* syms;                 // merge symbols
+    void* syms; // merge symbols
     size_t syms_cap;
-    void* heap;                 // merge candidates
+    void* heap; // merge candidates
     size_t heap_cap;
-    void* spans;                // regex pieces (two halves)
+    void* spans; // regex pieces (two halves)
     size_t spans_cap;
-    void* frags;                // special-token partition (two halves)
+    void* frags; // special-token partition (two halves)
     size_t frags_cap;
 };
 
@@ -174,8 +174,8 @@ int tokenizer_decode(const struct Tokenizer* t, const int32_t* ids, int n, int f
 struct TokenizerStream {
     uint8_t pend[4];
     int n_pend;
-    int flags;     // enum TokenizerDecodeFlags
-    int n_tokens;  // tokens pushed so far
+    int flags;    // enum TokenizerDecodeFlags
+    int n_tokens; // tokens pushed so far
 };
 
 void tokenizer_stream_init(struct TokenizerStream* s, int flags);

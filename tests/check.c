@@ -57,8 +57,8 @@ double rel_error(const double* got, const double* ref, size_t n) {
     return maxr > 0 ? maxd / maxr : maxd;
 }
 
-void assert_close_impl(const double* got, const double* want, size_t n, double atol,
-                       double rtol, const char* label, const char* file, int line) {
+void assert_close_impl(const double* got, const double* want, size_t n, double atol, double rtol,
+                       const char* label, const char* file, int line) {
     size_t bad = 0, first = n;
     double maxdiff = 0;
     for (size_t i = 0; i < n; i++) {
@@ -70,8 +70,8 @@ void assert_close_impl(const double* got, const double* want, size_t n, double a
         }
     }
     if (bad == 0) return;
-    printf("%s:%d: %s: %zu of %zu off (atol %g, rtol %g), first at %zu, maxdiff %.3e\n", file,
-           line, label, bad, n, atol, rtol, first, maxdiff);
+    printf("%s:%d: %s: %zu of %zu off (atol %g, rtol %g), first at %zu, maxdiff %.3e\n", file, line,
+           label, bad, n, atol, rtol, first, maxdiff);
     for (size_t i = first, k = 0; i < n && k < 5; i++, k++)
         printf("  [%zu] got %.17g want %.17g\n", i, got[i], want[i]);
     _fail(file, line);
@@ -87,7 +87,8 @@ int read_ids(const char* rel, int32_t* ids, int cap) {
     if (!shared_path(path, sizeof(path), rel)) return -1;
     FILE* f = fopen(path, "r");
     int n = 0, v;
-    while (f && n < cap && fscanf(f, "%d", &v) == 1) ids[n++] = v;
+    while (f && n < cap && fscanf(f, "%d", &v) == 1)
+        ids[n++] = v;
     if (f) fclose(f);
     return n;
 }
@@ -100,7 +101,8 @@ double* read_f32(const char* rel, size_t n) {
     assert_non_null(f);
     assert_int_equal(size, n * sizeof(float));
     double* d = malloc(n * sizeof(double));
-    for (size_t i = 0; i < n; i++) d[i] = (double)f[i];
+    for (size_t i = 0; i < n; i++)
+        d[i] = (double)f[i];
     free(f);
     return d;
 }

@@ -17,9 +17,9 @@ uint8_t* read_file(const char* path, size_t* size);
 double rel_error(const double* got, const double* ref, size_t n);
 
 // Prints a report and fails the cmocka test when any element is off.
-void assert_close_impl(const double* got, const double* want, size_t n, double atol,
-                       double rtol, const char* label, const char* file, int line);
-#define assert_close(got, want, n, atol, rtol, label) \
+void assert_close_impl(const double* got, const double* want, size_t n, double atol, double rtol,
+                       const char* label, const char* file, int line);
+#define assert_close(got, want, n, atol, rtol, label)                                              \
     assert_close_impl(got, want, n, atol, rtol, label, __FILE__, __LINE__)
 
 // Reads whitespace-separated ids from a ../shared text file into ids[0..cap); returns the

@@ -18,6 +18,6 @@ int main(int argc, char** argv) {
         fprintf(stderr, "lsan_canary: %s\n", e.msg);
         return 1;
     }
-    g = NULL;  // the leak: the reader and its tables are never freed
+    g = NULL; // the leak: the reader and its tables are never freed
     return 0;
 }

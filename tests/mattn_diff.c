@@ -17,8 +17,8 @@
 
 struct Capture {
     const struct Graph* g;
-    int n;            // positions
-    double** rows;    // per op index: (n, width) ref outputs
+    int n;         // positions
+    double** rows; // per op index: (n, width) ref outputs
     int oom;
 };
 
@@ -36,10 +36,10 @@ static void ref_hook(void* ctx, const struct Op* op, int64_t pos0, int n, const 
 
 struct Compare {
     struct Capture* ref;
-    const struct Graph* g;    // the GLES engine's graph (built like the ref's: same op order)
+    const struct Graph* g; // the GLES engine's graph (built like the ref's: same op order)
     double atol, rtol;
     int quiet;
-    int bad;                  // ops beyond tolerance
+    int bad; // ops beyond tolerance
     char first[200];
     double worst_rel;
 };
@@ -56,15 +56,15 @@ static void gl_hook(void* ctx, const struct Op* op, int64_t pos0, int n, const f
         int beyond = 0;
         for (int i = 0; i < width; i++) {
             double d = fabs((double)got[i] - r[i]);
-            if (!(d <= c->atol + c->rtol * fabs(r[i]))) beyond = 1;  // NaN is beyond
+            if (!(d <= c->atol + c->rtol * fabs(r[i]))) beyond = 1; // NaN is beyond
             if (!(d <= max_abs)) max_abs = d;
             if (fabs(r[i]) > max_ref) max_ref = fabs(r[i]);
         }
         double rel = max_ref > 0 ? max_abs / max_ref : max_abs;
         if (rel > c->worst_rel || rel != rel) c->worst_rel = rel;
         if (!c->quiet || beyond)
-            printf("%5lld %5d  %-16s %12.3e %12.3e%s\n", (long long)(pos0 + t), op->layer,
-                   op->name, max_abs, rel, beyond ? "  *" : "");
+            printf("%5lld %5d  %-16s %12.3e %12.3e%s\n", (long long)(pos0 + t), op->layer, op->name,
+                   max_abs, rel, beyond ? "  *" : "");
         if (beyond && !c->bad++)
             snprintf(c->first, sizeof(c->first), "position %lld, layer %d, op %s",
                      (long long)(pos0 + t), op->layer, op->name);
@@ -142,7 +142,8 @@ int main(int argc, char** argv) {
             printf("all op outputs within tolerance; worst relative error %.3e\n", cmp.worst_rel);
     }
     if (cap.rows)
-        for (int i = 0; i < r.g.n_ops; i++) free(cap.rows[i]);
+        for (int i = 0; i < r.g.n_ops; i++)
+            free(cap.rows[i]);
     free(cap.rows);
     gl_free(&g);
     ref_free(&r);

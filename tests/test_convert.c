@@ -26,7 +26,7 @@
 #include "safetensors.h"
 #include "tokenizer.h"
 
-static char g_tmp[256];  // a private temp directory for the suite
+static char g_tmp[256]; // a private temp directory for the suite
 
 static const char* tmp_path(char* buf, size_t cap, const char* name) {
     snprintf(buf, cap, "%s/%s", g_tmp, name);
@@ -101,14 +101,17 @@ static void st_write(const char* path, const struct StEntry* t, int n) {
         off += t[i].nbytes;
     }
     len += (size_t)snprintf(h + len, cap - len, "}");
-    while (len % 8) h[len++] = ' ';
+    while (len % 8)
+        h[len++] = ' ';
     FILE* f = fopen(path, "wb");
     assert_non_null(f);
     uint8_t hl[8];
-    for (int i = 0; i < 8; i++) hl[i] = (uint8_t)((uint64_t)len >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        hl[i] = (uint8_t)((uint64_t)len >> (8 * i));
     fwrite(hl, 1, 8, f);
     fwrite(h, 1, len, f);
-    for (int i = 0; i < n; i++) fwrite(t[i].data, 1, t[i].nbytes, f);
+    for (int i = 0; i < n; i++)
+        fwrite(t[i].data, 1, t[i].nbytes, f);
     fclose(f);
     free(h);
 }
@@ -127,7 +130,8 @@ static int64_t ulps(float a, float b) {
 static int value_equal(const struct GgufValue* a, const struct GgufValue* b) {
     if (a->type != b->type) return 0;
     switch (a->type) {
-    case GGUF_TYPE_STRING: return a->str.len == b->str.len && !memcmp(a->str.s, b->str.s, a->str.len);
+    case GGUF_TYPE_STRING:
+        return a->str.len == b->str.len && !memcmp(a->str.s, b->str.s, a->str.len);
     case GGUF_TYPE_FLOAT32:
     case GGUF_TYPE_FLOAT64: return a->f == b->f;
     case GGUF_TYPE_ARRAY:
@@ -168,7 +172,8 @@ static int64_t compare_with_reference(const char* name) {
         assert_non_null(g);
         assert_int_equal(g->type, w->type);
         assert_int_equal(g->n_dims, w->n_dims);
-        for (int d = 0; d < GGUF_MAX_DIMS; d++) assert_int_equal(g->ne[d], w->ne[d]);
+        for (int d = 0; d < GGUF_MAX_DIMS; d++)
+            assert_int_equal(g->ne[d], w->ne[d]);
         assert_int_equal(g->nbytes, w->nbytes);
         size_t nl = strlen(w->name);
         if (nl >= 5 && !strcmp(w->name + nl - 5, "ssm_a")) {
@@ -206,10 +211,14 @@ static int64_t compare_with_reference(const char* name) {
         }
     }
     // the placeholder vocabulary and special ids are those of the reference too
-    static const char* const TOK[] = {"tokenizer.ggml.model", "tokenizer.ggml.tokens",
-                                      "tokenizer.ggml.token_type", "tokenizer.ggml.scores",
-                                      "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
-                                      "tokenizer.ggml.padding_token_id", "general.file_type"};
+    static const char* const TOK[] = {"tokenizer.ggml.model",
+                                      "tokenizer.ggml.tokens",
+                                      "tokenizer.ggml.token_type",
+                                      "tokenizer.ggml.scores",
+                                      "tokenizer.ggml.bos_token_id",
+                                      "tokenizer.ggml.eos_token_id",
+                                      "tokenizer.ggml.padding_token_id",
+                                      "general.file_type"};
     for (size_t i = 0; i < sizeof(TOK) / sizeof(TOK[0]); i++) {
         const struct GgufKv *a = gguf_find_key(&want, TOK[i]), *b = gguf_find_key(&got, TOK[i]);
         assert_non_null(b);
@@ -315,7 +324,7 @@ static void test_recurrentgemma_layout(void** state) {
     double v;
     struct Err e = {0};
     assert_int_equal(gguf_get_float(&g, "recurrentgemma.embedding_scale", &v, &e), 0);
-    assert_true(v == 8.0);  // bf16(sqrt(64))
+    assert_true(v == 8.0); // bf16(sqrt(64))
     assert_int_equal(gguf_get_float(&g, "recurrentgemma.final_logit_softcapping", &v, &e), 0);
     assert_true(v == 30.0);
     const struct GgufArr* kv;
@@ -337,7 +346,8 @@ static void test_recurrentgemma_layout(void** state) {
     const float* d = t->data;
     int64_t h = 2, i = 3, j = 11;
     assert_true(d[(h * 16 + j) * 16 + i] ==
-                hf_value("recurrentgemma", "model.layers.1.temporal_block.rg_lru.recurrent_gate_weight",
+                hf_value("recurrentgemma",
+                         "model.layers.1.temporal_block.rg_lru.recurrent_gate_weight",
                          (h * 16 + i) * 16 + j));
     gguf_free(&g);
 }
@@ -387,13 +397,15 @@ static void test_zamba2_layout(void** state) {
     assert_null(gguf_find_tensor(&g, "shared.2.attn_q.weight"));
     // block 1 comes from layer 3 (the second hybrid layer), adapters of ordinal 1 too
     const struct GgufTensor* q = gguf_find_tensor(&g, "shared.1.attn_q.weight");
-    assert_true(((const float*)q->data)[77] ==
-                hf_value("zamba2", "model.layers.3.shared_transformer.self_attn.q_proj.weight", 77));
+    assert_true(
+        ((const float*)q->data)[77] ==
+        hf_value("zamba2", "model.layers.3.shared_transformer.self_attn.q_proj.weight", 77));
     const struct GgufTensor* ad = gguf_find_tensor(&g, "blk.3.shared_attn_k_a.weight");
-    assert_true(((const float*)ad->data)[5] ==
-                hf_value("zamba2",
-                         "model.layers.3.shared_transformer.self_attn.linear_k_adapter_list.1.0.weight",
-                         5));
+    assert_true(
+        ((const float*)ad->data)[5] ==
+        hf_value("zamba2",
+                 "model.layers.3.shared_transformer.self_attn.linear_k_adapter_list.1.0.weight",
+                 5));
     gguf_free(&g);
 }
 
@@ -438,8 +450,8 @@ static void test_zamba2_mamba_spelling_and_tied(void** state) {
 
 static void test_every_hf_model_converts(void** state) {
     (void)state;
-    static const char* const M[] = {"llama", "mistral", "jamba", "mamba", "mamba2",
-                                    "recurrentgemma", "zamba2", "zamba"};
+    static const char* const M[] = {"llama",  "mistral",        "jamba",  "mamba",
+                                    "mamba2", "recurrentgemma", "zamba2", "zamba"};
     for (size_t i = 0; i < sizeof(M) / sizeof(M[0]); i++) {
         struct Gguf g;
         open_converted(M[i], &g);
@@ -490,7 +502,9 @@ static void test_quantized_types_load_and_stay_close(void** state) {
     static const struct {
         enum GgmlType t;
         double tol;
-    } T[] = {{GGML_TYPE_F16, 2e-3}, {GGML_TYPE_BF16, 2e-2}, {GGML_TYPE_Q8_0, 6e-2},
+    } T[] = {{GGML_TYPE_F16, 2e-3},
+             {GGML_TYPE_BF16, 2e-2},
+             {GGML_TYPE_Q8_0, 6e-2},
              {GGML_TYPE_Q4_0, 8e-1}};
     for (size_t i = 0; i < sizeof(T) / sizeof(T[0]); i++) {
         char name[64];
@@ -554,7 +568,8 @@ static void write_llama_fixture(const char* dir, const char* dtype, int n_shards
         assert_int_equal(safetensors_to_f32(t, f, &e), 0);
         ent[i].name = t->name;
         ent[i].n_dims = t->n_dims;
-        for (int d = 0; d < t->n_dims; d++) ent[i].shape[d] = t->shape[d];
+        for (int d = 0; d < t->n_dims; d++)
+            ent[i].shape[d] = t->shape[d];
         ent[i].dtype = dtype;
         if (!strcmp(dtype, "F32")) {
             bufs[i] = f;
@@ -575,8 +590,9 @@ static void write_llama_fixture(const char* dir, const char* dtype, int n_shards
     } else {
         size_t cap = 65536, len = 0;
         char* idx = malloc(cap);
-        len += (size_t)snprintf(idx + len, cap - len, "{\"metadata\":{\"total_size\":1},"
-                                                      "\"weight_map\":{");
+        len += (size_t)snprintf(idx + len, cap - len,
+                                "{\"metadata\":{\"total_size\":1},"
+                                "\"weight_map\":{");
         int64_t per = (s.n_tensors + n_shards - 1) / n_shards;
         for (int k = 0; k < n_shards; k++) {
             int64_t lo = k * per, hi = lo + per < s.n_tensors ? lo + per : s.n_tensors;
@@ -593,7 +609,8 @@ static void write_llama_fixture(const char* dir, const char* dtype, int n_shards
         write_text(p, idx);
         free(idx);
     }
-    for (int64_t i = 0; i < s.n_tensors; i++) free(bufs[i]);
+    for (int64_t i = 0; i < s.n_tensors; i++)
+        free(bufs[i]);
     free(bufs);
     free(ent);
     safetensors_free(&s);
@@ -667,7 +684,7 @@ static void test_sharded_checkpoint(void** state) {
     uint8_t* a = read_file(out, &n1);
     uint8_t* b = read_file(one, &n2);
     assert_int_equal(n1, n2);
-    assert_memory_equal(a, b, n1);  // same name -> the same file, byte for byte
+    assert_memory_equal(a, b, n1); // same name -> the same file, byte for byte
     free(a);
     free(b);
     // a weight_map entry that its shard lacks is refused
@@ -689,19 +706,22 @@ static const char BPE_TOKENIZER[] =
     "\"special\":true},{\"id\":1,\"content\":\"<|begin|>\",\"special\":true}],"
     "\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false},"
     "\"model\":{\"type\":\"BPE\",\"vocab\":{\"<|endoftext|>\":0,\"<|begin|>\":1,\"a\":2,\"b\":3,"
-    "\"c\":4,\"\xc4\xa0\":5,\"ab\":6,\"abc\":7,\"\xc4\xa0" "a\":8},"
+    "\"c\":4,\"\xc4\xa0\":5,\"ab\":6,\"abc\":7,\"\xc4\xa0"
+    "a\":8},"
     "\"merges\":[\"a b\",[\"ab\",\"c\"],\"\xc4\xa0 a\"]}}";
 
 static const char SPM_TOKENIZER[] =
     "{\"added_tokens\":[{\"id\":1,\"content\":\"<s>\",\"special\":true},"
     "{\"id\":2,\"content\":\"</s>\",\"special\":true}],"
     "\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"<unk>\",0.0],[\"<s>\",0.0],"
-    "[\"</s>\",0.0],[\"<0x41>\",0.0],[\"\xe2\x96\x81\",-1.5],[\"\xe2\x96\x81" "a\",-2.0],"
+    "[\"</s>\",0.0],[\"<0x41>\",0.0],[\"\xe2\x96\x81\",-1.5],[\"\xe2\x96\x81"
+    "a\",-2.0],"
     "[\"b\",-3.25]]}}";
 
 static const char SPM_BPE_TOKENIZER[] =
     "{\"model\":{\"type\":\"BPE\",\"byte_fallback\":true,\"vocab\":{\"<unk>\":0,\"<s>\":1,"
-    "\"</s>\":2,\"\xe2\x96\x81\":3,\"a\":4,\"b\":5,\"ab\":6,\"\xe2\x96\x81" "ab\":7},"
+    "\"</s>\":2,\"\xe2\x96\x81\":3,\"a\":4,\"b\":5,\"ab\":6,\"\xe2\x96\x81"
+    "ab\":7},"
     "\"merges\":[\"a b\",\"\xe2\x96\x81 ab\"]}}";
 
 static void test_tokenizer_import(void** state) {
@@ -728,14 +748,14 @@ static void test_tokenizer_import(void** state) {
     assert_string_equal(s.s, "gpt-2");
     const struct GgufArr *toks, *merges, *types;
     assert_int_equal(gguf_get_arr(&g, "tokenizer.ggml.tokens", &toks, &e), 0);
-    assert_int_equal(toks->n, 256);  // padded to vocab_size
+    assert_int_equal(toks->n, 256); // padded to vocab_size
     assert_string_equal(gguf_arr_str(toks, 7).s, "abc");
     assert_string_equal(gguf_arr_str(toks, 9).s, "[PAD9]");
     assert_int_equal(gguf_get_arr(&g, "tokenizer.ggml.merges", &merges, &e), 0);
     assert_int_equal(merges->n, 3);
     assert_string_equal(gguf_arr_str(merges, 1).s, "ab c");
     assert_int_equal(gguf_get_arr(&g, "tokenizer.ggml.token_type", &types, &e), 0);
-    assert_int_equal(gguf_arr_int(types, 0), 3);  // special -> CONTROL
+    assert_int_equal(gguf_arr_int(types, 0), 3); // special -> CONTROL
     assert_int_equal(gguf_arr_int(types, 2), 1);
     assert_int_equal(key_int(&g, "tokenizer.ggml.bos_token_id"), 1);
     assert_int_equal(key_int(&g, "tokenizer.ggml.eos_token_id"), 0);
@@ -772,11 +792,11 @@ static void test_tokenizer_import(void** state) {
     assert_int_equal(gguf_get_arr(&g, "tokenizer.ggml.scores", &scores, &e), 0);
     assert_true(gguf_arr_float(scores, 6) == -3.25);
     assert_int_equal(gguf_get_arr(&g, "tokenizer.ggml.token_type", &types, &e), 0);
-    assert_int_equal(gguf_arr_int(types, 0), 2);  // UNKNOWN
-    assert_int_equal(gguf_arr_int(types, 1), 3);  // CONTROL
-    assert_int_equal(gguf_arr_int(types, 3), 6);  // BYTE
+    assert_int_equal(gguf_arr_int(types, 0), 2); // UNKNOWN
+    assert_int_equal(gguf_arr_int(types, 1), 3); // CONTROL
+    assert_int_equal(gguf_arr_int(types, 3), 6); // BYTE
     assert_int_equal(gguf_arr_int(types, 5), 1);
-    assert_int_equal(key_int(&g, "tokenizer.ggml.bos_token_id"), 1);  // from config.json
+    assert_int_equal(key_int(&g, "tokenizer.ggml.bos_token_id"), 1); // from config.json
     assert_int_equal(key_int(&g, "tokenizer.ggml.unknown_token_id"), 0);
     gguf_free(&g);
 
@@ -802,7 +822,8 @@ static void test_tokenizer_import(void** state) {
 static uint8_t* st_bytes(const char* header, const void* data, size_t n_data, size_t* size) {
     size_t hl = strlen(header);
     uint8_t* b = malloc(8 + hl + n_data + 1);
-    for (int i = 0; i < 8; i++) b[i] = (uint8_t)((uint64_t)hl >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)((uint64_t)hl >> (8 * i));
     memcpy(b + 8, header, hl);
     if (n_data) memcpy(b + 8 + hl, data, n_data);
     *size = 8 + hl + n_data;
@@ -838,7 +859,7 @@ static void test_safetensors_parse(void** state) {
     struct Err e = {0};
     assert_int_equal(safetensors_parse(&s, b, size, &e), 0);
     assert_int_equal(s.n_tensors, 4);
-    assert_string_equal(s.tensors[0].name, "a");  // sorted
+    assert_string_equal(s.tensors[0].name, "a"); // sorted
     const struct SafetensorsTensor* t = safetensors_find(&s, "c");
     assert_non_null(t);
     assert_int_equal(t->n_dims, 2);
@@ -865,20 +886,23 @@ static void test_safetensors_parse(void** state) {
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,16]}}", 12, ERR_RANGE},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 12, ERR_SHAPE},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, ERR_RANGE},
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+         12, ERR_RANGE},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 12, ERR_RANGE},
         {"{\"a\":{\"dtype\":\"Q9\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12, ERR_TYPE},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 12, ERR_SHAPE},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}", 12, ERR_SHAPE},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],"
-         "\"data_offsets\":[0,8]}}", 12, ERR_OVERFLOW},
+         "\"data_offsets\":[0,8]}}",
+         12, ERR_OVERFLOW},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 12, ERR_FORMAT},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}", 12, ERR_FORMAT},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}} x", 12, ERR_FORMAT},
         {"[1,2]", 0, ERR_MAGIC},
         {"{\"__metadata__\":3}", 0, ERR_FORMAT},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-         "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 12, ERR_DUPLICATE},
+         "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+         12, ERR_DUPLICATE},
     };
     for (size_t i = 0; i < sizeof(BAD) / sizeof(BAD[0]); i++) {
         int rc = parse_header(BAD[i].header, BAD[i].n_data, &e);
@@ -902,13 +926,15 @@ static void make_case(const char* dir, const char* config, const uint8_t* st, si
     rm_rf(dir);
     mkdir(dir, 0755);
     snprintf(q, sizeof(q), "%s/config.json", dir);
-    if (config) write_text(q, config);
+    if (config)
+        write_text(q, config);
     else {
         snprintf(p, sizeof(p), "%s/config.json", src);
         copy_file(p, q);
     }
     snprintf(q, sizeof(q), "%s/model.safetensors", dir);
-    if (st) write_bytes(q, st, st_size);
+    if (st)
+        write_bytes(q, st, st_size);
     else {
         snprintf(p, sizeof(p), "%s/model.safetensors", src);
         copy_file(p, q);
@@ -1000,7 +1026,8 @@ static void test_bad_inputs(void** state) {
     make_case(dir, NULL, st, 6);
     expect_failure(dir, "safetensors shorter than 8", ERR_TRUNCATED);
     uint64_t hl = 0;
-    for (int i = 7; i >= 0; i--) hl = hl << 8 | st[i];
+    for (int i = 7; i >= 0; i--)
+        hl = hl << 8 | st[i];
     char* header = malloc(hl + 1);
     memcpy(header, st + 8, hl);
     header[hl] = 0;
@@ -1010,7 +1037,7 @@ static void test_bad_inputs(void** state) {
     uint8_t* st2 = malloc(n);
     memcpy(st2, st, n);
     char* h2 = (char*)st2 + 8 + (d - header) + strlen("\"data_offsets\":[");
-    *h2 = '4';  // [4, N]: N-4 bytes for N/4 elements
+    *h2 = '4'; // [4, N]: N-4 bytes for N/4 elements
     make_case(dir, NULL, st2, n);
     expect_failure(dir, "offsets inconsistent", ERR_SHAPE);
     free(st2);

@@ -25,11 +25,11 @@
 #include "model.h"
 #include "ref.h"
 
-#define LOGITS_RTOL 1e-4   // docs/GLES.md: max|gl - ref| / max|ref| per position
+#define LOGITS_RTOL 1e-4 // docs/GLES.md: max|gl - ref| / max|ref| per position
 #define N_GREEDY 16
 
 static int have_gl;
-static char g_tmp[256];  // a private temp directory for the converted checkpoints
+static char g_tmp[256]; // a private temp directory for the converted checkpoints
 
 static int setup(void** state) {
     (void)state;
@@ -38,13 +38,15 @@ static int setup(void** state) {
     struct Err e = {0};
     const char *path, *renderer;
     have_gl = gl_context_acquire(&path, &renderer, &e) == 0;
-    if (have_gl) fprintf(stderr, "gl: %s via %s\n", renderer, path);
-    else fprintf(stderr, "skip: %s\n", e.msg);
-    return 0;  // the engines acquire their own reference; ours keeps the context alive
+    if (have_gl)
+        fprintf(stderr, "gl: %s via %s\n", renderer, path);
+    else
+        fprintf(stderr, "skip: %s\n", e.msg);
+    return 0; // the engines acquire their own reference; ours keeps the context alive
 }
 
-static const char* const HF_MODELS[] = {"recurrentgemma", "zamba2", "zamba", "llama",
-                                         "mistral", "mamba", "mamba2", "jamba"};
+static const char* const HF_MODELS[] = {"recurrentgemma", "zamba2", "zamba",  "llama",
+                                        "mistral",        "mamba",  "mamba2", "jamba"};
 
 static int teardown(void** state) {
     (void)state;
@@ -58,7 +60,7 @@ static int teardown(void** state) {
     return 0;
 }
 
-static const int32_t STORIES_IDS[] = {1, 403, 407, 261, 378, 432, 383, 286,
+static const int32_t STORIES_IDS[] = {1,   403, 407, 261, 378, 432, 383, 286,
                                       261, 376, 298, 315, 421, 395, 317, 426};
 
 // The prompt of a model: llama.cpp's stories ids, the bytes of "text:..." (a byte-level
@@ -80,7 +82,8 @@ static int prompt_ids(const char* hf, int32_t* ids, int cap) {
     if (!shared_path(path, sizeof(path), rel)) return -1;
     FILE* f = fopen(path, "r");
     int n = 0, v;
-    while (f && n < cap && fscanf(f, "%d", &v) == 1) ids[n++] = v;
+    while (f && n < cap && fscanf(f, "%d", &v) == 1)
+        ids[n++] = v;
     if (f) fclose(f);
     return n;
 }
@@ -105,7 +108,7 @@ static int argmax_f(const float* x, int n) {
 struct Capture {
     const struct Graph* g;
     int n;
-    double** rows;     // per op: (n, width)
+    double** rows; // per op: (n, width)
 };
 
 static void ref_hook(void* ctx, const struct Op* op, int64_t pos0, int n, const double* out,
@@ -171,7 +174,8 @@ static void check_model_path(const char* path, const char* rel, const char* hf, 
     assert_int_equal(ref_forward(&r, ids, n, 0, &e), 0);
     r.hook = NULL;
     double* want = malloc(sz * sizeof(double));
-    for (int t = 0; t < n; t++) memcpy(want + (size_t)t * nv, ref_logits(&r, t), nv * sizeof(double));
+    for (int t = 0; t < n; t++)
+        memcpy(want + (size_t)t * nv, ref_logits(&r, t), nv * sizeof(double));
     int32_t greedy_ref[N_GREEDY];
     int row = n - 1;
     for (int k = 0; k < N_GREEDY; k++) {
@@ -194,7 +198,8 @@ static void check_model_path(const char* path, const char* rel, const char* hf, 
     double* got = malloc(sz * sizeof(double));
     for (int t = 0; t < n; t++) {
         const float* l = gl_logits(&g, t);
-        for (int i = 0; i < nv; i++) got[(size_t)t * nv + i] = l[i];
+        for (int i = 0; i < nv; i++)
+            got[(size_t)t * nv + i] = l[i];
     }
     double rel_batch = rel_error(got, want, sz);
     int32_t greedy_gl[N_GREEDY];
@@ -209,12 +214,14 @@ static void check_model_path(const char* path, const char* rel, const char* hf, 
     for (int t = 0; t < n; t++) {
         assert_int_equal(gl_forward(&g, ids + t, 1, 0, &e), 0);
         const float* l = gl_logits(&g, 0);
-        for (int i = 0; i < nv; i++) got[(size_t)t * nv + i] = l[i];
+        for (int i = 0; i < nv; i++)
+            got[(size_t)t * nv + i] = l[i];
     }
     double rel_step = rel_error(got, want, sz);
     // the same with the fused one-row plan off (gles/fuse.c): the graph's ops one by one
     int fused = 0;
-    for (int i = 0; i < g.g.n_ops; i++) fused += g.fuse[i].kind != FUSE_NONE;
+    for (int i = 0; i < g.g.n_ops; i++)
+        fused += g.fuse[i].kind != FUSE_NONE;
     int all_f32 = 1;
     for (int64_t i = 0; i < m.gguf.n_tensors; i++)
         all_f32 &= m.gguf.tensors[i].type == GGML_TYPE_F32;
@@ -225,7 +232,8 @@ static void check_model_path(const char* path, const char* rel, const char* hf, 
     for (int t = 0; t < n; t++) {
         assert_int_equal(gl_forward(&g, ids + t, 1, 0, &e), 0);
         const float* l = gl_logits(&g, 0);
-        for (int i = 0; i < nv; i++) got[(size_t)t * nv + i] = l[i];
+        for (int i = 0; i < nv; i++)
+            got[(size_t)t * nv + i] = l[i];
     }
     double rel_unfused = rel_error(got, want, sz);
     gl_free(&g);
@@ -238,20 +246,24 @@ static void check_model_path(const char* path, const char* rel, const char* hf, 
     assert_int_equal(gl_forward(&g, ids, n, 0, &e), 0);
     for (int t = 0; t < n; t++) {
         const float* l = gl_logits(&g, t);
-        for (int i = 0; i < nv; i++) got[(size_t)t * nv + i] = l[i];
+        for (int i = 0; i < nv; i++)
+            got[(size_t)t * nv + i] = l[i];
     }
     double rel_split = rel_error(got, want, sz);
     gl_free(&g);
 
-    fprintf(stderr, "%s: logits rel error batch %.2e, token by token %.2e (%d ops fused; "
-            "unfused %.2e), split %.2e\n", rel, rel_batch, rel_step, fused, rel_unfused, rel_split);
+    fprintf(stderr,
+            "%s: logits rel error batch %.2e, token by token %.2e (%d ops fused; "
+            "unfused %.2e), split %.2e\n",
+            rel, rel_batch, rel_step, fused, rel_unfused, rel_split);
     assert_true(rel_batch <= LOGITS_RTOL);
     assert_true(rel_step <= LOGITS_RTOL);
     assert_true(rel_unfused <= LOGITS_RTOL);
     assert_true(rel_split <= LOGITS_RTOL);
     assert_memory_equal(greedy_gl, greedy_ref, sizeof(greedy_ref));
 
-    for (int i = 0; i < r.g.n_ops; i++) free(cap.rows[i]);
+    for (int i = 0; i < r.g.n_ops; i++)
+        free(cap.rows[i]);
     free(cap.rows);
     free(want);
     free(got);

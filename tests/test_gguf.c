@@ -209,22 +209,21 @@ static void test_gguf_writer_bytes_match_spec(void** state) {
     size_t n;
     uint8_t* buf = encode(&w, &n);
     static const uint8_t want[] = {
-        'G', 'G', 'U', 'F', 3, 0, 0, 0,       // magic, version 3
-        1, 0, 0, 0, 0, 0, 0, 0,               // n_tensors
-        2, 0, 0, 0, 0, 0, 0, 0,               // n_kv
-        17, 0, 0, 0, 0, 0, 0, 0,              // key length
-        'g', 'e', 'n', 'e', 'r', 'a', 'l', '.', 'a', 'l', 'i', 'g', 'n', 'm', 'e', 'n', 't',
-        4, 0, 0, 0, 8, 0, 0, 0,               // u32 8
-        1, 0, 0, 0, 0, 0, 0, 0, 'k',          // key "k"
-        8, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0,   // string of 3
-        'a', 0, 'b',
-        1, 0, 0, 0, 0, 0, 0, 0, 't',          // tensor "t"
-        1, 0, 0, 0,                           // n_dims
-        2, 0, 0, 0, 0, 0, 0, 0,               // ne[0]
-        0, 0, 0, 0,                           // F32
-        0, 0, 0, 0, 0, 0, 0, 0,               // offset 0
-        0, 0, 0, 0, 0, 0,                     // pad 114 -> 120 (alignment 8)
-        0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0,      // 1.0f, -2.0f
+        'G', 'G', 'U',  'F',  3,   0,   0,   0, // magic, version 3
+        1,   0,   0,    0,    0,   0,   0,   0, // n_tensors
+        2,   0,   0,    0,    0,   0,   0,   0, // n_kv
+        17,  0,   0,    0,    0,   0,   0,   0, // key length
+        'g', 'e', 'n',  'e',  'r', 'a', 'l', '.',  'a', 'l', 'i', 'g', 'n',
+        'm', 'e', 'n',  't',  4,   0,   0,   0,    8,   0,   0,   0,   // u32 8
+        1,   0,   0,    0,    0,   0,   0,   0,    'k',                // key "k"
+        8,   0,   0,    0,    3,   0,   0,   0,    0,   0,   0,   0,   // string of 3
+        'a', 0,   'b',  1,    0,   0,   0,   0,    0,   0,   0,   't', // tensor "t"
+        1,   0,   0,    0,                                             // n_dims
+        2,   0,   0,    0,    0,   0,   0,   0,                        // ne[0]
+        0,   0,   0,    0,                                             // F32
+        0,   0,   0,    0,    0,   0,   0,   0,                        // offset 0
+        0,   0,   0,    0,    0,   0,              // pad 114 -> 120 (alignment 8)
+        0,   0,   0x80, 0x3f, 0,   0,   0,   0xc0, // 1.0f, -2.0f
     };
     assert_int_equal(n, sizeof(want));
     assert_memory_equal(buf, want, sizeof(want));
@@ -243,7 +242,7 @@ static void test_gguf_string_embedded_nul(void** state) {
     struct GgufStr s;
     assert_int_equal(gguf_get_str(&g, "nul", &s, NULL), 0);
     assert_int_equal(s.len, 4);
-    assert_memory_equal(s.s, "a\0b\0", 5);  // plus the terminating NUL
+    assert_memory_equal(s.s, "a\0b\0", 5); // plus the terminating NUL
     gguf_free(&g);
     free(buf);
 }
@@ -261,7 +260,7 @@ static void test_gguf_arrays_scalar_roundtrip(void** state) {
     const int32_t i32[] = {INT32_MIN, INT32_MAX, -1, 0, 2};
     const uint64_t u64[] = {UINT64_MAX, 0};
     const int64_t i64[] = {INT64_MIN, INT64_MAX, -7};
-    const float f32[] = {0.5f, -1e30f, 1e-40f};  // 1e-40f is subnormal
+    const float f32[] = {0.5f, -1e30f, 1e-40f}; // 1e-40f is subnormal
     const double f64[] = {1e300, -0.25, 5e-324};
     const uint8_t bools[] = {1, 0, 1, 1};
     struct GgufWriter w;
@@ -282,31 +281,38 @@ static void test_gguf_arrays_scalar_roundtrip(void** state) {
     struct Gguf g;
     parse_ok(&g, buf, n);
     const struct GgufArr* a;
-#define ARR(key, etype, count)                                       \
-    do {                                                             \
-        assert_int_equal(gguf_get_arr(&g, key, &a, NULL), 0);        \
-        assert_int_equal(a->type, etype);                            \
-        assert_int_equal(a->n, count);                               \
-        assert_null(a->items);                                       \
+#define ARR(key, etype, count)                                                                     \
+    do {                                                                                           \
+        assert_int_equal(gguf_get_arr(&g, key, &a, NULL), 0);                                      \
+        assert_int_equal(a->type, etype);                                                          \
+        assert_int_equal(a->n, count);                                                             \
+        assert_null(a->items);                                                                     \
     } while (0)
     ARR("u8", GGUF_TYPE_UINT8, 3);
-    for (int i = 0; i < 3; i++) assert_true(gguf_arr_int(a, (uint64_t)i) == u8[i]);
+    for (int i = 0; i < 3; i++)
+        assert_true(gguf_arr_int(a, (uint64_t)i) == u8[i]);
     ARR("i8", GGUF_TYPE_INT8, 3);
-    for (int i = 0; i < 3; i++) assert_true(gguf_arr_int(a, (uint64_t)i) == i8[i]);
+    for (int i = 0; i < 3; i++)
+        assert_true(gguf_arr_int(a, (uint64_t)i) == i8[i]);
     assert_true(gguf_arr_float(a, 0) == -128.0);
     ARR("u16", GGUF_TYPE_UINT16, 2);
-    for (int i = 0; i < 2; i++) assert_true(gguf_arr_int(a, (uint64_t)i) == u16[i]);
+    for (int i = 0; i < 2; i++)
+        assert_true(gguf_arr_int(a, (uint64_t)i) == u16[i]);
     ARR("i16", GGUF_TYPE_INT16, 3);
-    for (int i = 0; i < 3; i++) assert_true(gguf_arr_int(a, (uint64_t)i) == i16[i]);
+    for (int i = 0; i < 3; i++)
+        assert_true(gguf_arr_int(a, (uint64_t)i) == i16[i]);
     ARR("u32", GGUF_TYPE_UINT32, 3);
-    for (int i = 0; i < 3; i++) assert_true(gguf_arr_int(a, (uint64_t)i) == u32[i]);
+    for (int i = 0; i < 3; i++)
+        assert_true(gguf_arr_int(a, (uint64_t)i) == u32[i]);
     ARR("i32", GGUF_TYPE_INT32, 5);
-    for (int i = 0; i < 5; i++) assert_true(gguf_arr_int(a, (uint64_t)i) == i32[i]);
+    for (int i = 0; i < 5; i++)
+        assert_true(gguf_arr_int(a, (uint64_t)i) == i32[i]);
     ARR("u64", GGUF_TYPE_UINT64, 2);
-    assert_true((uint64_t)gguf_arr_int(a, 0) == UINT64_MAX);  // raw bits through int64
-    assert_true(gguf_arr_float(a, 0) == 18446744073709551615.0);  // as unsigned
+    assert_true((uint64_t)gguf_arr_int(a, 0) == UINT64_MAX);     // raw bits through int64
+    assert_true(gguf_arr_float(a, 0) == 18446744073709551615.0); // as unsigned
     ARR("i64", GGUF_TYPE_INT64, 3);
-    for (int i = 0; i < 3; i++) assert_true(gguf_arr_int(a, (uint64_t)i) == i64[i]);
+    for (int i = 0; i < 3; i++)
+        assert_true(gguf_arr_int(a, (uint64_t)i) == i64[i]);
     ARR("f32", GGUF_TYPE_FLOAT32, 3);
     for (int i = 0; i < 3; i++)
         assert_true(f32_bits((float)gguf_arr_float(a, (uint64_t)i)) == f32_bits(f32[i]));
@@ -314,7 +320,8 @@ static void test_gguf_arrays_scalar_roundtrip(void** state) {
     for (int i = 0; i < 3; i++)
         assert_true(f64_bits(gguf_arr_float(a, (uint64_t)i)) == f64_bits(f64[i]));
     ARR("bool", GGUF_TYPE_BOOL, 4);
-    for (int i = 0; i < 4; i++) assert_true(gguf_arr_int(a, (uint64_t)i) == bools[i]);
+    for (int i = 0; i < 4; i++)
+        assert_true(gguf_arr_int(a, (uint64_t)i) == bools[i]);
 #undef ARR
     gguf_free(&g);
     free(buf);
@@ -367,8 +374,8 @@ static void test_gguf_arrays_nested_roundtrip(void** state) {
         {.type = GGUF_TYPE_ARRAY, .arr = {GGUF_TYPE_STRING, 2, NULL, strs}},
         {.type = GGUF_TYPE_ARRAY, .arr = {GGUF_TYPE_ARRAY, 1, NULL, lvl3}},
     };
-    struct GgufKv kv = {"nested", {.type = GGUF_TYPE_ARRAY,
-                                   .arr = {GGUF_TYPE_ARRAY, 4, NULL, inner}}};
+    struct GgufKv kv = {"nested",
+                        {.type = GGUF_TYPE_ARRAY, .arr = {GGUF_TYPE_ARRAY, 4, NULL, inner}}};
     struct GgufWriter w;
     gguf_writer_init(&w);
     gguf_writer_set_kv(&w, &kv);
@@ -385,7 +392,8 @@ static void test_gguf_arrays_nested_roundtrip(void** state) {
     assert_int_equal(a->items[0].type, GGUF_TYPE_ARRAY);
     assert_int_equal(a0->type, GGUF_TYPE_UINT16);
     assert_int_equal(a0->n, 3);
-    for (uint64_t i = 0; i < 3; i++) assert_true(gguf_arr_int(a0, i) == in0[i]);
+    for (uint64_t i = 0; i < 3; i++)
+        assert_true(gguf_arr_int(a0, i) == in0[i]);
     assert_int_equal(a->items[1].arr.type, GGUF_TYPE_FLOAT32);
     assert_int_equal(a->items[1].arr.n, 0);
     const struct GgufArr* a2 = &a->items[2].arr;
@@ -444,7 +452,7 @@ struct TensorCase {
     enum GgmlType type;
     int n_dims;
     int64_t ne[4];
-    size_t nbytes;  // by hand: ggml's block sizes (Q8_0 34 B/32, Q4_K 144 B/256, Q4_0 18 B/32)
+    size_t nbytes; // by hand: ggml's block sizes (Q8_0 34 B/32, Q4_K 144 B/256, Q4_0 18 B/32)
 };
 
 static const struct TensorCase TENSORS[] = {
@@ -460,7 +468,9 @@ static const struct TensorCase TENSORS[] = {
 };
 #define N_TENSORS (sizeof(TENSORS) / sizeof(TENSORS[0]))
 
-static uint8_t pattern(size_t t, size_t k) { return (uint8_t)(t * 37 + k * 11 + 1); }
+static uint8_t pattern(size_t t, size_t k) {
+    return (uint8_t)(t * 37 + k * 11 + 1);
+}
 
 // Writes TENSORS (data: pattern) with the given alignment (0: default) and checks them.
 static void tensors_roundtrip(uint32_t alignment) {
@@ -472,13 +482,15 @@ static void tensors_roundtrip(uint32_t alignment) {
     size_t sum = 0;
     for (size_t t = 0; t < N_TENSORS; t++) {
         data[t] = malloc(TENSORS[t].nbytes + 1);
-        for (size_t k = 0; k < TENSORS[t].nbytes; k++) data[t][k] = pattern(t, k);
+        for (size_t k = 0; k < TENSORS[t].nbytes; k++)
+            data[t][k] = pattern(t, k);
         gguf_writer_add_tensor(&w, TENSORS[t].name, TENSORS[t].type, TENSORS[t].n_dims,
-                               TENSORS[t].ne, data[t], t % 2);  // half copied, half borrowed
+                               TENSORS[t].ne, data[t], t % 2); // half copied, half borrowed
         sum += TENSORS[t].nbytes;
     }
     // the copied ones must not depend on the caller's buffer any more
-    for (size_t t = 1; t < N_TENSORS; t += 2) memset(data[t], 0xEE, TENSORS[t].nbytes);
+    for (size_t t = 1; t < N_TENSORS; t += 2)
+        memset(data[t], 0xEE, TENSORS[t].nbytes);
     size_t n;
     uint8_t* buf = encode(&w, &n);
     struct Gguf g;
@@ -503,17 +515,18 @@ static void tensors_roundtrip(uint32_t alignment) {
         assert_true(x->n_elements == ne_all);
         assert_int_equal(x->nbytes, c->nbytes);
         assert_int_equal(x->offset % al, 0);
-        assert_int_equal(x->offset, expect_off);  // the writer packs them in order
+        assert_int_equal(x->offset, expect_off); // the writer packs them in order
         expect_off = (x->offset + x->nbytes + al - 1) / al * al;
         assert_ptr_equal(x->data, buf + g.data_offset + x->offset);
         for (size_t k = 0; k < c->nbytes; k++)
             if (((const uint8_t*)x->data)[k] != pattern(t, k)) fail_msg("%s byte %zu", c->name, k);
     }
-    if (al == 1) assert_int_equal(n, g.data_offset + sum);  // no padding anywhere
+    if (al == 1) assert_int_equal(n, g.data_offset + sum); // no padding anywhere
     assert_null(gguf_find_tensor(&g, "absent"));
     gguf_free(&g);
     free(buf);
-    for (size_t t = 0; t < N_TENSORS; t++) free(data[t]);
+    for (size_t t = 0; t < N_TENSORS; t++)
+        free(data[t]);
 }
 
 static void test_gguf_tensors_roundtrip(void** state) {
@@ -585,7 +598,7 @@ static void test_gguf_tensors_zero_size_inside_other(void** state) {
     gguf_writer_add_tensor(&w, "b", GGML_TYPE_F32, 1, (const int64_t[]){8}, x, 0);
     size_t n;
     uint8_t* buf = encode(&w, &n);
-    const uint64_t zero = 0;  // e1 and e2 at a's offset, after it in the file
+    const uint64_t zero = 0; // e1 and e2 at a's offset, after it in the file
     memcpy(tensor_offset_field(buf, n, "e1"), &zero, 8);
     memcpy(tensor_offset_field(buf, n, "e2"), &zero, 8);
     struct Gguf g;
@@ -647,11 +660,12 @@ static uint8_t* build_everything(size_t* n) {
         {.type = GGUF_TYPE_ARRAY, .arr = {GGUF_TYPE_INT32, 4, (const uint8_t*)ia, NULL}},
         {.type = GGUF_TYPE_ARRAY, .arr = {GGUF_TYPE_BOOL, 0, NULL, NULL}},
     };
-    struct GgufKv kv = {"a.arr.arr", {.type = GGUF_TYPE_ARRAY,
-                                      .arr = {GGUF_TYPE_ARRAY, 2, NULL, inner}}};
+    struct GgufKv kv = {"a.arr.arr",
+                        {.type = GGUF_TYPE_ARRAY, .arr = {GGUF_TYPE_ARRAY, 2, NULL, inner}}};
     gguf_writer_set_kv(&w, &kv);
     static uint8_t data[1024];
-    for (size_t i = 0; i < sizeof(data); i++) data[i] = (uint8_t)(i * 7);
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 7);
     gguf_writer_add_tensor(&w, "w1", GGML_TYPE_F32, 2, (const int64_t[]){4, 3}, data, 0);
     gguf_writer_add_tensor(&w, "w2", GGML_TYPE_Q8_0, 1, (const int64_t[]){32}, data + 48, 0);
     gguf_writer_add_tensor(&w, "w3", GGML_TYPE_F16, 3, (const int64_t[]){1, 1, 5}, data + 9, 0);
@@ -662,7 +676,8 @@ static uint8_t* build_everything(size_t* n) {
 static uint8_t* reencode(const struct Gguf* g, size_t* n) {
     struct GgufWriter w;
     gguf_writer_init(&w);
-    for (int64_t i = 0; i < g->n_kv; i++) gguf_writer_set_kv(&w, &g->kv[i]);
+    for (int64_t i = 0; i < g->n_kv; i++)
+        gguf_writer_set_kv(&w, &g->kv[i]);
     for (int64_t i = 0; i < g->n_tensors; i++) {
         const struct GgufTensor* t = &g->tensors[i];
         gguf_writer_add_tensor(&w, t->name, t->type, t->n_dims, t->ne, t->data, 0);
@@ -703,7 +718,8 @@ static void reencode_real(const char* rel) {
     const uint8_t* longer = n > g.size ? buf : g.bytes;
     size_t extra = n > g.size ? n - g.size : g.size - n;
     assert_true(extra < g.alignment);
-    for (size_t i = 0; i < extra; i++) assert_int_equal(longer[m + i], 0);
+    for (size_t i = 0; i < extra; i++)
+        assert_int_equal(longer[m + i], 0);
     free(buf);
     gguf_free(&g);
 }
@@ -723,7 +739,8 @@ static void test_gguf_set_kv_reproduces_real_files(void** state) {
         "vocab/ggml-vocab-gpt-2.gguf",
     };
     size_t nf = quick_mode() ? 3 : sizeof(files) / sizeof(files[0]);
-    for (size_t i = 0; i < nf; i++) reencode_real(files[i]);
+    for (size_t i = 0; i < nf; i++)
+        reencode_real(files[i]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -743,7 +760,7 @@ static void test_gguf_write_file_ok(void** state) {
     if (rc) print_message("%s\n", e.msg);
     assert_int_equal(rc, 0);
     gguf_writer_free(&w);
-    assert_int_equal(tmpdir_count(), 1);  // no .tmp next to it
+    assert_int_equal(tmpdir_count(), 1); // no .tmp next to it
     struct Gguf g;
     assert_int_equal(gguf_open(&g, path, &e), 0);
     assert_non_null(g.map);
@@ -819,7 +836,7 @@ static void test_gguf_write_file_onto_directory(void** state) {
     struct Err e = {0};
     assert_int_equal(gguf_writer_write_file(&w, path, &e), ERR_IO);
     gguf_writer_free(&w);
-    assert_int_equal(tmpdir_count(), 1);  // only the directory
+    assert_int_equal(tmpdir_count(), 1); // only the directory
     rmdir(path);
 }
 
@@ -876,8 +893,8 @@ static void test_gguf_writer_refusals(void** state) {
     expect_writer_fails(&w, ERR_OVERFLOW, "neg");
 
     gguf_writer_init(&w);
-    gguf_writer_add_tensor(&w, "big", GGML_TYPE_F32, 2, (const int64_t[]){1ll << 40, 1ll << 40},
-                           d, 0);
+    gguf_writer_add_tensor(&w, "big", GGML_TYPE_F32, 2, (const int64_t[]){1ll << 40, 1ll << 40}, d,
+                           0);
     expect_writer_fails(&w, ERR_OVERFLOW, "big");
 
     gguf_writer_init(&w);
@@ -955,7 +972,7 @@ static void test_gguf_getters_types(void** state) {
     assert_true(i == INT64_MIN);
     assert_int_equal(gguf_get_int(&g, "b", &i, &e), 0);
     assert_true(i == 1);
-    assert_int_equal(gguf_get_int(&g, "big", &i, &e), ERR_TYPE);  // does not fit int64
+    assert_int_equal(gguf_get_int(&g, "big", &i, &e), ERR_TYPE); // does not fit int64
     assert_non_null(strstr(e.msg, "'big'"));
 
     // get_uint: refuses negatives
@@ -1025,7 +1042,7 @@ static void test_gguf_getters_missing(void** state) {
     assert_int_equal(gguf_get_str(&g, "absent", &s, &e), ERR_NOT_FOUND);
     assert_int_equal(gguf_get_arr(&g, "absent", &a, &e), ERR_NOT_FOUND);
     assert_int_equal(gguf_get_int(&g, "absent", &i, NULL), ERR_NOT_FOUND);
-    assert_int_equal(gguf_get_int(&g, "presen", &i, NULL), ERR_NOT_FOUND);  // no prefix match
+    assert_int_equal(gguf_get_int(&g, "presen", &i, NULL), ERR_NOT_FOUND); // no prefix match
     assert_null(gguf_find_key(&g, "absent"));
     gguf_free(&g);
     free(buf);
@@ -1054,7 +1071,7 @@ static void test_gguf_open_errors(void** state) {
     snprintf(path, sizeof(path), "%s/missing.gguf", g_tmpdir);
     assert_int_equal(gguf_open(&g, path, &e), ERR_IO);
     assert_non_null(strstr(e.msg, "missing.gguf"));
-    assert_int_equal(gguf_open(&g, g_tmpdir, &e), ERR_IO);  // a directory
+    assert_int_equal(gguf_open(&g, g_tmpdir, &e), ERR_IO); // a directory
     // an empty file and a non-GGUF file: ERR_MAGIC, with the path in front
     snprintf(path, sizeof(path), "%s/empty.gguf", g_tmpdir);
     FILE* f = fopen(path, "wb");
@@ -1216,7 +1233,7 @@ static void test_gguf_real_stories260k_quantized(void** state) {
         assert_int_equal(g.n_kv, 21);
         assert_int_equal(g.size, files[i].size);
         const struct GgufTensor* t = gguf_find_tensor(&g, "output.weight");
-        assert_int_equal(t->type, GGML_TYPE_Q8_0);  // llama.cpp keeps output at q8_0
+        assert_int_equal(t->type, GGML_TYPE_Q8_0); // llama.cpp keeps output at q8_0
         assert_int_equal(t->offset, 0);
         assert_int_equal(t->nbytes, 512 * 2 * 34);
         t = gguf_find_tensor(&g, "token_embd.weight");
@@ -1238,7 +1255,8 @@ static void test_gguf_real_jamba(void** state) {
     assert_int_equal(a->type, GGUF_TYPE_INT32);
     assert_int_equal(a->n, 4);
     const int64_t want[4] = {0, 2, 0, 2};
-    for (uint64_t i = 0; i < 4; i++) assert_true(gguf_arr_int(a, i) == want[i]);
+    for (uint64_t i = 0; i < 4; i++)
+        assert_true(gguf_arr_int(a, i) == want[i]);
     int64_t v;
     assert_int_equal(gguf_get_int(&g, "jamba.expert_count", &v, NULL), 0);
     assert_true(v == 4);
@@ -1265,7 +1283,7 @@ static void test_gguf_real_rwkv7(void** state) {
         if (open_real(&g, files[i])) continue;
         assert_int_equal(g.n_tensors, 342);
         assert_int_equal(g.n_kv, 17);
-        assert_int_equal(g.data_offset, 26080);  // header ends at 26053
+        assert_int_equal(g.data_offset, 26080); // header ends at 26053
         int64_t v;
         assert_int_equal(gguf_get_int(&g, "rwkv7.block_count", &v, NULL), 0);
         assert_true(v == 12);
@@ -1304,7 +1322,7 @@ static void test_gguf_real_vocab(void** state) {
         assert_int_equal(g.n_tensors, 0);
         assert_int_equal(g.n_kv, files[i].n_kv);
         assert_int_equal(g.size, files[i].size);
-        assert_true(g.data_offset > g.size);  // ends before the padded data section
+        assert_true(g.data_offset > g.size); // ends before the padded data section
         const struct GgufArr* a;
         assert_int_equal(gguf_get_arr(&g, "tokenizer.ggml.tokens", &a, NULL), 0);
         assert_true((int64_t)a->n == files[i].n_tokens);
@@ -1342,7 +1360,7 @@ static void test_gguf_real_llamacpp_archs(void** state) {
         assert_true(t->ne[0] == 256 && t->ne[1] == 384);
         t = gguf_find_tensor(&g, "output.weight");
         assert_int_equal(t->type, GGML_TYPE_Q6_K);
-        assert_int_equal(t->nbytes, 128 * 210);  // 256 per row = one 210-byte Q6_K block
+        assert_int_equal(t->nbytes, 128 * 210); // 256 per row = one 210-byte Q6_K block
         const struct GgufArr* a;
         assert_int_equal(gguf_get_arr(&g, "llama.deepstack_mapping", &a, NULL), 0);
         assert_int_equal(a->n, 512);
@@ -1370,14 +1388,15 @@ static void test_gguf_fuzz_regressions(void** state) {
         size_t size = 0;
         uint8_t* raw = read_file(path, &size);
         assert_non_null(raw);
-        uint8_t* buf = malloc(size ? size : 1);  // exact size for ASan
+        uint8_t* buf = malloc(size ? size : 1); // exact size for ASan
         memcpy(buf, raw, size);
         free(raw);
         struct Gguf g;
         struct Err e = {0};
         int rc = gguf_parse(&g, buf, size, &e);
         if (rc == 0) {
-            for (int64_t i = 0; i < g.n_kv; i++) (void)walk_value(&g.kv[i].val);
+            for (int64_t i = 0; i < g.n_kv; i++)
+                (void)walk_value(&g.kv[i].val);
             size_t n2;
             uint8_t* again = reencode(&g, &n2);
             struct Gguf h;

@@ -22,16 +22,16 @@
 // the base file and its layout
 
 enum { NKV = 6, NT = 3 };
-static const char* const KEYS[NKV] = {"general.architecture", "general.alignment", "k.u32a",
-                                      "k.u32b", "k.arr", "k.str"};
+static const char* const KEYS[NKV] = {
+    "general.architecture", "general.alignment", "k.u32a", "k.u32b", "k.arr", "k.str"};
 static const char* const TNAMES[NT] = {"t0", "t1", "t2"};
 
 // Byte positions of every field, found by walk_layout from the spec (not by gguf_parse).
 struct Layout {
     size_t kv_key_len[NKV], kv_key[NKV], kv_type[NKV], kv_val[NKV];
     size_t t_name_len[NT], t_name[NT], t_ndims[NT], t_ne[NT], t_type[NT], t_off[NT];
-    size_t header_end;   // first byte after the tensor infos
-    size_t data_offset;  // header_end rounded up to 32
+    size_t header_end;  // first byte after the tensor infos
+    size_t data_offset; // header_end rounded up to 32
 };
 
 static uint64_t get_u64(const uint8_t* p) {
@@ -46,8 +46,12 @@ static uint32_t get_u32(const uint8_t* p) {
     return v;
 }
 
-static void put_u64_at(uint8_t* p, uint64_t v) { memcpy(p, &v, 8); }
-static void put_u32_at(uint8_t* p, uint32_t v) { memcpy(p, &v, 4); }
+static void put_u64_at(uint8_t* p, uint64_t v) {
+    memcpy(p, &v, 8);
+}
+static void put_u32_at(uint8_t* p, uint32_t v) {
+    memcpy(p, &v, 4);
+}
 
 // Walks a file whose kvs are scalars, strings or arrays of scalars or strings.
 static void walk_layout(const uint8_t* b, size_t n, int nkv, int nt, struct Layout* L) {
@@ -69,7 +73,8 @@ static void walk_layout(const uint8_t* b, size_t n, int nkv, int nt, struct Layo
             p += 12;
             assert_true(et < 13 && (sz[et] > 0 || et == GGUF_TYPE_STRING));
             if (et == GGUF_TYPE_STRING)
-                for (uint64_t j = 0; j < k; j++) p += 8 + get_u64(b + p);
+                for (uint64_t j = 0; j < k; j++)
+                    p += 8 + get_u64(b + p);
             else
                 p += k * sz[et];
         } else {
@@ -108,17 +113,17 @@ static uint8_t* make_base(size_t* n, struct Layout* L) {
     const int32_t arr[3] = {1, 2, 3};
     gguf_writer_set_arr(&w, KEYS[4], GGUF_TYPE_INT32, arr, 3);
     gguf_writer_set_str(&w, KEYS[5], "value");
-    for (size_t i = 0; i < sizeof(g_tdata); i++) g_tdata[i] = (uint8_t)(i * 13 + 5);
+    for (size_t i = 0; i < sizeof(g_tdata); i++)
+        g_tdata[i] = (uint8_t)(i * 13 + 5);
     gguf_writer_add_tensor(&w, TNAMES[0], GGML_TYPE_F32, 2, (const int64_t[]){8, 2}, g_tdata, 0);
-    gguf_writer_add_tensor(&w, TNAMES[1], GGML_TYPE_Q8_0, 2, (const int64_t[]){32, 2}, g_tdata,
-                           0);
+    gguf_writer_add_tensor(&w, TNAMES[1], GGML_TYPE_Q8_0, 2, (const int64_t[]){32, 2}, g_tdata, 0);
     gguf_writer_add_tensor(&w, TNAMES[2], GGML_TYPE_F16, 1, (const int64_t[]){4}, g_tdata, 0);
     uint8_t* out = NULL;
     struct Err e = {0};
     assert_int_equal(gguf_writer_write_mem(&w, &out, n, &e), 0);
     gguf_writer_free(&w);
     walk_layout(out, *n, NKV, NT, L);
-    assert_int_equal(*n, L->data_offset + 160 + 8);  // the last tensor ends the file
+    assert_int_equal(*n, L->data_offset + 160 + 8); // the last tensor ends the file
     assert_int_equal(get_u64(out + L->t_off[1]), 64);
     assert_int_equal(get_u64(out + L->t_off[2]), 160);
     return out;
@@ -139,8 +144,12 @@ static void raw_put(struct Raw* r, const void* p, size_t k) {
     if (k) memcpy(r->b + r->n, p, k);
     r->n += k;
 }
-static void raw_u32(struct Raw* r, uint32_t v) { raw_put(r, &v, 4); }
-static void raw_u64(struct Raw* r, uint64_t v) { raw_put(r, &v, 8); }
+static void raw_u32(struct Raw* r, uint32_t v) {
+    raw_put(r, &v, 4);
+}
+static void raw_u64(struct Raw* r, uint64_t v) {
+    raw_put(r, &v, 8);
+}
 static void raw_str(struct Raw* r, const char* s, uint64_t len) {
     raw_u64(r, len);
     raw_put(r, s, (size_t)len);
@@ -217,7 +226,7 @@ enum Corruption {
 struct Expect {
     const char* name;
     int code;
-    const char* needle;  // the message must contain it (the key or tensor at fault)
+    const char* needle; // the message must contain it (the key or tensor at fault)
 };
 
 static const struct Expect EXPECT[CORRUPTION_COUNT] = {
@@ -275,10 +284,10 @@ static uint8_t* make_corrupt(enum Corruption c, size_t* n) {
     switch (c) {
     case EMPTY_FILE: *n = 0; break;
     case SHORT_MAGIC: *n = 3; break;
-    case BAD_MAGIC: b[3] = 'G'; break;  // "GGUG"
+    case BAD_MAGIC: b[3] = 'G'; break; // "GGUG"
     case BAD_VERSION_1: put_u32_at(b + 4, 1); break;
     case BAD_VERSION_4: put_u32_at(b + 4, 4); break;
-    case BAD_VERSION_BE: put_u32_at(b + 4, 0x03000000u); break;  // 3 stored big-endian
+    case BAD_VERSION_BE: put_u32_at(b + 4, 0x03000000u); break; // 3 stored big-endian
     case TRUNCATED_VERSION: *n = 6; break;
     // counts no file of this size can hold: refused before any allocation
     case HUGE_N_KV: put_u64_at(b + 16, UINT64_MAX); break;
@@ -286,7 +295,7 @@ static uint8_t* make_corrupt(enum Corruption c, size_t* n) {
     case KEY_PAST_END: put_u64_at(b + L.kv_key_len[5], *n); break;
     case STRING_PAST_END: put_u64_at(b + L.kv_val[5], *n - L.kv_val[5] - 8 + 1); break;
     case HUGE_STRING_LEN: put_u64_at(b + L.kv_val[0], UINT64_MAX); break;
-    case KEY_WITH_NUL: b[L.kv_key[0] + 7] = 0; break;  // "general\0architecture"
+    case KEY_WITH_NUL: b[L.kv_key[0] + 7] = 0; break; // "general\0architecture"
     case DUP_KEY: memcpy(b + L.kv_key[3], "k.u32a", 6); break;
     case DUP_TENSOR: memcpy(b + L.t_name[1], "t0", 2); break;
     case BAD_VALUE_TYPE: put_u32_at(b + L.kv_type[3], GGUF_TYPE_COUNT); break;
@@ -295,24 +304,24 @@ static uint8_t* make_corrupt(enum Corruption c, size_t* n) {
     case HUGE_ARRAY_LEN: put_u64_at(b + L.kv_val[4] + 4, UINT64_MAX / 4 + 1); break;
     case BAD_ALIGN_0: put_u32_at(b + L.kv_val[1], 0); break;
     case BAD_ALIGN_3: put_u32_at(b + L.kv_val[1], 3); break;
-    case BAD_ALIGN_TYPE: put_u32_at(b + L.kv_type[1], GGUF_TYPE_INT32); break;  // same size
+    case BAD_ALIGN_TYPE: put_u32_at(b + L.kv_type[1], GGUF_TYPE_INT32); break; // same size
     case TOO_MANY_DIMS: put_u32_at(b + L.t_ndims[2], 5); break;
     case ZERO_DIMS: put_u32_at(b + L.t_ndims[1], 0); break;
     case NEG_DIM: put_u64_at(b + L.t_ne[0] + 8, (uint64_t)-1); break;
-    case NE_OVERFLOW: put_u64_at(b + L.t_ne[0] + 8, 1ull << 62); break;  // 8 * 2^62 elements
-    case NBYTES_OVERFLOW:  // 2^61 * 2 elements fit int64, their 4-byte floats 2^64 bytes do not
+    case NE_OVERFLOW: put_u64_at(b + L.t_ne[0] + 8, 1ull << 62); break; // 8 * 2^62 elements
+    case NBYTES_OVERFLOW: // 2^61 * 2 elements fit int64, their 4-byte floats 2^64 bytes do not
         put_u64_at(b + L.t_ne[0], 1ull << 61);
         break;
     case BAD_TYPE: put_u32_at(b + L.t_type[1], GGML_TYPE_COUNT); break;
-    case BAD_TYPE_RETIRED: put_u32_at(b + L.t_type[1], 4); break;  // ggml's removed Q4_2
+    case BAD_TYPE_RETIRED: put_u32_at(b + L.t_type[1], 4); break; // ggml's removed Q4_2
     case BAD_TYPE_MAX: put_u32_at(b + L.t_type[2], UINT32_MAX); break;
-    case ROW_NOT_BLOCK_MULTIPLE: put_u64_at(b + L.t_ne[1], 48); break;  // Q8_0 blocks of 32
+    case ROW_NOT_BLOCK_MULTIPLE: put_u64_at(b + L.t_ne[1], 48); break; // Q8_0 blocks of 32
     case TENSOR_NAME_WITH_NUL: b[L.t_name[1] + 1] = 0; break;
     case TENSOR_INFO_TRUNCATED: *n = L.t_off[2] + 3; break;
     case MISALIGNED_OFFSET: put_u64_at(b + L.t_off[1], 64 + 4); break;
     case OFFSET_PAST_END: put_u64_at(b + L.t_off[2], 1ull << 40); break;
-    case OFFSET_HUGE: put_u64_at(b + L.t_off[0], UINT64_MAX - 31); break;  // aligned, wraps
-    case OVERLAP: put_u64_at(b + L.t_off[1], 32); break;                   // inside t0
+    case OFFSET_HUGE: put_u64_at(b + L.t_off[0], UINT64_MAX - 31); break; // aligned, wraps
+    case OVERLAP: put_u64_at(b + L.t_off[1], 32); break;                  // inside t0
     case NO_DATA_SECTION: *n = L.header_end; break;
     case TRUNCATED_DATA: *n -= 1; break;
     // the rest are written by hand
@@ -341,7 +350,7 @@ static uint8_t* make_corrupt(enum Corruption c, size_t* n) {
         raw_u32(&r, GGUF_TYPE_ARRAY);
         raw_u32(&r, GGUF_TYPE_ARRAY);
         raw_u64(&r, 1);
-        raw_u32(&r, GGUF_TYPE_ARRAY);  // the inner array claims 2^40 arrays
+        raw_u32(&r, GGUF_TYPE_ARRAY); // the inner array claims 2^40 arrays
         raw_u64(&r, 1ull << 40);
         raw_nested(&r, 1);
         break;
@@ -349,7 +358,7 @@ static uint8_t* make_corrupt(enum Corruption c, size_t* n) {
         raw_header(&r, 0, 1);
         raw_str(&r, "deep", 4);
         raw_u32(&r, GGUF_TYPE_ARRAY);
-        raw_nested(&r, 9);  // one more than the reader's limit of 8
+        raw_nested(&r, 9); // one more than the reader's limit of 8
         break;
     case EMPTY_TENSOR_NAME:
         raw_header(&r, 1, 0);
@@ -362,12 +371,12 @@ static uint8_t* make_corrupt(enum Corruption c, size_t* n) {
         break;
     case CORRUPTION_COUNT: break;
     }
-    if (r.b) {  // hand-written: replace the base
+    if (r.b) { // hand-written: replace the base
         free(b);
         b = r.b;
         *n = r.n;
     }
-    uint8_t* exact = malloc(*n ? *n : 1);  // exact size: ASan sees one-past-end reads
+    uint8_t* exact = malloc(*n ? *n : 1); // exact size: ASan sees one-past-end reads
     assert_non_null(exact);
     memcpy(exact, b, *n);
     free(b);
@@ -417,7 +426,8 @@ static void walk_value(const struct GgufValue* v, volatile uint64_t* h) {
 
 static void walk_all(const struct Gguf* g) {
     volatile uint64_t h = 0;
-    for (int64_t i = 0; i < g->n_kv; i++) walk_value(&g->kv[i].val, &h);
+    for (int64_t i = 0; i < g->n_kv; i++)
+        walk_value(&g->kv[i].val, &h);
     for (int64_t i = 0; i < g->n_tensors; i++) {
         const struct GgufTensor* t = &g->tensors[i];
         assert_true(t->offset + t->nbytes <= g->size - g->data_offset);
@@ -440,7 +450,8 @@ static void test_corrupt_base_is_valid(void** state) {
     assert_int_equal(g.n_kv, NKV);
     assert_int_equal(g.n_tensors, NT);
     assert_int_equal(g.data_offset, L.data_offset);
-    for (int i = 0; i < NKV; i++) assert_string_equal(g.kv[i].key, KEYS[i]);
+    for (int i = 0; i < NKV; i++)
+        assert_string_equal(g.kv[i].key, KEYS[i]);
     assert_memory_equal(g.tensors[2].data, g_tdata, 8);
     gguf_free(&g);
     free(b);
@@ -451,7 +462,7 @@ static void test_corrupt_each_fails_with_its_code(void** state) {
     int bad = 0;
     for (int c = 0; c < CORRUPTION_COUNT; c++) {
         const struct Expect* x = &EXPECT[c];
-        assert_non_null(x->name);  // every enum entry has an expectation
+        assert_non_null(x->name); // every enum entry has an expectation
         size_t n;
         uint8_t* b = make_corrupt((enum Corruption)c, &n);
         struct Gguf g;
@@ -500,7 +511,7 @@ static void test_corrupt_message_stays_one_line(void** state) {
     struct Raw r = {0};
     raw_header(&r, 0, 1);
     raw_str(&r, "evil\n\x1b[2Jkey", 12);
-    raw_u32(&r, 77);  // unknown type: the message quotes the key
+    raw_u32(&r, 77); // unknown type: the message quotes the key
     struct Gguf g;
     struct Err e = {0};
     assert_int_equal(gguf_parse(&g, r.b, r.n, &e), ERR_TYPE);
@@ -543,7 +554,7 @@ static void test_corrupt_truncation_no_tensors(void** state) {
     gguf_writer_set_str(&w, "general.architecture", "llama");
     const char* toks[] = {"<unk>", "<s>", "</s>", "a"};
     gguf_writer_set_arr_str(&w, "tokenizer.ggml.tokens", toks, NULL, 4);
-    gguf_writer_set_u8(&w, "last", 1);  // 1 byte: the header does not end aligned
+    gguf_writer_set_u8(&w, "last", 1); // 1 byte: the header does not end aligned
     uint8_t* base = NULL;
     size_t n;
     struct Err e = {0};
@@ -551,7 +562,7 @@ static void test_corrupt_truncation_no_tensors(void** state) {
     gguf_writer_free(&w);
     struct Layout L;
     walk_layout(base, n, 3, 0, &L);
-    assert_true(L.header_end < n);  // there is padding to cut into
+    assert_true(L.header_end < n); // there is padding to cut into
     assert_int_equal(n, L.data_offset);
     for (size_t len = 0; len <= n; len++) {
         uint8_t* b = malloc(len ? len : 1);
@@ -577,7 +588,8 @@ static void test_corrupt_truncation_no_tensors(void** state) {
 static void reencode_ok(const struct Gguf* g) {
     struct GgufWriter w;
     gguf_writer_init(&w);
-    for (int64_t i = 0; i < g->n_kv; i++) gguf_writer_set_kv(&w, &g->kv[i]);
+    for (int64_t i = 0; i < g->n_kv; i++)
+        gguf_writer_set_kv(&w, &g->kv[i]);
     for (int64_t i = 0; i < g->n_tensors; i++) {
         const struct GgufTensor* t = &g->tensors[i];
         gguf_writer_add_tensor(&w, t->name, t->type, t->n_dims, t->ne, t->data, 0);
@@ -616,7 +628,10 @@ static uint8_t* make_rich(size_t* n) {
     gguf_writer_set_bool(&w, "b", true);
     gguf_writer_set_i64(&w, "i64", -1);
     gguf_writer_set_f64(&w, "f64", 0.5);
-    const char* toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a", "b"};
+    const char* toks[] = {"<unk>", "<s>", "</s>",
+                          "\xe2\x96\x81"
+                          "a",
+                          "b"};
     gguf_writer_set_arr_str(&w, "tokenizer.ggml.tokens", toks, NULL, 5);
     const float sc[5] = {0, -1, -2, -3, -4};
     gguf_writer_set_arr(&w, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, sc, 5);
@@ -625,8 +640,8 @@ static uint8_t* make_rich(size_t* n) {
         {.type = GGUF_TYPE_ARRAY, .arr = {GGUF_TYPE_UINT16, 2, (const uint8_t*)u16, NULL}},
         {.type = GGUF_TYPE_ARRAY, .arr = {GGUF_TYPE_INT8, 0, NULL, NULL}},
     };
-    struct GgufKv kv = {"nested", {.type = GGUF_TYPE_ARRAY,
-                                   .arr = {GGUF_TYPE_ARRAY, 2, NULL, inner}}};
+    struct GgufKv kv = {"nested",
+                        {.type = GGUF_TYPE_ARRAY, .arr = {GGUF_TYPE_ARRAY, 2, NULL, inner}}};
     gguf_writer_set_kv(&w, &kv);
     gguf_writer_add_tensor(&w, "a", GGML_TYPE_F32, 2, (const int64_t[]){4, 2}, g_tdata, 0);
     gguf_writer_add_tensor(&w, "q", GGML_TYPE_Q4_0, 1, (const int64_t[]){32}, g_tdata, 0);
@@ -643,9 +658,22 @@ static uint8_t* make_rich(size_t* n) {
 // truncations. Each must fail cleanly or parse into something walkable, and never crash.
 static void test_corrupt_random_mutations(void** state) {
     (void)state;
-    static const uint64_t interesting[] = {0, 1, 0x7f, 0x80, 0xff, 0xffff, 0xffffffffull,
-                                           0x7fffffffffffffffull, UINT64_MAX, 1ull << 32,
-                                           1ull << 62, 13, 5, 40, 4, 32};
+    static const uint64_t interesting[] = {0,
+                                           1,
+                                           0x7f,
+                                           0x80,
+                                           0xff,
+                                           0xffff,
+                                           0xffffffffull,
+                                           0x7fffffffffffffffull,
+                                           UINT64_MAX,
+                                           1ull << 32,
+                                           1ull << 62,
+                                           13,
+                                           5,
+                                           40,
+                                           4,
+                                           32};
     size_t nb[2];
     struct Layout L;
     uint8_t* bases[2] = {make_base(&nb[0], &L), make_rich(&nb[1])};
@@ -672,7 +700,7 @@ static void test_corrupt_random_mutations(void** state) {
                 break;
             }
         }
-        if (rng_next(&s) % 8 == 0) {  // sometimes also truncate (exact-size realloc)
+        if (rng_next(&s) % 8 == 0) { // sometimes also truncate (exact-size realloc)
             n = (size_t)(rng_next(&s) % (n + 1));
             uint8_t* t = malloc(n ? n : 1);
             memcpy(t, b, n);

@@ -22,15 +22,17 @@
 #include "programs.h"
 #include "quant.h"
 
-static struct GlEngine G;  // just a program cache: no model
+static struct GlEngine G; // just a program cache: no model
 static int have_gl;
 
 static int setup(void** state) {
     (void)state;
     struct Err e = {0};
     have_gl = gl_context_acquire(&G.egl_path, &G.renderer, &e) == 0;
-    if (!have_gl) fprintf(stderr, "skip: %s\n", e.msg);
-    else fprintf(stderr, "gl: %s via %s\n", G.renderer, G.egl_path);
+    if (!have_gl)
+        fprintf(stderr, "skip: %s\n", e.msg);
+    else
+        fprintf(stderr, "gl: %s via %s\n", G.renderer, G.egl_path);
     return 0;
 }
 
@@ -44,7 +46,7 @@ static int teardown(void** state) {
 }
 
 static uint64_t rng = 88172645463325252ull;
-static double urand(void) {  // xorshift64 in [-1, 1)
+static double urand(void) { // xorshift64 in [-1, 1)
     rng ^= rng << 13;
     rng ^= rng >> 7;
     rng ^= rng << 17;
@@ -53,7 +55,8 @@ static double urand(void) {  // xorshift64 in [-1, 1)
 
 static GLuint buf_f(const double* x, size_t n) {
     float* f = malloc(n * sizeof(float) + 4);
-    for (size_t i = 0; i < n; i++) f[i] = (float)x[i];
+    for (size_t i = 0; i < n; i++)
+        f[i] = (float)x[i];
     GLuint b;
     glGenBuffers(1, &b);
     glBindBuffer(GL_SHADER_STORAGE_BUFFER, b);
@@ -79,7 +82,8 @@ static double* read_f(GLuint b, size_t n) {
                                       GL_MAP_READ_BIT);
     assert_non_null(f);
     double* d = malloc(n * sizeof(double));
-    for (size_t i = 0; i < n; i++) d[i] = f[i];
+    for (size_t i = 0; i < n; i++)
+        d[i] = f[i];
     glUnmapBuffer(GL_SHADER_STORAGE_BUFFER);
     return d;
 }
@@ -100,7 +104,8 @@ static int fbits(double x) {
 
 static double* rand_vec(size_t n, double scale) {
     double* x = malloc(n * sizeof(double));
-    for (size_t i = 0; i < n; i++) x[i] = scale * urand();
+    for (size_t i = 0; i < n; i++)
+        x[i] = scale * urand();
     return x;
 }
 
@@ -112,9 +117,9 @@ static double* rand_vec_f(size_t n, double scale) {
     return x;
 }
 
-#define NEED_GL() \
-    do {          \
-        if (!have_gl) skip(); \
+#define NEED_GL()                                                                                  \
+    do {                                                                                           \
+        if (!have_gl) skip();                                                                      \
     } while (0)
 
 // ---------------------------------------------------------------------------------------
@@ -124,9 +129,9 @@ static void check_rmsnorm(double w_offset) {
     const int n = 100, rows = 3;
     double *x = rand_vec((size_t)rows * n, 2.0), *w = rand_vec(n, 1.0);
     double* want = malloc((size_t)rows * n * sizeof(double));
-    for (int t = 0; t < rows; t++) rmsnorm(want + t * n, x + t * n, w, w_offset, n, 1e-5);
-    GLuint bo = buf_f(x, (size_t)rows * n), bx = buf_f(x, (size_t)rows * n),
-           bw = buf_f(w, n);
+    for (int t = 0; t < rows; t++)
+        rmsnorm(want + t * n, x + t * n, w, w_offset, n, 1e-5);
+    GLuint bo = buf_f(x, (size_t)rows * n), bx = buf_f(x, (size_t)rows * n), bw = buf_f(w, n);
     char d[64] = "";
     if (w_offset != 0.0) snprintf(d, sizeof(d), "#define W_OFFSET %.9e\n", w_offset);
     gl_dispatch(&G, prog(K_RMSNORM, d), rows, 1, 1, (const int[]){n, n, n, 0, fbits(1e-5)}, 5,
@@ -202,8 +207,8 @@ static void check_matmul(enum GgmlType type, int n_in, int n_out, int n, int bia
     double *x = rand_vec((size_t)n * n_in, 1.0), *b = rand_vec((size_t)n_out, 1.0);
     double* want = malloc((size_t)n * n_out * sizeof(double));
     for (int t = 0; t < n; t++)
-        matmul_rows(want + (size_t)t * n_out, x + (size_t)t * n_in, wq, type, bias ? b : NULL,
-                    n_in, 0, n_out);
+        matmul_rows(want + (size_t)t * n_out, x + (size_t)t * n_in, wq, type, bias ? b : NULL, n_in,
+                    0, n_out);
     GLuint bo = buf_bytes(NULL, (size_t)n * n_out * 4), bx = buf_f(x, (size_t)n * n_in),
            bb = buf_f(b, (size_t)n_out);
     int half = n_out / 2, tiles = (n + 63) / 64;
@@ -217,7 +222,8 @@ static void check_matmul(enum GgmlType type, int n_in, int n_out, int n, int bia
     }
     double* got = read_f(bo, (size_t)n * n_out);
     char label[64];
-    snprintf(label, sizeof(label), "matmul %s %dx%d n=%d", quant_traits(type)->name, n_out, n_in, n);
+    snprintf(label, sizeof(label), "matmul %s %dx%d n=%d", quant_traits(type)->name, n_out, n_in,
+             n);
     assert_close(got, want, (size_t)n * n_out, out_atol(want, (size_t)n * n_out), 1e-4, label);
     GLuint bs[5] = {bo, bx, bb, bw[0], bw[1]};
     glDeleteBuffers(5, bs);
@@ -231,12 +237,12 @@ static void test_matmul_types(void** state) {
                                    GGML_TYPE_Q4_0};
     for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
         int plain = quant_traits(types[k])->block_size == 1;
-        int n_in = plain ? 173 : 96;  // 173: odd, F16 rows start at 2-byte offsets
+        int n_in = plain ? 173 : 96; // 173: odd, F16 rows start at 2-byte offsets
         check_matmul(types[k], n_in, 67, 1, 0);
         check_matmul(types[k], n_in, 67, 11, 1);
-        check_matmul(types[k], n_in, 150, 70, 1);  // row and position tiles cut at both ends
+        check_matmul(types[k], n_in, 150, 70, 1); // row and position tiles cut at both ends
     }
-    check_matmul(GGML_TYPE_Q4_0, 2048, 70, 3, 0);  // long rows: many K steps
+    check_matmul(GGML_TYPE_Q4_0, 2048, 70, 3, 0); // long rows: many K steps
 }
 
 // Every other type common.glsl decodes: 32-element blocks with 96- and 160-element rows,
@@ -299,16 +305,17 @@ static void check_matvec(enum GgmlType type, int n_in, int n_out, int bias, int 
     uint8_t* wq = malloc(rb * (size_t)n_out);
     float* r = malloc((size_t)n_in * sizeof(float));
     for (int o = 0; o < n_out; o++) {
-        for (int i = 0; i < n_in; i++) r[i] = (float)urand();
+        for (int i = 0; i < n_in; i++)
+            r[i] = (float)urand();
         assert_int_equal(quant_quantize_row(type, r, wq + (size_t)o * rb, n_in), 0);
     }
     double *x = rand_vec((size_t)3 * n_in, 1.0), *b = rand_vec((size_t)n_out, 1.0);
     double* want = calloc((size_t)3 * n_out, sizeof(double));
-    matmul_rows(want + (size_t)row * n_out, x + (size_t)row * n_in, wq, type, bias ? b : NULL,
-                n_in, 0, n_out);
+    matmul_rows(want + (size_t)row * n_out, x + (size_t)row * n_in, wq, type, bias ? b : NULL, n_in,
+                0, n_out);
     GLuint bo = buf_f(want, (size_t)3 * n_out), bx = buf_f(x, (size_t)3 * n_in),
            bb = buf_f(b, (size_t)n_out);
-    for (size_t i = 0; i < (size_t)3 * n_out; i++)  // rows 0, 1 must stay untouched
+    for (size_t i = 0; i < (size_t)3 * n_out; i++) // rows 0, 1 must stay untouched
         if (i / (size_t)n_out != (size_t)row) want[i] = 0;
     int half = n_out / 3, per_group = teams * nr;
     GLuint bw[2] = {buf_bytes(wq, rb * (size_t)half),
@@ -320,7 +327,8 @@ static void check_matvec(enum GgmlType type, int n_in, int n_out, int bias, int 
                     (const GLuint[]){bo, bx, bw[c], bb, bw[c]}, 5);
     }
     double* got = read_f(bo, (size_t)3 * n_out);
-    for (size_t i = 0; i < (size_t)2 * n_out; i++) got[i] = 0;  // buf_f wrote `want` there: fine
+    for (size_t i = 0; i < (size_t)2 * n_out; i++)
+        got[i] = 0; // buf_f wrote `want` there: fine
     char label[96];
     snprintf(label, sizeof(label), "matvec %s %dx%d teams=%d nr=%d subgroup=%d",
              quant_traits(type)->name, n_out, n_in, teams, nr, subgroup);
@@ -373,7 +381,8 @@ static double* rope_table_cpu(int n_ctx, int n_rot, double base) {
 static uint8_t* packed_rows(enum GgmlType type, int n_in, int rows, int base, size_t* rb) {
     *rb = quant_row_size(type, n_in);
     uint8_t* wq = malloc(*rb * (size_t)(base + rows));
-    for (int o = 0; o < base + rows; o++) random_row(type, wq + (size_t)o * *rb, n_in);
+    for (int o = 0; o < base + rows; o++)
+        random_row(type, wq + (size_t)o * *rb, n_in);
     return wq;
 }
 
@@ -382,15 +391,16 @@ static void check_matvec_qkv(enum GgmlType type, int neox, int norm, int subgrou
     const int nq = n_head * hd, nk = n_kv * hd, rows = nq + 2 * nk, half = hd / 2;
     G.subgroup = subgroup;
     struct Err e = {0};
-    int p = gl_matvec_program(&G, type, 3, 2,
-                              norm ? "#define MV_QKV 1\n#define MV_NORM 1\n" : "#define MV_QKV 1\n",
-                              &e);
+    int p = gl_matvec_program(
+        &G, type, 3, 2, norm ? "#define MV_QKV 1\n#define MV_NORM 1\n" : "#define MV_QKV 1\n", &e);
     if (p < 0) fail_msg("%s", e.msg);
     size_t rb;
     uint8_t* wq = packed_rows(type, n_in, rows, base, &rb);
     double *x = rand_vec(n_in, 1.0), *nw = rand_vec(n_in, 1.0), *xn = malloc(n_in * sizeof(double));
-    if (norm) rmsnorm(xn, x, nw, 0.0, n_in, 1e-5);  // MV_NORM: x is the norm's input
-    else memcpy(xn, x, n_in * sizeof(double));
+    if (norm)
+        rmsnorm(xn, x, nw, 0.0, n_in, 1e-5); // MV_NORM: x is the norm's input
+    else
+        memcpy(xn, x, n_in * sizeof(double));
     double* y = malloc((size_t)rows * sizeof(double));
     matmul_rows(y, xn, wq + rb * base, type, NULL, n_in, 0, rows);
     rope(y, n_head, hd, hd, neox, pos, 10000.0, 1.0, NULL);
@@ -401,7 +411,8 @@ static void check_matvec_qkv(enum GgmlType type, int neox, int norm, int subgrou
            bw = buf_bytes(wq, rb * (size_t)(base + rows)), bK = buf_f(zero, (size_t)n_ctx * nk),
            bV = buf_f(zero, (size_t)n_ctx * nk), bt = buf_f(tab, (size_t)n_ctx * half * 2),
            bn = buf_f(nw, n_in);
-    int u[16] = {n_in, 0, 0, rows, 0, 0, (int)rb, base, nq, nk, hd, neox, pos, pos, nk, fbits(1e-5)};
+    int u[16] = {n_in, 0,  0,  rows, 0,   0,   (int)rb, base,
+                 nq,   nk, hd, neox, pos, pos, nk,      fbits(1e-5)};
     gl_dispatch(&G, p, (rows / 2 + 2) / 3, 1, 1, u, 16,
                 (const GLuint[]){bq, bx, bw, bx, bw, bK, bV, bt, bn}, 9);
     double *gq = read_f(bq, nq), *gk = read_f(bK, (size_t)n_ctx * nk),
@@ -414,27 +425,28 @@ static void check_matvec_qkv(enum GgmlType type, int neox, int norm, int subgrou
     snprintf(label, sizeof(label), "matvec qkv %s neox %d norm %d subgroup %d",
              quant_traits(type)->name, neox, norm, subgroup);
     assert_close(gq, y, nq, 1e-5, 1e-4, label);
-    assert_close(gk, wk, (size_t)n_ctx * nk, 1e-5, 1e-4, label);  // other rows stay 0
+    assert_close(gk, wk, (size_t)n_ctx * nk, 1e-5, 1e-4, label); // other rows stay 0
     assert_close(gv, wv, (size_t)n_ctx * nk, 1e-5, 1e-4, label);
     GLuint bs[7] = {bq, bx, bw, bK, bV, bt, bn};
     glDeleteBuffers(7, bs);
-    free(wq), free(x), free(nw), free(xn), free(y), free(tab), free(zero), free(gq), free(gk), free(gv), free(wk),
-        free(wv);
+    free(wq), free(x), free(nw), free(xn), free(y), free(tab), free(zero), free(gq), free(gk),
+        free(gv), free(wk), free(wv);
 }
 
 static void check_matvec_glu(enum GgmlType type, int act, int norm, int subgroup) {
     const int n_in = 64, n_ff = 37, base = 3;
     G.subgroup = subgroup;
     struct Err e = {0};
-    int p = gl_matvec_program(&G, type, 4, 2,
-                              norm ? "#define MV_GLU 1\n#define MV_NORM 1\n" : "#define MV_GLU 1\n",
-                              &e);
+    int p = gl_matvec_program(
+        &G, type, 4, 2, norm ? "#define MV_GLU 1\n#define MV_NORM 1\n" : "#define MV_GLU 1\n", &e);
     if (p < 0) fail_msg("%s", e.msg);
     size_t rb;
     uint8_t* wq = packed_rows(type, n_in, 2 * n_ff, base, &rb);
     double *x = rand_vec(n_in, 1.0), *nw = rand_vec(n_in, 1.0), *xn = malloc(n_in * sizeof(double));
-    if (norm) rmsnorm(xn, x, nw, 0.0, n_in, 1e-6);
-    else memcpy(xn, x, n_in * sizeof(double));
+    if (norm)
+        rmsnorm(xn, x, nw, 0.0, n_in, 1e-6);
+    else
+        memcpy(xn, x, n_in * sizeof(double));
     double *gu = malloc(2 * n_ff * sizeof(double)), *want = malloc(n_ff * sizeof(double));
     matmul_rows(gu, xn, wq + rb * base, type, NULL, n_in, 0, 2 * n_ff);
     (act == 0 ? glu_silu : glu_gelu_tanh)(want, gu, gu + n_ff, n_ff);
@@ -464,7 +476,8 @@ static void check_matvec_res(enum GgmlType type, int subgroup) {
     double *x = rand_vec(n_in, 1.0), *b = rand_vec(n_out, 1.0), *res = rand_vec_f(n_out, 1.0);
     double* want = malloc(n_out * sizeof(double));
     matmul_rows(want, x, wq + rb * base, type, b, n_in, 0, n_out);
-    for (int o = 0; o < n_out; o++) want[o] += res[o];
+    for (int o = 0; o < n_out; o++)
+        want[o] += res[o];
     GLuint bo = buf_f(res, n_out), bx = buf_f(x, n_in), bb = buf_f(b, n_out),
            bw = buf_bytes(wq, rb * (size_t)(base + n_out));
     int u[9] = {n_in, 0, 0, n_out, 0, 1, (int)rb, base, 0};
@@ -503,7 +516,8 @@ static void test_embed_q4_0(void** state) {
     uint8_t* wq = malloc(rb * n_vocab);
     float row[64];
     for (int o = 0; o < n_vocab; o++) {
-        for (int i = 0; i < n_in; i++) row[i] = (float)urand();
+        for (int i = 0; i < n_in; i++)
+            row[i] = (float)urand();
         quant_quantize_row(GGML_TYPE_Q4_0, row, wq + (size_t)o * rb, n_in);
     }
     int32_t tok[5] = {3, 9, 0, 3, 7};
@@ -588,8 +602,8 @@ static void check_attn(int n_head, int n_head_kv, int hd, int pos0, int n, int w
     gl_dispatch(&G, prog(K_ATTN, ""), n_head, n, 1, u, 10, (const GLuint[]){bo, bq, bK, bV}, 4);
     double* got = read_f(bo, (size_t)n * qw);
     char label[80];
-    snprintf(label, sizeof(label), "attn h%d/%d hd%d pos0 %d n %d window %d", n_head, n_head_kv,
-             hd, pos0, n, window);
+    snprintf(label, sizeof(label), "attn h%d/%d hd%d pos0 %d n %d window %d", n_head, n_head_kv, hd,
+             pos0, n, window);
     assert_close(got, want, (size_t)n * qw, 1e-5, 1e-4, label);
     // the last row again through the split decode attention (attn_split.comp), as a
     // generated token at position pos0 + n - 1 runs it: chunks of 64 keys, the last group of
@@ -598,10 +612,10 @@ static void check_attn(int n_head, int n_head_kv, int hd, int pos0, int n, int w
     int n_keys = pos - j0 + 1, n_split = (n_keys + 63) / 64;
     GLuint bp = buf_bytes(NULL, (size_t)n_head * n_split * (hd + 2) * 4);
     GLuint bo1 = buf_bytes(NULL, (size_t)qw * 4);
-    uint32_t* zero = calloc((size_t)qw, 4);  // qw >= n_head
+    uint32_t* zero = calloc((size_t)qw, 4); // qw >= n_head
     GLuint bc = buf_bytes(zero, (size_t)n_head * 4);
-    int us[11] = {n_head, n_head_kv, hd, fbits(scale), (n - 1) * qw, kvw, j0, n_keys, n_split,
-                  0, 0};
+    int us[11] = {n_head,  n_head_kv, hd, fbits(scale), (n - 1) * qw, kvw, j0, n_keys,
+                  n_split, 0,         0};
     double* got1 = NULL;
     for (int rep = 0; rep < 2; rep++) {
         free(got1);
@@ -621,7 +635,8 @@ static void check_attn(int n_head, int n_head_kv, int hd, int pos0, int n, int w
     assert_non_null(mp);
     memcpy(cnt, mp, (size_t)n_head * 4);
     glUnmapBuffer(GL_SHADER_STORAGE_BUFFER);
-    for (int h = 0; h < n_head; h++) assert_int_equal(cnt[h], 0);  // reset for the next use
+    for (int h = 0; h < n_head; h++)
+        assert_int_equal(cnt[h], 0); // reset for the next use
     free(zero);
     free(got1);
     GLuint bs[9] = {bK, bV, bk, bv, bq, bo, bp, bo1, bc};
@@ -632,13 +647,13 @@ static void check_attn(int n_head, int n_head_kv, int hd, int pos0, int n, int w
 static void test_attn_gqa_chunks_window(void** state) {
     (void)state;
     NEED_GL();
-    check_attn(4, 2, 24, 0, 9, 0);      // a prompt from position 0
-    check_attn(4, 2, 24, 597, 3, 0);    // 600 keys: two chunks of the online softmax
-    check_attn(4, 4, 8, 40, 5, 16);     // sliding window
-    check_attn(2, 1, 130, 7, 1, 0);     // head_dim > 64: several dims per thread
-    check_attn(8, 2, 64, 599, 1, 0);    // one token at 600 keys: 10 splits, the last short
-    check_attn(4, 4, 8, 300, 1, 100);   // window 100 of 301 keys: 2 splits from j0 = 201
-    check_attn(2, 1, 130, 127, 1, 0);   // 128 keys (2 full splits), head_dim > 64
+    check_attn(4, 2, 24, 0, 9, 0);    // a prompt from position 0
+    check_attn(4, 2, 24, 597, 3, 0);  // 600 keys: two chunks of the online softmax
+    check_attn(4, 4, 8, 40, 5, 16);   // sliding window
+    check_attn(2, 1, 130, 7, 1, 0);   // head_dim > 64: several dims per thread
+    check_attn(8, 2, 64, 599, 1, 0);  // one token at 600 keys: 10 splits, the last short
+    check_attn(4, 4, 8, 300, 1, 100); // window 100 of 301 keys: 2 splits from j0 = 201
+    check_attn(2, 1, 130, 127, 1, 0); // 128 keys (2 full splits), head_dim > 64
 }
 
 static void test_add_glu(void** state) {
@@ -663,7 +678,10 @@ static void test_add_glu(void** state) {
         gl_dispatch(&G, prog(K_GLU, ""), gx, gy, 1, (const int[]){w, w, w, w, 0, n, act}, 7,
                     (const GLuint[]){bo, ba, bb}, 3);
         got = read_f(bo, m);
-        assert_close(got, want, m, 1e-5, 1e-5, act == 0 ? "glu silu" : act == 1 ? "glu gelu_tanh" : "glu gelu");
+        assert_close(got, want, m, 1e-5, 1e-5,
+                     act == 0   ? "glu silu"
+                     : act == 1 ? "glu gelu_tanh"
+                                : "glu gelu");
         free(got);
     }
     GLuint bs[3] = {bo, ba, bb};
@@ -944,8 +962,8 @@ static void check_scan(int mamba2, int nh, int hd, int ng, int ds, int n1, int n
     for (size_t i = 0; i < na; i++)
         A_log[i] = A[i] = 2.0 * A[i];
     ssm_a_from_log(A, (int)na); // A < 0 as -exp(A_log)
-    dt[0] = 25.0;                // beyond softplus' threshold
-    dt[1] = -30.0;               // softplus ~ exp(x): log1p accuracy
+    dt[0] = 25.0;               // beyond softplus' threshold
+    dt[1] = -30.0;              // softplus ~ exp(x): log1p accuracy
     double *h = calloc((size_t)ch * ds, sizeof(double)),
            *want = malloc((size_t)ch * n * sizeof(double));
     for (int t = 0; t < n; t++) {
@@ -983,8 +1001,8 @@ static void check_scan(int mamba2, int nh, int hd, int ng, int ds, int n1, int n
     }
     double* got = read_f(bufs[0], (size_t)ch * n);
     char label[80];
-    snprintf(label, sizeof(label), "ssm_scan%s %dx%d groups %d d_state %d%s", mamba2 ? "2" : "",
-             nh, hd, ng, ds, a_log ? " A_log" : "");
+    snprintf(label, sizeof(label), "ssm_scan%s %dx%d groups %d d_state %d%s", mamba2 ? "2" : "", nh,
+             hd, ng, ds, a_log ? " A_log" : "");
     assert_close(got, want, (size_t)ch * n, 1e-5, 1e-4, label);
     double* gh = read_f(bufs[1], (size_t)ch * ds);
     assert_close(gh, h, (size_t)ch * ds, 1e-5, 1e-4, "ssm state");
@@ -1102,7 +1120,7 @@ static void test_scale_softcap(void** state) {
     const int w = 130, n = 3;
     size_t m = (size_t)w * n;
     double *x = rand_vec_f(m, 40.0), *want = malloc(m * sizeof(double));
-    x[0] = 1e-4, x[1] = -3e-6, x[2] = 200.0, x[3] = -1e5, x[4] = 0.0;  // tiny, past the cap, 0
+    x[0] = 1e-4, x[1] = -3e-6, x[2] = 200.0, x[3] = -1e5, x[4] = 0.0; // tiny, past the cap, 0
     GLuint bx = buf_f(x, m);
     int gx, gy;
     grid((int64_t)m, &gx, &gy);
@@ -1140,9 +1158,9 @@ static void check_blockdiag(enum GgmlType type, int bw, int n_block, int n, int 
     double* zero = calloc((size_t)width, sizeof(double));
     double* want = malloc((size_t)n * width * sizeof(double));
     for (int t = 0; t < n; t++)
-        matmul_blockdiag(want + (size_t)t * width, x + (size_t)t * width, wq, type,
-                         bias ? b : zero, width, n_block);
-    int cut = bw + bw / 2 + 1;  // inside block 1
+        matmul_blockdiag(want + (size_t)t * width, x + (size_t)t * width, wq, type, bias ? b : zero,
+                         width, n_block);
+    int cut = bw + bw / 2 + 1; // inside block 1
     GLuint bo = buf_bytes(NULL, (size_t)n * width * 4), bx = buf_f(x, (size_t)n * width),
            bb = buf_f(b, (size_t)width);
     GLuint bw2[2] = {buf_bytes(wq, rb * (size_t)cut),
@@ -1167,7 +1185,7 @@ static void check_blockdiag(enum GgmlType type, int bw, int n_block, int n, int 
 static void test_matmul_blockdiag(void** state) {
     (void)state;
     NEED_GL();
-    check_blockdiag(GGML_TYPE_F32, 16, 4, 5, 1);   // RecurrentGemma's shape (4 heads of 16)
+    check_blockdiag(GGML_TYPE_F32, 16, 4, 5, 1); // RecurrentGemma's shape (4 heads of 16)
     check_blockdiag(GGML_TYPE_F32, 23, 3, 7, 0);
     check_blockdiag(GGML_TYPE_F16, 21, 5, 3, 1);
     check_blockdiag(GGML_TYPE_Q8_0, 64, 3, 4, 1);
@@ -1186,14 +1204,14 @@ static void check_rg_lru(int w, int pos0, int n1, int n2) {
     vec_sigmoid(gxv, gxv, (int)m);
     vec_sigmoid(gav, gav, (int)m);
     for (int i = 0; i < w; i++)
-        lam[i] = -3.0 + 7.0 * lam[i];  // softplus(-10) = 4.5e-5 .. softplus(4) = 4.0
+        lam[i] = -3.0 + 7.0 * lam[i]; // softplus(-10) = 4.5e-5 .. softplus(4) = 4.0
     GLuint bh = buf_f(h, (size_t)w);
     double* want = malloc(m * sizeof(double));
     for (int t = 0; t < n; t++)
         rg_lru_step(want + (size_t)t * w, x + (size_t)t * w, gxv + (size_t)t * w,
                     gav + (size_t)t * w, h, lam, w, pos0 + t == 0);
-    GLuint bo = buf_bytes(NULL, m * 4), bx = buf_f(x, m), bgx = buf_f(gxv, m),
-           bga = buf_f(gav, m), bl = buf_f(lam, (size_t)w);
+    GLuint bo = buf_bytes(NULL, m * 4), bx = buf_f(x, m), bgx = buf_f(gxv, m), bga = buf_f(gav, m),
+           bl = buf_f(lam, (size_t)w);
     const GLuint bufs[6] = {bo, bh, bx, bgx, bga, bl};
     int gx, gy, p = prog(K_RG_LRU, "");
     grid(w, &gx, &gy);
@@ -1291,7 +1309,7 @@ static void test_attn_ring(void** state) {
 static void test_concat(void** state) {
     (void)state;
     NEED_GL();
-    const int wa = 70, wb = 45, sb = 50, w = wa + wb, n = 3;  // b rows are wider than their part
+    const int wa = 70, wb = 45, sb = 50, w = wa + wb, n = 3; // b rows are wider than their part
     double *a = rand_vec_f((size_t)n * wa, 1.0), *b = rand_vec_f((size_t)n * sb, 1.0);
     double* want = malloc((size_t)n * w * sizeof(double));
     for (int t = 0; t < n; t++)

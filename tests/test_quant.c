@@ -45,16 +45,16 @@ static void test_f16_to_f32_known(void** state) {
     assert_true(quant_f16_to_f32(0x3C00) == 1.0f);
     assert_true(quant_f16_to_f32(0xC000) == -2.0f);
     assert_true(quant_f16_to_f32(0x7BFF) == 65504.0f);
-    assert_true(quant_f16_to_f32(0x3555) == 0x1.554p-2f);       // 0.333251953125
-    assert_true(quant_f16_to_f32(0x0001) == 0x1p-24f);          // smallest subnormal
-    assert_true(quant_f16_to_f32(0x03FF) == 1023.0f * 0x1p-24f);  // largest subnormal
-    assert_true(quant_f16_to_f32(0x0400) == 0x1p-14f);          // smallest normal
+    assert_true(quant_f16_to_f32(0x3555) == 0x1.554p-2f);        // 0.333251953125
+    assert_true(quant_f16_to_f32(0x0001) == 0x1p-24f);           // smallest subnormal
+    assert_true(quant_f16_to_f32(0x03FF) == 1023.0f * 0x1p-24f); // largest subnormal
+    assert_true(quant_f16_to_f32(0x0400) == 0x1p-14f);           // smallest normal
     assert_true(quant_f16_to_f32(0x7C00) == INFINITY);
     assert_true(quant_f16_to_f32(0xFC00) == -INFINITY);
-    assert_int_equal(bits_of(quant_f16_to_f32(0x8000)), 0x80000000u);  // -0
+    assert_int_equal(bits_of(quant_f16_to_f32(0x8000)), 0x80000000u); // -0
     assert_int_equal(bits_of(quant_f16_to_f32(0x0000)), 0);
     assert_true(isnan(quant_f16_to_f32(0x7E00)));
-    assert_true(isnan(quant_f16_to_f32(0x7C01)));               // signalling: stays NaN
+    assert_true(isnan(quant_f16_to_f32(0x7C01))); // signalling: stays NaN
     assert_true(isnan(quant_f16_to_f32(0xFE00)) && signbit(quant_f16_to_f32(0xFE00)));
 }
 
@@ -63,8 +63,8 @@ static void test_f32_to_f16_rounding(void** state) {
     assert_int_equal(quant_f32_to_f16(1.0f), 0x3C00);
     assert_int_equal(quant_f32_to_f16(-2.0f), 0xC000);
     assert_int_equal(quant_f32_to_f16(65504.0f), 0x7BFF);
-    assert_int_equal(quant_f32_to_f16(65519.996f), 0x7BFF);   // below the tie
-    assert_int_equal(quant_f32_to_f16(65520.0f), 0x7C00);     // tie, 0x7BFF is odd: up to inf
+    assert_int_equal(quant_f32_to_f16(65519.996f), 0x7BFF); // below the tie
+    assert_int_equal(quant_f32_to_f16(65520.0f), 0x7C00);   // tie, 0x7BFF is odd: up to inf
     assert_int_equal(quant_f32_to_f16(1e30f), 0x7C00);
     assert_int_equal(quant_f32_to_f16(-INFINITY), 0xFC00);
     assert_int_equal(quant_f32_to_f16(NAN), 0x7E00);
@@ -73,7 +73,7 @@ static void test_f32_to_f16_rounding(void** state) {
     assert_int_equal(quant_f32_to_f16(1.0f + 0x1p-11f), 0x3C00);
     // 1 + 3*2^-11 is halfway between 0x3C01 (odd) and 0x3C02: up
     assert_int_equal(quant_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3C02);
-    assert_int_equal(quant_f32_to_f16(1.0f + 0x1p-11f + 0x1p-23f), 0x3C01);  // past the tie
+    assert_int_equal(quant_f32_to_f16(1.0f + 0x1p-11f + 0x1p-23f), 0x3C01); // past the tie
     // subnormals: 2^-25 ties between 0 and 0x0001 -> 0; 3*2^-25 ties 1/2 -> 2
     assert_int_equal(quant_f32_to_f16(0x1p-24f), 0x0001);
     assert_int_equal(quant_f32_to_f16(0x1p-25f), 0x0000);
@@ -83,7 +83,7 @@ static void test_f32_to_f16_rounding(void** state) {
     assert_int_equal(quant_f32_to_f16(1e-10f), 0x0000);
     // (1023.5) * 2^-24 ties between 0x03FF (odd) and 0x0400, the smallest normal
     assert_int_equal(quant_f32_to_f16(1023.5f * 0x1p-24f), 0x0400);
-    assert_int_equal(quant_f32_to_f16(0.1f), 0x2E66);  // 0.0999755859375, the nearest half
+    assert_int_equal(quant_f32_to_f16(0.1f), 0x2E66); // 0.0999755859375, the nearest half
 }
 
 static void test_f16_round_trip_all(void** state) {
@@ -103,7 +103,7 @@ static void test_f16_round_trip_all(void** state) {
 // independent reference: every tie between two neighbouring halves and a float on each
 // side of it, plus a strided sweep of all floats.
 static uint16_t f16_native(float f) {
-    __extension__ _Float16 h = f;  // implicit conversion: the compiler's rounding
+    __extension__ _Float16 h = f; // implicit conversion: the compiler's rounding
     uint16_t u;
     memcpy(&u, &h, sizeof(u));
     return u;
@@ -119,14 +119,15 @@ static void test_f32_to_f16_vs_native(void** state) {
     (void)state;
     for (uint16_t h = 0; h < 0x7C00; h++) {
         float a = quant_f16_to_f32(h), b = quant_f16_to_f32((uint16_t)(h + 1));
-        float mid = a + (b - a) * 0.5f;  // exact: a half has 11 significant bits
+        float mid = a + (b - a) * 0.5f; // exact: a half has 11 significant bits
         check_native(mid);
         check_native(-mid);
         check_native(nextafterf(mid, 0.0f));
         check_native(nextafterf(mid, INFINITY));
     }
     uint32_t stride = quick_mode() ? 40009 : 997;
-    for (uint64_t u = 0; u <= 0xFFFFFFFFu; u += stride) check_native(float_of((uint32_t)u));
+    for (uint64_t u = 0; u <= 0xFFFFFFFFu; u += stride)
+        check_native(float_of((uint32_t)u));
 }
 #else
 static void test_f32_to_f16_vs_native(void** state) {
@@ -139,16 +140,16 @@ static void test_bf16(void** state) {
     (void)state;
     assert_true(quant_bf16_to_f32(0x3F80) == 1.0f);
     assert_true(quant_bf16_to_f32(0xC040) == -3.0f);
-    assert_true(quant_bf16_to_f32(0x4049) == 3.140625f);  // 0x40490000
-    assert_true(quant_bf16_to_f32(0x0001) == 0x1p-133f);  // smallest bf16 subnormal
+    assert_true(quant_bf16_to_f32(0x4049) == 3.140625f); // 0x40490000
+    assert_true(quant_bf16_to_f32(0x0001) == 0x1p-133f); // smallest bf16 subnormal
     assert_true(quant_bf16_to_f32(0xFF80) == -INFINITY);
     assert_true(isnan(quant_bf16_to_f32(0x7FC0)));
     assert_int_equal(quant_f32_to_bf16(1.0f), 0x3F80);
-    assert_int_equal(quant_f32_to_bf16(float_of(0x3F808000)), 0x3F80);  // tie, even: down
-    assert_int_equal(quant_f32_to_bf16(float_of(0x3F818000)), 0x3F82);  // tie, odd: up
-    assert_int_equal(quant_f32_to_bf16(float_of(0x3F808001)), 0x3F81);  // above the tie
-    assert_int_equal(quant_f32_to_bf16(float_of(0x3F807FFF)), 0x3F80);  // below the tie
-    assert_int_equal(quant_f32_to_bf16(float_of(0x7F7FFFFF)), 0x7F80);  // FLT_MAX: inf
+    assert_int_equal(quant_f32_to_bf16(float_of(0x3F808000)), 0x3F80); // tie, even: down
+    assert_int_equal(quant_f32_to_bf16(float_of(0x3F818000)), 0x3F82); // tie, odd: up
+    assert_int_equal(quant_f32_to_bf16(float_of(0x3F808001)), 0x3F81); // above the tie
+    assert_int_equal(quant_f32_to_bf16(float_of(0x3F807FFF)), 0x3F80); // below the tie
+    assert_int_equal(quant_f32_to_bf16(float_of(0x7F7FFFFF)), 0x7F80); // FLT_MAX: inf
     assert_int_equal(quant_f32_to_bf16(INFINITY), 0x7F80);
     assert_int_equal(quant_f32_to_bf16(-0.0f), 0x8000);
     // NaN whose payload is only in the low half: truncation alone would give inf
@@ -209,15 +210,16 @@ static int check_vector(const cJSON* e) {
             int ok = bits_of(gf) == bits_of(w[i]) && got[i] == (double)w[i] &&
                      bits_of(got32[i]) == bits_of(w[i]);
             if (!ok && bad++ < 5)
-                printf("%s row %lld [%lld]: got %.9g (f32 %.9g) want %.9g\n", type,
-                       (long long)r, (long long)i, got[i], (double)got32[i], (double)w[i]);
+                printf("%s row %lld [%lld]: got %.9g (f32 %.9g) want %.9g\n", type, (long long)r,
+                       (long long)i, got[i], (double)got32[i], (double)w[i]);
             want64[i] = (double)w[i];
         }
         // the dot of a row with itself-as-reference equals the same sum formed here
         double dot = quant_dot_row(t->type, row, want64, n0), ref = 0.0;
-        for (int64_t i = 0; i < n0; i++) ref += got[i] * want64[i];
-        if (dot != ref && bad++ < 5) printf("%s row %lld: dot %.17g want %.17g\n", type,
-                                            (long long)r, dot, ref);
+        for (int64_t i = 0; i < n0; i++)
+            ref += got[i] * want64[i];
+        if (dot != ref && bad++ < 5)
+            printf("%s row %lld: dot %.17g want %.17g\n", type, (long long)r, dot, ref);
     }
     printf("dequant %-6s %-45s %-26s %lld values: %s\n", type, file, tname,
            (long long)t->n_elements, bad ? "MISMATCH" : "exact");
@@ -249,7 +251,7 @@ static void test_dequant_vectors(void** state) {
         done += check_vector(e);
     }
     cJSON_Delete(index);
-    assert_true(n >= 11);  // F16, Q4_0, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL
+    assert_true(n >= 11); // F16, Q4_0, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL
     if (done == 0) skip();
 }
 
@@ -261,11 +263,12 @@ static void test_dequant_q4_1_hand(void** state) {
     // q4_1: d f16 | m f16 | qs[16]. d = 0x3800 = 0.5, m = 0xBC00 = -1.0.
     // qs[j] = j | (15 - j) << 4: element j has code j, element j + 16 code 15 - j.
     uint8_t blk[20] = {0x00, 0x38, 0x00, 0xBC};
-    for (int j = 0; j < 16; j++) blk[4 + j] = (uint8_t)(j | (15 - j) << 4);
+    for (int j = 0; j < 16; j++)
+        blk[4 + j] = (uint8_t)(j | (15 - j) << 4);
     // value = code * 0.5 - 1: codes 0..15 -> -1, -0.5, 0, ..., 6.5; then 15..0 back down
     static const double want[32] = {
-        -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5,
-        6.5, 6.0, 5.5, 5.0, 4.5, 4.0, 3.5, 3.0, 2.5, 2.0, 1.5, 1.0, 0.5, 0.0, -0.5, -1.0,
+        -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0,  6.5,
+        6.5,  6.0,  5.5, 5.0, 4.5, 4.0, 3.5, 3.0, 2.5, 2.0, 1.5, 1.0, 0.5, 0.0, -0.5, -1.0,
     };
     double got[32];
     assert_int_equal(quant_dequant_row(GGML_TYPE_Q4_1, blk, got, 32), 0);
@@ -275,9 +278,11 @@ static void test_dequant_q4_1_hand(void** state) {
     // float(3 * 0.0999755859375) = 0.2999267578125 exactly (9828/32768), + 1 =
     // 1.2999267578125, which needs 21 significant bits: exact in float too.
     uint8_t blk2[20] = {0x66, 0x2E, 0x00, 0x3C};
-    for (int j = 0; j < 16; j++) blk2[4 + j] = 0x33;
+    for (int j = 0; j < 16; j++)
+        blk2[4 + j] = 0x33;
     assert_int_equal(quant_dequant_row(GGML_TYPE_Q4_1, blk2, got, 32), 0);
-    for (int j = 0; j < 32; j++) assert_true(got[j] == 1.2999267578125);
+    for (int j = 0; j < 32; j++)
+        assert_true(got[j] == 1.2999267578125);
 }
 
 static void test_dequant_bf16_hand(void** state) {
@@ -293,7 +298,8 @@ static void test_dequant_bf16_hand(void** state) {
     assert_int_equal(quant_dequant_row_f32(GGML_TYPE_BF16, row, got32, 6), 0);
     assert_close(got, want, 6, 0.0, 0.0, "bf16 hand row");
     assert_true(signbit(got[5]));
-    for (int i = 0; i < 6; i++) assert_true((double)got32[i] == want[i]);
+    for (int i = 0; i < 6; i++)
+        assert_true((double)got32[i] == want[i]);
     double x[6] = {1, 1, 1, 1, 0, 1};
     // 1 - 3 + 0.25 + 3.140625 + 0 - 0 = 1.390625
     assert_true(quant_dot_row(GGML_TYPE_BF16, row, x, 6) == 1.390625);
@@ -303,7 +309,8 @@ static void test_dequant_q8_0_q4_0_hand(void** state) {
     (void)state;
     // q8_0: d = 0x3400 (0.25) | qs = 0, 1, -1, 127, -128, then 4 .. (4 + 26)
     uint8_t b8[34] = {0x00, 0x34, 0, 1, 0xFF, 0x7F, 0x80};
-    for (int j = 5; j < 32; j++) b8[2 + j] = (uint8_t)(j - 1);
+    for (int j = 5; j < 32; j++)
+        b8[2 + j] = (uint8_t)(j - 1);
     double got[32];
     assert_int_equal(quant_dequant_row(GGML_TYPE_Q8_0, b8, got, 32), 0);
     assert_true(got[0] == 0.0 && got[1] == 0.25 && got[2] == -0.25);
@@ -311,9 +318,11 @@ static void test_dequant_q8_0_q4_0_hand(void** state) {
     // q4_0: d = 0xC000 (-2.0) | qs[j] = 0x8F: low nibble 15 -> (15-8)*-2 = -14 for j < 16,
     // high nibble 8 -> 0 for j >= 16
     uint8_t b4[18] = {0x00, 0xC0};
-    for (int j = 0; j < 16; j++) b4[2 + j] = 0x8F;
+    for (int j = 0; j < 16; j++)
+        b4[2 + j] = 0x8F;
     assert_int_equal(quant_dequant_row(GGML_TYPE_Q4_0, b4, got, 32), 0);
-    for (int j = 0; j < 16; j++) assert_true(got[j] == -14.0 && got[j + 16] == 0.0);
+    for (int j = 0; j < 16; j++)
+        assert_true(got[j] == -14.0 && got[j + 16] == 0.0);
 }
 
 static void test_dequant_unsupported(void** state) {
@@ -345,11 +354,13 @@ static void test_quantize_q8_0_hand(void** state) {
     assert_int_equal(quant_quantize_row(GGML_TYPE_Q8_0, x, b, 32), 0);
     static const uint8_t want[11] = {0x00, 0x3C, 0x81, 0x7F, 0, 1, 0xFF, 3, 0xFD, 127, 3};
     assert_memory_equal(b, want, sizeof(want));
-    for (int j = 9; j < 32; j++) assert_int_equal(b[2 + j], 0);
+    for (int j = 9; j < 32; j++)
+        assert_int_equal(b[2 + j], 0);
     // all zero: d = 0, id = 0, codes 0
     float z[32] = {0};
     assert_int_equal(quant_quantize_row(GGML_TYPE_Q8_0, z, b, 32), 0);
-    for (int j = 0; j < 34; j++) assert_int_equal(b[j], 0);
+    for (int j = 0; j < 34; j++)
+        assert_int_equal(b[j], 0);
 }
 
 static void test_quantize_q4_0_hand(void** state) {
@@ -376,7 +387,8 @@ static void test_quantize_q4_1_hand(void** state) {
     assert_int_equal(quant_quantize_row(GGML_TYPE_Q4_1, x, b, 32), 0);
     static const uint8_t want[8] = {0x00, 0x38, 0x00, 0xBC, 0x20, 0x2F, 0x22, 0x23};
     assert_memory_equal(b, want, sizeof(want));
-    for (int j = 4; j < 16; j++) assert_int_equal(b[4 + j], 0x22);
+    for (int j = 4; j < 16; j++)
+        assert_int_equal(b[4 + j], 0x22);
 }
 
 static void test_quantize_q5_hand(void** state) {
@@ -393,20 +405,24 @@ static void test_quantize_q5_hand(void** state) {
     // -> 0xFFFFFFFA
     static const uint8_t want[9] = {0x00, 0x3C, 0xFA, 0xFF, 0xFF, 0xFF, 0xF0, 0x0F, 0x0F};
     assert_memory_equal(b, want, sizeof(want));
-    for (int j = 3; j < 16; j++) assert_int_equal(b[6 + j], 0x00);
+    for (int j = 3; j < 16; j++)
+        assert_int_equal(b[6 + j], 0x00);
 
     // q5_1: min 0, max 31 -> d = 1 (0x3C00), m = 0; code = trunc(x + 0.5): x[j] = j for
     // j < 32 gives code j: qs[j] = j & 15 | (j+16) & 15 << 4 = j | j << 4, qh = 0xFFFF0000
     float y[32];
-    for (int j = 0; j < 32; j++) y[j] = (float)j;
+    for (int j = 0; j < 32; j++)
+        y[j] = (float)j;
     uint8_t c[24];
     assert_int_equal(quant_quantize_row(GGML_TYPE_Q5_1, y, c, 32), 0);
     static const uint8_t wantc[8] = {0x00, 0x3C, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF};
     assert_memory_equal(c, wantc, sizeof(wantc));
-    for (int j = 0; j < 16; j++) assert_int_equal(c[8 + j], j | j << 4);
+    for (int j = 0; j < 16; j++)
+        assert_int_equal(c[8 + j], j | j << 4);
     double back[32];
     assert_int_equal(quant_dequant_row(GGML_TYPE_Q5_1, c, back, 32), 0);
-    for (int j = 0; j < 32; j++) assert_true(back[j] == (double)j);
+    for (int j = 0; j < 32; j++)
+        assert_true(back[j] == (double)j);
 }
 
 static void test_quantize_plain(void** state) {
@@ -432,7 +448,8 @@ static void round_trip(enum GgmlType t) {
     uint8_t* q = malloc(quant_row_size(t, n));
     double* y = malloc((size_t)n * sizeof(double));
     uint32_t s = 0x12345678u + (uint32_t)t;
-    for (int64_t i = 0; i < n; i++) x[i] = rnd(&s) * (float)(1 + i / 32 % 5);  // scales vary
+    for (int64_t i = 0; i < n; i++)
+        x[i] = rnd(&s) * (float)(1 + i / 32 % 5); // scales vary
     assert_int_equal(quant_quantize_row(t, x, q, n), 0);
     assert_int_equal(quant_dequant_row(t, q, y, n), 0);
     double worst = 0.0;
@@ -446,18 +463,17 @@ static void round_trip(enum GgmlType t) {
         }
         double bound;
         switch (t) {
-        case GGML_TYPE_Q4_0: bound = amax / 8.0 * 1.01; break;   // clamp costs a full step
+        case GGML_TYPE_Q4_0: bound = amax / 8.0 * 1.01; break; // clamp costs a full step
         case GGML_TYPE_Q5_0: bound = amax / 16.0 * 1.01; break;
         case GGML_TYPE_Q4_1: bound = (mx - mn) / 15.0 * 0.51 + fabsf(mn) / 1024.0; break;
         case GGML_TYPE_Q5_1: bound = (mx - mn) / 31.0 * 0.52 + fabsf(mn) / 1024.0; break;
-        default: bound = amax / 127.0 * 0.57; break;              // q8_0
+        default: bound = amax / 127.0 * 0.57; break; // q8_0
         }
         for (int j = 0; j < 32; j++) {
             double err = fabs(y[32 * b + j] - (double)xb[j]);
             if (err > bound)
-                fail_msg("%s block %lld [%d]: x %.9g back %.9g err %.3g > %.3g",
-                         quant_type_name(t), (long long)b, j, (double)xb[j], y[32 * b + j],
-                         err, bound);
+                fail_msg("%s block %lld [%d]: x %.9g back %.9g err %.3g > %.3g", quant_type_name(t),
+                         (long long)b, j, (double)xb[j], y[32 * b + j], err, bound);
             if (err / (amax > 0 ? amax : 1) > worst) worst = err / (amax > 0 ? amax : 1);
         }
     }
@@ -482,10 +498,10 @@ static void test_quantize_round_trip(void** state) {
 
 static void test_dot_row(void** state) {
     (void)state;
-    static const enum GgmlType types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16,
+    static const enum GgmlType types[] = {GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16,
                                           GGML_TYPE_Q4_0, GGML_TYPE_Q4_1, GGML_TYPE_Q5_0,
                                           GGML_TYPE_Q5_1, GGML_TYPE_Q8_0};
-    const int64_t n = 800;  // not a multiple of 256: the last chunk is partial
+    const int64_t n = 800; // not a multiple of 256: the last chunk is partial
     float x[800];
     double v[800], y[800];
     uint8_t q[800 * 4];
@@ -499,13 +515,15 @@ static void test_dot_row(void** state) {
         assert_int_equal(quant_quantize_row(t, x, q, n), 0);
         assert_int_equal(quant_dequant_row(t, q, y, n), 0);
         double want = 0.0;
-        for (int64_t i = 0; i < n; i++) want += y[i] * v[i];
+        for (int64_t i = 0; i < n; i++)
+            want += y[i] * v[i];
         double got = quant_dot_row(t, q, v, n);
         if (got != want) fail_msg("%s: dot %.17g want %.17g", quant_type_name(t), got, want);
     }
     // F32 row: the dot is the plain double sum of float * double products
     double want = 0.0;
-    for (int64_t i = 0; i < n; i++) want += (double)x[i] * v[i];
+    for (int64_t i = 0; i < n; i++)
+        want += (double)x[i] * v[i];
     assert_true(quant_dot_row(GGML_TYPE_F32, x, v, n) == want);
 }
 

@@ -89,11 +89,13 @@ static double* check_stories(const char* model_rel, const char* ref_rel, double 
     int nv = m->config.n_vocab;
     assert_int_equal(size, 16 * (size_t)nv * sizeof(float));
     double* want = malloc(16 * (size_t)nv * sizeof(double));
-    for (size_t i = 0; i < 16 * (size_t)nv; i++) want[i] = (double)ref32[i];
+    for (size_t i = 0; i < 16 * (size_t)nv; i++)
+        want[i] = (double)ref32[i];
     double* got = run_logits(m, STORIES_IDS, 16, 16, 2);
     double rel_err = rel_error(got, want, 16 * (size_t)nv);
     int agree = 0;
-    for (int t = 0; t < 16; t++) agree += argmax(got + t * nv, nv) == argmax(want + t * nv, nv);
+    for (int t = 0; t < 16; t++)
+        agree += argmax(got + t * nv, nv) == argmax(want + t * nv, nv);
     printf("%s: relative error vs llama.cpp %.3e, argmax agree %d/16\n", model_rel, rel_err, agree);
     assert_true(rel_err <= tol);
     assert_true(agree >= 14);
@@ -122,7 +124,8 @@ static void check_quantized(const char* model_rel, const char* ref_rel) {
     struct GgufWriter w;
     struct Err e = {0};
     gguf_writer_init(&w);
-    for (int64_t i = 0; i < m.gguf.n_kv; i++) gguf_writer_set_kv(&w, &m.gguf.kv[i]);
+    for (int64_t i = 0; i < m.gguf.n_kv; i++)
+        gguf_writer_set_kv(&w, &m.gguf.kv[i]);
     float* bufs[256] = {0};
     assert_true(m.gguf.n_tensors <= 256);
     for (int64_t i = 0; i < m.gguf.n_tensors; i++) {
@@ -144,7 +147,8 @@ static void check_quantized(const char* model_rel, const char* ref_rel) {
     assert_true(rel_err <= 1e-12);
     model_free(&m32);
     free(bytes);
-    for (int i = 0; i < 256; i++) free(bufs[i]);
+    for (int i = 0; i < 256; i++)
+        free(bufs[i]);
     gguf_writer_free(&w);
     free(got32);
     free(got);
@@ -166,7 +170,8 @@ static void test_stories260k_q4_0(void** state) {
 // Token-by-token decode equals one prefill pass, and the thread count changes nothing.
 static void test_prefill_equals_decode(void** state) {
     (void)state;
-    const char* models[] = {"gguf/llama-f32.gguf", "gguf/mistral-f32.gguf", "models/stories260K.gguf"};
+    const char* models[] = {"gguf/llama-f32.gguf", "gguf/mistral-f32.gguf",
+                            "models/stories260K.gguf"};
     for (size_t k = 0; k < sizeof(models) / sizeof(models[0]); k++) {
         char path[512];
         struct Model m;
@@ -175,7 +180,8 @@ static void test_prefill_equals_decode(void** state) {
         assert_int_equal(model_open(&m, path, &e), 0);
         int nv = m.config.n_vocab;
         int32_t ids[16];
-        for (int i = 0; i < 16; i++) ids[i] = STORIES_IDS[i] % nv;
+        for (int i = 0; i < 16; i++)
+            ids[i] = STORIES_IDS[i] % nv;
         double* a = run_logits(&m, ids, 16, 16, 1);
         double* b = run_logits(&m, ids, 16, 1, 1);
         double* c = run_logits(&m, ids, 16, 16, 3);
@@ -202,7 +208,7 @@ static void test_forward_rejects_bad_input(void** state) {
     assert_non_null(strstr(e.msg, "vocabulary"));
     int32_t ids[4] = {1, 2, 3, 4};
     assert_int_equal(ref_forward(&r, ids, 4, 0, &e), 0);
-    assert_int_equal(ref_forward(&r, ids, 1, 0, &e), ERR_ARG);  // context full
+    assert_int_equal(ref_forward(&r, ids, 1, 0, &e), ERR_ARG); // context full
     assert_non_null(strstr(e.msg, "context"));
     ref_free(&r);
     model_free(&m);

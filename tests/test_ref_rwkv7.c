@@ -20,7 +20,7 @@
 #include "quant.h"
 #include "ref.h"
 
-static const int32_t PROMPT[3] = {34, 105, 110};  // the bytes "in
+static const int32_t PROMPT[3] = {34, 105, 110}; // the bytes "in
 #define N_PROMPT 3
 #define N_GREEDY 16
 
@@ -83,8 +83,8 @@ static void test_f32_matches_llamacpp_and_rwkvcpp(void** state) {
     struct Model m;
     if (!open_model(&m, "models/tiny-rwkv7-834K-f32.gguf")) skip();
     int nv = m.config.n_vocab;
-    double* want = read_f32("vectors/llamacpp/tiny-rwkv7-f32.batch_logits_f32.bin",
-                            (size_t)N_PROMPT * nv);
+    double* want =
+        read_f32("vectors/llamacpp/tiny-rwkv7-f32.batch_logits_f32.bin", (size_t)N_PROMPT * nv);
     double* want_rwkvcpp = read_f32("vectors/rwkvcpp/expected-logits-7v0-834K.bin", (size_t)nv);
     int32_t greedy[N_GREEDY];
     int n_greedy = read_ids("vectors/llamacpp/tiny-rwkv7-f32.greedy.txt", greedy, N_GREEDY);
@@ -136,7 +136,8 @@ static void check_quantized(const char* q, double tol) {
     struct GgufWriter w;
     struct Err e = {0};
     gguf_writer_init(&w);
-    for (int64_t i = 0; i < m.gguf.n_kv; i++) gguf_writer_set_kv(&w, &m.gguf.kv[i]);
+    for (int64_t i = 0; i < m.gguf.n_kv; i++)
+        gguf_writer_set_kv(&w, &m.gguf.kv[i]);
     float** bufs = calloc((size_t)m.gguf.n_tensors, sizeof(float*));
     for (int64_t i = 0; i < m.gguf.n_tensors; i++) {
         const struct GgufTensor* t = &m.gguf.tensors[i];
@@ -154,13 +155,15 @@ static void check_quantized(const char* q, double tol) {
     double* got32 = run_logits(&m32, PROMPT, N_PROMPT, N_PROMPT, 1);
     double err32 = rel_error(got, got32, (size_t)N_PROMPT * nv);
     printf("tiny-rwkv7 %s: relative error vs llama.cpp %.3e (bound %.1e), vs its F32 "
-           "dequantization %.3e, greedy %d/%d\n", q, err, tol, err32, agree, N_GREEDY);
+           "dequantization %.3e, greedy %d/%d\n",
+           q, err, tol, err32, agree, N_GREEDY);
     assert_true(err <= tol);
     assert_true(err32 <= 1e-12);
     assert_int_equal(agree, N_GREEDY);
     model_free(&m32);
     free(bytes);
-    for (int64_t i = 0; i < m.gguf.n_tensors; i++) free(bufs[i]);
+    for (int64_t i = 0; i < m.gguf.n_tensors; i++)
+        free(bufs[i]);
     free(bufs);
     gguf_writer_free(&w);
     free(got32);
@@ -194,7 +197,8 @@ static void test_prefill_equals_decode(void** state) {
     const char* text = "\"in the beginning was the word";
     int32_t ids[32];
     int n = (int)strlen(text);
-    for (int i = 0; i < n; i++) ids[i] = (unsigned char)text[i];
+    for (int i = 0; i < n; i++)
+        ids[i] = (unsigned char)text[i];
     double* a = run_logits(&m, ids, n, n, 1);
     double* b = run_logits(&m, ids, n, 1, 1);
     double* c = run_logits(&m, ids, n, 7, 1);
@@ -224,12 +228,9 @@ static void test_prefill_equals_decode(void** state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config),
-        cmocka_unit_test(test_f32_matches_llamacpp_and_rwkvcpp),
-        cmocka_unit_test(test_fp16),
-        cmocka_unit_test(test_q5_0),
-        cmocka_unit_test(test_q5_1),
-        cmocka_unit_test(test_prefill_equals_decode),
+        cmocka_unit_test(test_config), cmocka_unit_test(test_f32_matches_llamacpp_and_rwkvcpp),
+        cmocka_unit_test(test_fp16),   cmocka_unit_test(test_q5_0),
+        cmocka_unit_test(test_q5_1),   cmocka_unit_test(test_prefill_equals_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,7 +27,8 @@ static void check_model(const char* name, const char* arch, enum LayerKind kind,
     assert_int_equal(model_open(&m, path, &e), 0);
     assert_string_equal(arch_name(m.config.arch), arch);
     int has_kind = 0;
-    for (int l = 0; l < m.config.n_layer; l++) has_kind |= m.config.layer_kind[l] == kind;
+    for (int l = 0; l < m.config.n_layer; l++)
+        has_kind |= m.config.layer_kind[l] == kind;
     assert_true(has_kind);
     int n;
     double* got = check_hf_model(&m, name, tol, &n);
@@ -43,7 +44,8 @@ static void check_model(const char* name, const char* arch, enum LayerKind kind,
         float* ref32 = (float*)read_file(path, &size);
         assert_int_equal(size, count * sizeof(float));
         double* lc = malloc(count * sizeof(double));
-        for (size_t i = 0; i < count; i++) lc[i] = (double)ref32[i];
+        for (size_t i = 0; i < count; i++)
+            lc[i] = (double)ref32[i];
         double lc_err = rel_error(got, lc, count);
         printf("%s: relative error vs llama.cpp float32 %.3e\n", name, lc_err);
         assert_true(lc_err <= 1e-5);

@@ -62,14 +62,16 @@ static void test_rng_xoshiro_vectors(void** state) {
     assert_true(r.s[1] == 0x6e789e6aa1b965f4ull);
     assert_true(r.s[2] == 0x06c45d188009454full);
     assert_true(r.s[3] == 0xf88bb8a8724c81ecull);
-    const uint64_t want0[4] = {0x99ec5f36cb75f2b4ull, 0xbf6e1f784956452aull,
-                               0x1a5f849d4933e6e0ull, 0x6aa594f1262d2d2cull};
-    for (int i = 0; i < 4; i++) assert_true(sampler_rng_next(&r) == want0[i]);
+    const uint64_t want0[4] = {0x99ec5f36cb75f2b4ull, 0xbf6e1f784956452aull, 0x1a5f849d4933e6e0ull,
+                               0x6aa594f1262d2d2cull};
+    for (int i = 0; i < 4; i++)
+        assert_true(sampler_rng_next(&r) == want0[i]);
 
     sampler_rng_seed(&r, 42);
-    const uint64_t want42[4] = {0x15780b2e0c2ec716ull, 0x6104d9866d113a7eull,
-                                0xae17533239e499a1ull, 0xecb8ad4703b360a1ull};
-    for (int i = 0; i < 4; i++) assert_true(sampler_rng_next(&r) == want42[i]);
+    const uint64_t want42[4] = {0x15780b2e0c2ec716ull, 0x6104d9866d113a7eull, 0xae17533239e499a1ull,
+                                0xecb8ad4703b360a1ull};
+    for (int i = 0; i < 4; i++)
+        assert_true(sampler_rng_next(&r) == want42[i]);
 
     // u = (0x15780b2e0c2ec716 >> 11) * 2^-53 = 0.08386297105988216 (python repr, exact)
     sampler_rng_seed(&r, 42);
@@ -168,7 +170,8 @@ static void test_softmax_basic_and_degenerate(void** state) {
     const double ninf[3] = {-INFINITY, -INFINITY, -INFINITY};
     cands_make(c, ninf, 3);
     sampler_softmax(c, 3);
-    for (int i = 0; i < 3; i++) assert_true(fabs(c[i].p - 1.0 / 3) < 1e-15);
+    for (int i = 0; i < 3; i++)
+        assert_true(fabs(c[i].p - 1.0 / 3) < 1e-15);
     const double pinf[3] = {INFINITY, 1.0, INFINITY};
     cands_make(c, pinf, 3);
     sampler_softmax(c, 3);
@@ -186,7 +189,8 @@ static void test_penalty_positive_negative_once(void** state) {
     cands_make(c, l, 5);
     sampler_penalty(c, 5, count, 2.0);
     double got[5], want[5] = {1, -2, 0.5, 3, 0};
-    for (int i = 0; i < 5; i++) got[i] = c[i].logit;
+    for (int i = 0; i < 5; i++)
+        got[i] = c[i].logit;
     assert_close(got, want, 5, 0, 0, "penalty 2");
 
     // penalty < 1 rewards repeats: 2/0.5 = 4, -1*0.5 = -0.5
@@ -213,15 +217,18 @@ static void test_top_k_ties_and_limits(void** state) {
     cands_make(c, l, 5);
     assert_int_equal(sampler_top_k(c, 5, 4), 4);
     const int want4[4] = {1, 2, 3, 0};
-    for (int i = 0; i < 4; i++) assert_int_equal(c[i].id, want4[i]);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(c[i].id, want4[i]);
     // k <= 0 and k > n keep all, fully sorted
     const int want5[5] = {1, 2, 3, 0, 4};
     cands_make(c, l, 5);
     assert_int_equal(sampler_top_k(c, 5, 0), 5);
-    for (int i = 0; i < 5; i++) assert_int_equal(c[i].id, want5[i]);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(c[i].id, want5[i]);
     cands_make(c, l, 5);
     assert_int_equal(sampler_top_k(c, 5, 99), 5);
-    for (int i = 0; i < 5; i++) assert_int_equal(c[i].id, want5[i]);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(c[i].id, want5[i]);
     // k = 1 is the argmax with ties to the lowest id, i.e. greedy
     cands_make(c, l, 5);
     assert_int_equal(sampler_top_k(c, 5, 1), 1);
@@ -243,12 +250,16 @@ static void test_top_k_random_many_ties(void** state) {
         }
         int k = sampler_top_k(c, N, ks[t]);
         assert_int_equal(k, ks[t]);
-        for (int i = 1; i < k; i++) assert_true(before(&c[i - 1], &c[i]));
-        for (int i = k; i < N; i++) assert_true(before(&c[k - 1], &c[i]));
+        for (int i = 1; i < k; i++)
+            assert_true(before(&c[i - 1], &c[i]));
+        for (int i = k; i < N; i++)
+            assert_true(before(&c[k - 1], &c[i]));
         // still a permutation of the ids
         int seen[N] = {0};
-        for (int i = 0; i < N; i++) seen[c[i].id]++;
-        for (int i = 0; i < N; i++) assert_int_equal(seen[i], 1);
+        for (int i = 0; i < N; i++)
+            seen[c[i].id]++;
+        for (int i = 0; i < N; i++)
+            assert_int_equal(seen[i], 1);
     }
     free(c);
 }
@@ -272,7 +283,8 @@ static void test_top_p(void** state) {
     for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
         cands_make(c, L4321, 4);
         assert_int_equal(sampler_top_p(c, 4, cases[t].p), cases[t].kept);
-        for (int i = 0; i < cases[t].kept; i++) assert_int_equal(c[i].id, i);
+        for (int i = 0; i < cases[t].kept; i++)
+            assert_int_equal(c[i].id, i);
     }
     cands_make(c, L4321, 4);
     sampler_top_p(c, 4, 0.5);
@@ -293,7 +305,8 @@ static void test_min_p(void** state) {
     for (int t = 0; t < 5; t++) {
         cands_make(c, L4321, 4);
         assert_int_equal(sampler_min_p(c, 4, mp[t]), kept[t]);
-        for (int i = 0; i < kept[t]; i++) assert_int_equal(c[i].id, i);
+        for (int i = 0; i < kept[t]; i++)
+            assert_int_equal(c[i].id, i);
     }
     // unsorted input keeps its order: logits ln1, ln4, ln2, ln3 (probs .1 .4 .2 .3), min_p .3
     // -> threshold .12 drops id 0 and keeps ids 1, 2, 3 in that order
@@ -317,7 +330,8 @@ static void test_temperature(void** state) {
     sampler_temp(c, 4, 0.5);
     sampler_softmax(c, 4);
     double got[4], want[4] = {16 / 30.0, 9 / 30.0, 4 / 30.0, 1 / 30.0};
-    for (int i = 0; i < 4; i++) got[i] = c[i].p;
+    for (int i = 0; i < 4; i++)
+        got[i] = c[i].p;
     assert_close(got, want, 4, 1e-15, 1e-13, "temp 0.5");
     // temp 2: p ~ sqrt(k) -> 2, 1.7320508, 1.4142136, 1 over 6.1462644
     //   = 0.3254009, 0.2818055, 0.2300932, 0.1627005
@@ -325,7 +339,8 @@ static void test_temperature(void** state) {
     sampler_temp(c, 4, 2.0);
     sampler_softmax(c, 4);
     double want2[4] = {0.3254009, 0.2818055, 0.2300932, 0.1627005};
-    for (int i = 0; i < 4; i++) got[i] = c[i].p;
+    for (int i = 0; i < 4; i++)
+        got[i] = c[i].p;
     assert_close(got, want2, 4, 1e-7, 0, "temp 2");
 }
 
@@ -406,7 +421,8 @@ static void test_sampler_chain_filters(void** state) {
     sampler_free(&s);
     p.top_k = 1;
     assert_int_equal(sampler_init(&s, &p, 5, &e), 0);
-    for (int i = 0; i < 20; i++) assert_int_equal(sampler_sample(&s, l), 0);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(sampler_sample(&s, l), 0);
     sampler_free(&s);
 }
 
@@ -510,14 +526,16 @@ static void test_sampler_penalty_whole_and_off(void** state) {
     p.repeat_last_n = -1;
     assert_int_equal(sampler_init(&s, &p, 3, &e), 0);
     sampler_accept(&s, 0);
-    for (int i = 0; i < 200; i++) sampler_accept(&s, 2);
+    for (int i = 0; i < 200; i++)
+        sampler_accept(&s, 2);
     assert_int_equal(sampler_sample(&s, l), 1);
     sampler_free(&s);
     // 64 (default): it has left the window -> 0
     p.repeat_last_n = 64;
     assert_int_equal(sampler_init(&s, &p, 3, &e), 0);
     sampler_accept(&s, 0);
-    for (int i = 0; i < 200; i++) sampler_accept(&s, 2);
+    for (int i = 0; i < 200; i++)
+        sampler_accept(&s, 2);
     assert_int_equal(sampler_sample(&s, l), 0);
     sampler_free(&s);
     // 0: off
@@ -551,7 +569,8 @@ static void test_sampler_reproducible(void** state) {
     (void)state;
     enum { V = 50, T = 300 };
     double l[V];
-    for (int i = 0; i < V; i++) l[i] = sin(i * 1.7) * 2;
+    for (int i = 0; i < V; i++)
+        l[i] = sin(i * 1.7) * 2;
     struct SamplerParams p;
     sampler_params_default(&p);
     p.seed = 1234;
@@ -586,7 +605,8 @@ static void test_sampler_frequencies(void** state) {
     struct Err e = {0};
     assert_int_equal(sampler_init(&s, &p, 4, &e), 0);
     int count[4] = {0};
-    for (int i = 0; i < N; i++) count[sampler_sample(&s, L4321)]++;
+    for (int i = 0; i < N; i++)
+        count[sampler_sample(&s, L4321)]++;
     for (int i = 0; i < 4; i++) {
         double mean = N * prob[i], sd = sqrt(N * prob[i] * (1 - prob[i]));
         if (fabs(count[i] - mean) > 5 * sd)
@@ -597,7 +617,8 @@ static void test_sampler_frequencies(void** state) {
     p.temp = 0.5;
     assert_int_equal(sampler_init(&s, &p, 4, &e), 0);
     memset(count, 0, sizeof(count));
-    for (int i = 0; i < N; i++) count[sampler_sample(&s, L4321)]++;
+    for (int i = 0; i < N; i++)
+        count[sampler_sample(&s, L4321)]++;
     const double prob2[4] = {16 / 30.0, 9 / 30.0, 4 / 30.0, 1 / 30.0};
     for (int i = 0; i < 4; i++) {
         double mean = N * prob2[i], sd = sqrt(N * prob2[i] * (1 - prob2[i]));

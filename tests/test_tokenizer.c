@@ -46,8 +46,7 @@ static int32_t* encode(struct Tokenizer* t, const char* s, size_t len, int add_b
 }
 
 // Decodes ids into a malloc'ed NUL-terminated string (*len bytes).
-static char* decode(const struct Tokenizer* t, const int32_t* ids, int n, int flags,
-                    size_t* len) {
+static char* decode(const struct Tokenizer* t, const int32_t* ids, int n, int flags, size_t* len) {
     size_t cap = (size_t)n * t->max_piece + 1;
     char* out = malloc(cap);
     assert_non_null(out);
@@ -66,7 +65,8 @@ static void print_escaped(const char* label, const char* s, size_t len) {
 
 static void print_ids(const char* label, const int32_t* ids, int n) {
     printf("%s", label);
-    for (int i = 0; i < n; i++) printf(" %d", ids[i]);
+    for (int i = 0; i < n; i++)
+        printf(" %d", ids[i]);
     printf("\n");
 }
 
@@ -100,7 +100,7 @@ static void run_vectors(const char* name) {
     char* line = (char*)out;
     int n_tests = 0, n_pass = 0, n_round = 0;
     while (s < s_end && *line) {
-        char* next = strstr(s, sep);  // inp is NUL-terminated by read_file
+        char* next = strstr(s, sep); // inp is NUL-terminated by read_file
         size_t len = next ? (size_t)(next - s) : (size_t)(s_end - s);
         char* eol = strchr(line, '\n');
         if (eol) *eol = '\0';
@@ -136,8 +136,8 @@ static void run_vectors(const char* name) {
         s = next ? next + sep_len : s_end;
         line = eol ? eol + 1 : line + strlen(line);
     }
-    printf("%s: %d/%d vectors match llama.cpp, %d/%d round-trip\n", name, n_pass, n_tests,
-           n_round, n_tests);
+    printf("%s: %d/%d vectors match llama.cpp, %d/%d round-trip\n", name, n_pass, n_tests, n_round,
+           n_tests);
     assert_int_equal(n_tests, 46);
     assert_int_equal(n_pass, n_tests);
     assert_int_equal(n_round, n_tests);
@@ -237,12 +237,18 @@ static size_t py_bytes_repr(const char* s, size_t n, char* out) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == (unsigned char)quote || c == '\\') out[k++] = '\\', out[k++] = (char)c;
-        else if (c == '\t') out[k++] = '\\', out[k++] = 't';
-        else if (c == '\n') out[k++] = '\\', out[k++] = 'n';
-        else if (c == '\r') out[k++] = '\\', out[k++] = 'r';
-        else if (c < 0x20 || c >= 0x7f) k += (size_t)sprintf(out + k, "\\x%02x", c);
-        else out[k++] = (char)c;
+        if (c == (unsigned char)quote || c == '\\')
+            out[k++] = '\\', out[k++] = (char)c;
+        else if (c == '\t')
+            out[k++] = '\\', out[k++] = 't';
+        else if (c == '\n')
+            out[k++] = '\\', out[k++] = 'n';
+        else if (c == '\r')
+            out[k++] = '\\', out[k++] = 'r';
+        else if (c < 0x20 || c >= 0x7f)
+            k += (size_t)sprintf(out + k, "\\x%02x", c);
+        else
+            out[k++] = (char)c;
     }
     return k;
 }
@@ -263,7 +269,7 @@ static void write_rwkv(struct GgufWriter* w, void* arg) {
     gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, v->types, (uint64_t)v->n);
     gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 0);
     gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 0);
-    gguf_writer_set_u32(w, "tokenizer.ggml.eot_token_id", 261);  // the converter's "\n\n" hack
+    gguf_writer_set_u32(w, "tokenizer.ggml.eot_token_id", 261); // the converter's "\n\n" hack
 }
 
 static void test_tokenizer_rwkv_world(void** state) {
@@ -271,10 +277,12 @@ static void test_tokenizer_rwkv_world(void** state) {
     char path[1024];
     size_t n_vocab_txt, n_ref;
     uint8_t* txt = shared_path(path, sizeof(path), "vocab/rwkv-world/rwkv_vocab_v20230424.txt")
-                       ? read_file(path, &n_vocab_txt) : NULL;
-    uint8_t* ref = shared_path(path, sizeof(path),
-                               "vocab/rwkv-world/rwkv_world_tokenizer.test.py.ref")
-                       ? read_file(path, &n_ref) : NULL;
+                       ? read_file(path, &n_vocab_txt)
+                       : NULL;
+    uint8_t* ref =
+        shared_path(path, sizeof(path), "vocab/rwkv-world/rwkv_world_tokenizer.test.py.ref")
+            ? read_file(path, &n_ref)
+            : NULL;
     if (!txt || !ref) {
         free(txt), free(ref);
         skip();
@@ -373,7 +381,7 @@ static void test_tokenizer_rwkv_world(void** state) {
 
     // a few more round trips over the whole vocabulary's pieces, and raw bytes
     const char* more[] = {"\n\nUser: hi\n\nAssistant:", "\x01\x02\xff\xfe bytes", "\\x41 \\n",
-                          "    indented\tcode();\r\n", "日本語のテキスト", "[PAD65535]"};
+                          "    indented\tcode();\r\n",  "日本語のテキスト",       "[PAD65535]"};
     for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
         ids = encode(&t, more[i], strlen(more[i]), 0, 0, &n);
         back = decode(&t, ids, n, 0, &dlen);
@@ -385,7 +393,8 @@ static void test_tokenizer_rwkv_world(void** state) {
     tokenizer_free(&t);
     gguf_free(&g);
     free(bytes);
-    for (int i = 0; i < v.n; i++) free(v.tokens[i]);
+    for (int i = 0; i < v.n; i++)
+        free(v.tokens[i]);
     free(v.tokens), free(v.lens), free(v.types);
     free(txt), free(ref);
 }
@@ -402,11 +411,13 @@ static void test_tokenizer_rwkv_tiny_bytes(void** state) {
     assert_int_equal(t.kind, TOKENIZER_RWKV);
     assert_int_equal(t.n_vocab, 256);
     char all[255];
-    for (int i = 0; i < 255; i++) all[i] = (char)(i + 1);
+    for (int i = 0; i < 255; i++)
+        all[i] = (char)(i + 1);
     int n;
     int32_t* ids = encode(&t, all, sizeof(all), 1, 0, &n);
     assert_int_equal(n, 255);
-    for (int i = 0; i < 255; i++) assert_int_equal(ids[i], i + 1);
+    for (int i = 0; i < 255; i++)
+        assert_int_equal(ids[i], i + 1);
     size_t dlen;
     char* back = decode(&t, ids, n, 0, &dlen);
     assert_int_equal(dlen, sizeof(all));
@@ -446,7 +457,8 @@ static void test_tokenizer_special_tokens(void** state) {
     assert_true(n >= 4);
     assert_int_equal(ids[0], 1);
     int n_bos = 0;
-    for (int i = 0; i < n; i++) n_bos += ids[i] == 1;
+    for (int i = 0; i < n; i++)
+        n_bos += ids[i] == 1;
     assert_int_equal(n_bos, 2);
     // llama.cpp puts a space prefix after a special token: "world" -> "▁world"
     size_t dlen;
@@ -457,7 +469,8 @@ static void test_tokenizer_special_tokens(void** state) {
     assert_string_equal(back, " Hello world");
     free(back), free(ids);
     ids = encode(&t, "Hello<s>world", 13, 0, 0, &n);
-    for (int i = 0; i < n; i++) assert_int_not_equal(ids[i], 1);
+    for (int i = 0; i < n; i++)
+        assert_int_not_equal(ids[i], 1);
     back = decode(&t, ids, n, TOKENIZER_DECODE_STRIP_SPACE, &dlen);
     assert_string_equal(back, "Hello<s>world");
     free(back), free(ids);
@@ -466,7 +479,7 @@ static void test_tokenizer_special_tokens(void** state) {
 
     if (!open_tokenizer("vocab/ggml-vocab-llama-bpe.gguf", &g, &t)) return;
     assert_int_equal(t.kind, TOKENIZER_BPE);
-    assert_int_equal(t.add_bos, 1);  // llama-bpe's default, as llama.cpp
+    assert_int_equal(t.add_bos, 1); // llama-bpe's default, as llama.cpp
     assert_int_equal(t.bos_id, 128000);
     const char* s = "<|begin_of_text|>Hi<|eot_id|>";
     ids = encode(&t, s, strlen(s), 1, 1, &n);
@@ -544,13 +557,17 @@ static void write_bad_types(struct GgufWriter* w, void* arg) {
     gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
     const char* toks[] = {"<unk>", "a", "b"};
     gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, NULL, 3);
-    const int32_t types[] = {2, 1};  // shorter than the vocabulary
+    const int32_t types[] = {2, 1}; // shorter than the vocabulary
     gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, 2);
 }
 
 static void test_tokenizer_init_errors(void** state) {
     (void)state;
-    struct { WriterFn fn; int code; const char* msg; } cases[] = {
+    struct {
+        WriterFn fn;
+        int code;
+        const char* msg;
+    } cases[] = {
         {write_no_tokenizer, ERR_NOT_FOUND, "no tokenizer"},
         {write_unknown_model, ERR_UNSUPPORTED, "'bert'"},
         {write_bad_pre, ERR_UNSUPPORTED, "'no-such-pre'"},
@@ -565,7 +582,7 @@ static void test_tokenizer_init_errors(void** state) {
         printf("init error %zu: %s: %s\n", i, err_name(rc), e.msg);
         assert_int_equal(rc, cases[i].code);
         assert_non_null(strstr(e.msg, cases[i].msg));
-        tokenizer_free(&t);  // already freed: must be harmless
+        tokenizer_free(&t); // already freed: must be harmless
         gguf_free(&g);
         free(bytes);
     }
@@ -646,7 +663,7 @@ static void test_tokenizer_stream(void** state) {
         k += m;
     }
     k += tokenizer_stream_flush(&st, acc + k, sizeof(acc) - k);
-    assert_true(held > 0);  // the llama emoji comes as 4 byte tokens
+    assert_true(held > 0); // the llama emoji comes as 4 byte tokens
     assert_int_equal(k, dlen);
     assert_memory_equal(acc, whole, k);
     // a truncated sequence is flushed raw at the end
