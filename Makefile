@@ -1,10 +1,17 @@
 # mattn: one plain Makefile, no recursion; every output goes under build/.
-#   make            build/mattn-ref (and build/mattn-gles once gles/ has a main.c)
+#   make            build/mattn-ref, build/mattn-gles, build/mattn-diff
 #   make test       the cmocka suites and the command-line checks
 #   make check      the suites under ASan+UBSan, the small ones under valgrind
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each, plus the committed corpora
 #   make deps       installs every Debian 12 package the build and the tests need (root)
+#   make format     clang-format every C file; make format-check fails on a difference
 # Test data is read from $(SHARED) (../shared by default); tests whose file is absent skip.
+#
+# What links what (docs/LAYOUT.md):
+#   shared/  both engines' library: GGUF, quants, tokenizers, sampler, model, graph, families/
+#   ref/     the FP64 engine            gles/   the GLES engine (+ shaders/)
+#   tools/   GGUF producers (convert, safetensors): mattn-ref, the tests and the fuzzers only
+#   app/     the binaries' mains and their command plumbing
 
 MAKEFLAGS += -r
 SHARED ?= ../shared
@@ -12,21 +19,28 @@ CC ?= cc
 OPT ?= -O2
 WARN := -Wall -Wextra -Wpedantic -Wpointer-arith -Werror
 CFLAGS_BASE := -std=c11 $(WARN) -g -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -MMD -MP -Ishared
-# ref/ must stay FP64: no float may slip in silently.
-CFLAGS_REF := -Wdouble-promotion -Wfloat-conversion
-# tests/ is the one place that may see both engines.
-CFLAGS_TESTS := -Iref -Igles -Itests
+# Per top-level directory: ref/ must stay FP64 (no float may slip in silently); app/ and
+# tests/ are the places that may see both engines.
+CFLAGS_ref := -Wdouble-promotion -Wfloat-conversion
+CFLAGS_tools := -Itools
+CFLAGS_app := -Iapp -Itools -Iref -Igles
+CFLAGS_tests := -Iapp -Itools -Iref -Igles -Itests
+DIR_CFLAGS = $(CFLAGS_$(firstword $(subst /, ,$<)))
 LIBS := -lm -lpthread -lpcre2-8 -lcjson
 GL_LIBS := -lEGL -lGLESv2 -lgbm
 
-SRC_SHARED := $(wildcard shared/*.c)
-SRC_REF := $(filter-out ref/main.c,$(wildcard ref/*.c))
-SRC_GLES := $(filter-out gles/main.c,$(wildcard gles/*.c))
-HAVE_GLES := $(wildcard gles/main.c)
+SRC_SHARED := $(wildcard shared/*.c shared/families/*.c)
+SRC_REF := $(wildcard ref/*.c)
+SRC_GLES := $(wildcard gles/*.c)
+SRC_TOOLS := $(wildcard tools/*.c)
+APP_MAINS := app/mattn_ref.c app/mattn_gles.c app/mattn_diff.c
+# what every binary's main uses; the rest of app/ is mattn-ref's own commands
+SRC_APP_COMMON := app/session.c app/cli.c app/info.c
+SRC_APP := $(filter-out $(APP_MAINS),$(wildcard app/*.c))
 SRC_TESTS := $(wildcard tests/test_*.c)
 SHADERS := $(wildcard shaders/*.comp)
 
-BIN := build/mattn-ref $(if $(HAVE_GLES),build/mattn-gles build/mattn-diff)
+BIN := build/mattn-ref build/mattn-gles build/mattn-diff
 TESTS := $(patsubst tests/%.c,build/tests/%,$(SRC_TESTS))
 
 all: $(BIN)
@@ -47,7 +61,7 @@ endef
 GEN := build/gen/shaders
 SHADER_NAMES := $(sort $(basename $(notdir $(SHADERS))))
 SHADER_HDRS := $(patsubst %,$(GEN)/%.comp.h,$(SHADER_NAMES)) $(GEN)/common.glsl.h
-GEN_HDRS := $(if $(HAVE_GLES),$(SHADER_HDRS) $(GEN)/kernels.h $(GEN)/registry.inc)
+GEN_HDRS := $(SHADER_HDRS) $(GEN)/kernels.h $(GEN)/registry.inc
 
 $(GEN)/%.comp.h: shaders/%.comp
 	@mkdir -p $(GEN)
@@ -77,24 +91,25 @@ $(GEN)/registry.inc: $(SHADERS) Makefile
 
 build/rel/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(OPT) $(if $(filter ref/%,$<),$(CFLAGS_REF)) $(if $(filter tests/%,$<),$(CFLAGS_TESTS)) $(EXTRA_CFLAGS) -Ibuild/gen -c $< -o $@
+	$(CC) $(CFLAGS_BASE) $(OPT) $(DIR_CFLAGS) $(EXTRA_CFLAGS) -Ibuild/gen -c $< -o $@
 
 build/asan/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-	  -fno-sanitize-recover=all $(if $(filter ref/%,$<),$(CFLAGS_REF)) $(if $(filter tests/%,$<),$(CFLAGS_TESTS)) -Ibuild/gen -c $< -o $@
+	  -fno-sanitize-recover=all $(DIR_CFLAGS) -Ibuild/gen -c $< -o $@
 
-LIB_OBJS_rel := $(call objs,rel,$(SRC_SHARED) $(SRC_REF) $(if $(HAVE_GLES),$(SRC_GLES)))
-LIB_OBJS_asan := $(call objs,asan,$(SRC_SHARED) $(SRC_REF) $(if $(HAVE_GLES),$(SRC_GLES)))
-ALL_LIBS := $(LIBS) $(if $(HAVE_GLES),$(GL_LIBS))
+LIB_SRC := $(SRC_SHARED) $(SRC_REF) $(SRC_GLES) $(SRC_TOOLS) $(SRC_APP)
+LIB_OBJS_rel := $(call objs,rel,$(LIB_SRC))
+LIB_OBJS_asan := $(call objs,asan,$(LIB_SRC))
+ALL_LIBS := $(LIBS) $(GL_LIBS)
 
-build/mattn-ref: $(call objs,rel,ref/main.c $(SRC_SHARED) $(SRC_REF))
+build/mattn-ref: $(call objs,rel,app/mattn_ref.c $(SRC_APP) $(SRC_TOOLS) $(SRC_SHARED) $(SRC_REF))
 	$(CC) -o $@ $^ $(LIBS)
 
-build/mattn-gles: $(call objs,rel,gles/main.c $(SRC_SHARED) $(SRC_GLES))
+build/mattn-gles: $(call objs,rel,app/mattn_gles.c $(SRC_APP_COMMON) $(SRC_SHARED) $(SRC_GLES))
 	$(CC) -o $@ $^ $(LIBS) $(GL_LIBS)
 
-build/mattn-diff: $(call objs,rel,tests/mattn_diff.c) $(LIB_OBJS_rel)
+build/mattn-diff: $(call objs,rel,app/mattn_diff.c $(SRC_APP_COMMON) $(SRC_SHARED) $(SRC_REF) $(SRC_GLES))
 	$(CC) -o $@ $^ $(ALL_LIBS)
 
 # ---------------------------------------------------------------------------------------
@@ -144,10 +159,11 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=c11 -g -O1 -D_DEFAULT_SOURCE -DFUZZING -Ishared \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-# Every target links shared/ and ref/ (fuzz_pipeline runs a tiny FP64 forward pass).
-build/fuzz/%: fuzz/%.c $(SRC_SHARED) $(SRC_REF) $(wildcard shared/*.h ref/*.h)
+# Every target links shared/, ref/ and tools/ (fuzz_pipeline runs a tiny FP64 forward pass).
+FUZZ_LINK := $(SRC_SHARED) $(SRC_REF) $(SRC_TOOLS)
+build/fuzz/%: fuzz/%.c $(FUZZ_LINK) $(wildcard shared/*.h shared/families/*.h ref/*.h tools/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -Iref -o $@ $< $(SRC_SHARED) $(SRC_REF) $(LIBS)
+	clang $(FUZZ_CFLAGS) -Iref -Itools -o $@ $< $(FUZZ_LINK) $(LIBS)
 
 # Replays the committed regression corpus, then fuzzes each target for FUZZ_SECONDS
 # starting from a seed corpus made from ../shared files and the test fixtures.

@@ -1,5 +1,5 @@
 // fuzz_convert.c: libFuzzer / AFL++ target for the Hugging Face side of `mattn-ref convert`
-// (shared/convert.c): the config.json reader, the tokenizer.json reader, the safetensors
+// (tools/convert.c): the config.json reader, the tokenizer.json reader, the safetensors
 // header, and the checks between them. An input is
 //   u16 n_config (LE), u16 n_tokenizer (LE), config.json bytes, tokenizer.json bytes,
 //   model.safetensors bytes (the rest)

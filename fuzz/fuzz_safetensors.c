@@ -1,5 +1,5 @@
 // fuzz_safetensors.c: libFuzzer / AFL++ target for the safetensors header parser
-// (shared/safetensors.c). Each input is copied into an exact-size malloc (ASan then catches
+// (tools/safetensors.c). Each input is copied into an exact-size malloc (ASan then catches
 // a read one past the end) and parsed; an accepted file is walked: every tensor is found by
 // name, its byte range must lie inside the input and agree with dtype and shape, ranges of
 // non-empty tensors must not overlap, and float tensors are converted to float32 and

@@ -1,7 +1,7 @@
 // err.h: the one error type of mattn.
 // Library code never prints or exits: it returns a negative ERR_* code and fills a
 // struct Err with one line that names the function and the object at fault. Only
-// ref/main.c and gles/main.c print the message and choose the exit status.
+// app/mattn_ref.c and app/mattn_gles.c print the message and choose the exit status.
 #pragma once
 
 enum ErrCode {

@@ -1,4 +1,4 @@
-// test_convert.c: the safetensors reader and the HF -> GGUF converter (shared/convert.c).
+// test_convert.c: the safetensors reader and the HF -> GGUF converter (tools/convert.c).
 // Every ../shared/hf model converts; llama, mistral, jamba, mamba and mamba2 match the
 // llama.cpp-made ../shared/gguf files (tensors byte for byte, ssm_a within 2 ulp, {arch}.*
 // keys by value and type); quantized outputs stay within documented logit distances of the

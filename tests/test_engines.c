@@ -1,7 +1,7 @@
 // test_engines.c: the GLES engine against the FP64 reference engine on real models from
 // ../shared: stories260K (F32, Q8_0, Q4_0), the HF dev llama/mistral/mamba/mamba2/jamba (F32)
 // and tiny-rwkv7 (F32, F16, Q5_0, Q5_1), and every checkpoint of ../shared/hf converted here
-// by shared/convert.c into a private temp directory (recurrentgemma, zamba2, zamba, llama,
+// by tools/convert.c into a private temp directory (recurrentgemma, zamba2, zamba, llama,
 // mistral, mamba, mamba2, jamba; recurrentgemma and mistral with a window shorter than the
 // prompt, so the local-attention ring wraps within one batch). For each:
 // prompt logits (one batch, and token by token) within 1e-4 relative (max|gl-ref|/max|ref|)

@@ -1,5 +1,5 @@
 // test_ref_zamba.c: the FP64 reference engine on Zamba2 and Zamba v1 (ARCHITECTURES.md §7,
-// §7.8), converted from ../shared/hf by shared/convert.c, against Hugging Face float64
+// §7.8), converted from ../shared/hf by tools/convert.c, against Hugging Face float64
 // logits, greedy ids, and itself (prefill vs token by token, 1 vs 3 threads, reset); plus
 // the layer pattern read from the file and one-line load errors on damaged files.
 #include <math.h>

@@ -43,7 +43,7 @@ static int cmd_info(int argc, char** argv) {
 }
 
 // ---------------------------------------------------------------------------------------
-// run / logits: the engine calls; options, prompt, dumps and output formats are shared/session.c
+// run / logits: the engine calls; options, prompt, dumps and output formats are app/session.c
 
 static int engine_forward(void* self, const int32_t* ids, int n, int last_only, struct Err* e) {
     return ref_forward(self, ids, n, last_only, e);

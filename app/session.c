@@ -1,5 +1,5 @@
-// session.c: see session.h. Moved out of ref/main.c so that mattn-ref and mattn-gles share
-// their options, their prompt handling, their --dump layout and their output formats.
+// session.c: see session.h. app/mattn_ref.c and app/mattn_gles.c share their options, their
+// prompt handling, their --dump layout and their output formats through it.
 #include "session.h"
 
 #include <errno.h>

@@ -51,7 +51,7 @@ static int cmd_info(int argc, char** argv) {
 }
 
 // ---------------------------------------------------------------------------------------
-// the engine as shared/session.c sees it: float results widened to double
+// the engine as app/session.c sees it: float results widened to double
 
 struct Gles {
     struct GlEngine g;

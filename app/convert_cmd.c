@@ -1,5 +1,5 @@
 // convert_cmd.c: `mattn-ref convert`: flag parsing and progress printing around
-// convert_hf (shared/convert.c).
+// convert_hf (tools/convert.c).
 #include "convert_cmd.h"
 
 #include <stdio.h>

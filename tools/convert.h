@@ -3,7 +3,7 @@
 // and metadata, as ../shared/gguf/README.md documents them), recurrent_gemma, zamba2 and
 // zamba (layouts of our own, docs/GGUF.md). The output is written through gguf_writer_write_file
 // (path.tmp, then renamed): on any error no file is left at out_path.
-// Not here: flag parsing and printing (ref/convert_cmd.c). Tests: tests/test_convert.c.
+// Not here: flag parsing and printing (app/convert_cmd.c). Tests: tests/test_convert.c.
 #pragma once
 
 #include "err.h"
