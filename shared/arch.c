@@ -1,34 +1,29 @@
-// arch.c: architecture names and "{arch}.*" key helpers (see arch.h).
+// arch.c: architecture names (from the family registry) and "{arch}.*" key helpers (see
+// arch.h).
 #include "arch.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static const char* const ARCH_NAMES[ARCH_COUNT] = {
-    [ARCH_LLAMA] = "llama",   [ARCH_RWKV7] = "rwkv7",   [ARCH_JAMBA] = "jamba",
-    [ARCH_MAMBA] = "mamba",   [ARCH_MAMBA2] = "mamba2", [ARCH_RECURRENTGEMMA] = "recurrentgemma",
-    [ARCH_ZAMBA2] = "zamba2", [ARCH_ZAMBA] = "zamba",
-};
-_Static_assert(sizeof(ARCH_NAMES) / sizeof(ARCH_NAMES[0]) == ARCH_COUNT, "ARCH_NAMES size");
+#include "families/families.h"
 
 const char* arch_name(enum Arch a) {
-    return (unsigned)a < ARCH_COUNT ? ARCH_NAMES[a] : "?";
+    const struct Family* f = family_of(a);
+    return f && f->name ? f->name : "?";
 }
 
 int arch_from_gguf(const struct Gguf* g, enum Arch* out, struct Err* e) {
     struct GgufStr s;
     int rc = gguf_get_str(g, "general.architecture", &s, e);
     if (rc) return rc;
-    for (int a = 0; a < ARCH_COUNT; a++) {
-        if (strcmp(s.s, ARCH_NAMES[a]) == 0) {
-            *out = (enum Arch)a;
-            return 0;
-        }
+    const struct Family* f = family_by_name(s.s);
+    if (f) {
+        *out = f->arch;
+        return 0;
     }
-    return err_set(e, ERR_UNSUPPORTED,
-                   "architecture '%.64s' is not supported (mattn runs llama, rwkv7, jamba, "
-                   "mamba, mamba2, recurrentgemma, zamba2, zamba)",
-                   s.s);
+    char names[160];
+    return err_set(e, ERR_UNSUPPORTED, "architecture '%.64s' is not supported (mattn runs %s)", s.s,
+                   family_names(names, sizeof(names), ", "));
 }
 
 const struct GgufKv* arch_find_key(const struct Gguf* g, const char* suffix) {

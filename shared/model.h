@@ -1,8 +1,9 @@
 // model.h: a model as the engines see it: hyperparameters (struct Config, read from the
 // GGUF's "{arch}.*" keys with llama.cpp's names) and weights (struct Weights: non-owning
 // views into the mapped GGUF, bound by name and checked for type and shape).
-// The architectures differ in Config values and in which LayerWeights fields are set;
-// graph.c turns both into ops. Not here: any arithmetic.
+// The architectures differ in Config values and in which LayerWeights fields are set
+// (each family's tensor table, shared/families/); graph.c turns both into ops.
+// Not here: any arithmetic.
 #pragma once
 
 #include <stdbool.h>
@@ -166,6 +167,9 @@ struct Model {
 int model_open(struct Model* m, const char* path, struct Err* e);
 // Same over a parsed GGUF, which the model takes over (it is freed with the model).
 int model_load(struct Model* m, struct Gguf* g, struct Err* e);
+// Same, but reads only the config (m->config; no weights are bound, m->w stays empty):
+// what synth uses to size the tensors of the keys it wrote.
+int model_load_config(struct Model* m, struct Gguf* g, struct Err* e);
 void model_free(struct Model* m);
 
 // Index of a tensor view in m->gguf.tensors (the id graph ops use), or -1 for NULL.

@@ -1,0 +1,145 @@
+// families.h: the family registry. One struct Family row per architecture (registry.c)
+// names everything mattn knows about it: its config loader (hparams -> struct Config, layer
+// kinds), its tensor table (bind.h), and what `mattn-ref synth` needs to write a model of
+// it (flag defaults, family keys). The code lives in one file per family:
+// llama.c, rwkv7.c, mamba.c (mamba, mamba2, jamba), griffin.c (recurrentgemma),
+// zamba.c (zamba2, zamba). Adding a family: docs/ADDING.md.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bind.h"
+#include "model.h"
+
+// ---------------------------------------------------------------------------------------
+// synth parameters: the shape flags of `mattn-ref synth` (app/synth_cmd.c names them)
+
+enum SynthParam {
+    P_EMBD,
+    P_LAYER,
+    P_VOCAB,
+    P_CTX,
+    P_FF,
+    P_HEAD,
+    P_HEAD_KV,
+    P_HEAD_DIM,
+    P_TIED,
+    P_WINDOW,
+    P_EXPAND,
+    P_D_INNER,
+    P_D_STATE,
+    P_D_CONV,
+    P_DT_RANK,
+    P_SSM_HEAD_DIM,
+    P_N_GROUP,
+    P_SSM_HEADS,
+    P_LORA_DECAY,
+    P_LORA_ICLR,
+    P_LORA_VALUE,
+    P_LORA_GATE,
+    P_N_EXPERT,
+    P_N_EXPERT_USED,
+    P_MOE_EVERY,
+    P_MOE_OFFSET,
+    P_ATTN_EVERY,
+    P_ATTN_OFFSET,
+    P_SOFTCAP,
+    P_SHARED_BLOCKS,
+    P_ADAPTER_RANK,
+    P_ATTN_ADAPTER,
+    P_FFN_ADAPTER,
+    P_COUNT,
+};
+
+#define AUTO (-1)                  // a synth default that follows other values
+#define PB(p) (UINT64_C(1) << (p)) // Family.synth_params bit of flag p
+#define PB_COMMON (PB(P_EMBD) | PB(P_LAYER) | PB(P_VOCAB) | PB(P_CTX) | PB(P_TIED))
+
+// ---------------------------------------------------------------------------------------
+// the registry
+
+struct Family {
+    enum Arch arch;
+    const char* name;  // general.architecture
+    const char* label; // its column in `synth --help` (at most 7 characters)
+    // Reads the family's keys into m->config (load_common has read the common ones) and
+    // sets every layer's kind; binds nothing. Returns 0 or ERR_* naming the key.
+    int (*load_config)(struct Model* m, struct Err* e);
+    const struct TensorRow* tensors; // ends with TENSORS_END
+    // Checks across bound tensors (half a LoRA pair...), or NULL.
+    int (*check)(const struct Model* m, struct Err* e);
+    // ---- synth
+    uint64_t synth_params;             // PB(p) for each flag that applies
+    const int64_t* synth_defaults;     // [P_COUNT]: a ~1B model of a published shape
+    void (*synth_resolve)(int64_t* v); // the family's own AUTO values (before the common ones)
+    // A shape the loader would refuse: writes a one-line reason, returns nonzero. Or NULL.
+    int (*synth_check)(const int64_t* v, char* msg, size_t cap);
+    // Writes the {arch}.* keys after the common ones (block_count ... vocab_size).
+    void (*synth_keys)(struct GgufWriter* w, const char* arch, const int64_t* v);
+    // What the keys cannot say about the layers (Jamba's MoE pattern), or NULL.
+    void (*synth_layers)(const int64_t* v, struct Config* c);
+};
+
+// The row of architecture a (a < ARCH_COUNT).
+const struct Family* family_of(enum Arch a);
+// The row named name, or NULL.
+const struct Family* family_by_name(const char* name);
+// "llama, rwkv7, ..." (sep between names) into buf; returns buf.
+const char* family_names(char* buf, size_t cap, const char* sep);
+
+// ---------------------------------------------------------------------------------------
+// what the family files export to the registry and to each other
+
+int llama_config(struct Model* m, struct Err* e);
+extern const struct TensorRow LLAMA_TENSORS[];
+extern const int64_t LLAMA_SYNTH[P_COUNT];
+void llama_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
+int llama_synth_check(const int64_t* v, char* msg, size_t cap);
+
+int rwkv7_config(struct Model* m, struct Err* e);
+extern const struct TensorRow RWKV7_TENSORS[];
+extern const int64_t RWKV7_SYNTH[P_COUNT];
+void rwkv7_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
+int rwkv7_synth_check(const int64_t* v, char* msg, size_t cap);
+
+int mamba_config(struct Model* m, struct Err* e);
+int mamba2_config(struct Model* m, struct Err* e);
+int jamba_config(struct Model* m, struct Err* e);
+int mamba_check(const struct Model* m, struct Err* e);
+extern const struct TensorRow MAMBA_TENSORS[], MAMBA2_TENSORS[], JAMBA_TENSORS[];
+extern const int64_t MAMBA_SYNTH[P_COUNT], MAMBA2_SYNTH[P_COUNT], JAMBA_SYNTH[P_COUNT];
+void mamba_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
+void mamba2_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
+void jamba_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
+int mamba2_synth_check(const int64_t* v, char* msg, size_t cap);
+int jamba_synth_check(const int64_t* v, char* msg, size_t cap);
+void jamba_synth_layers(const int64_t* v, struct Config* c);
+// The {arch}.ssm.* keys every Mamba-family file has (zamba.c reads and writes them too).
+int mamba_config_ssm(struct Model* m, int mamba2, struct Err* e);
+void mamba_synth_ssm_keys(struct GgufWriter* w, const char* arch, const int64_t* v,
+                          int64_t time_step_rank, int64_t n_group);
+
+int griffin_config(struct Model* m, struct Err* e);
+extern const struct TensorRow GRIFFIN_TENSORS[];
+extern const int64_t GRIFFIN_SYNTH[P_COUNT];
+void griffin_synth_resolve(int64_t* v);
+void griffin_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
+int griffin_synth_check(const int64_t* v, char* msg, size_t cap);
+
+int zamba2_config(struct Model* m, struct Err* e);
+int zamba_config(struct Model* m, struct Err* e);
+int zamba2_check(const struct Model* m, struct Err* e);
+extern const struct TensorRow ZAMBA2_TENSORS[], ZAMBA_TENSORS[];
+extern const int64_t ZAMBA2_SYNTH[P_COUNT], ZAMBA_SYNTH[P_COUNT];
+void zamba_synth_resolve(int64_t* v);
+void zamba2_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
+void zamba_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
+int zamba2_synth_check(const int64_t* v, char* msg, size_t cap);
+int zamba_synth_check(const int64_t* v, char* msg, size_t cap);
+
+// Synth helpers the family key writers share: layer l has attention (or runs the shared
+// block) when l % attn_every == attn_offset; head_count_kv per layer in that pattern.
+int family_is_attn(const int64_t* v, int64_t l);
+int64_t family_n_attn(const int64_t* v);
+void family_kv_pattern(struct GgufWriter* w, const char* arch, const int64_t* v);

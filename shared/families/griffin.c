@@ -1,0 +1,156 @@
+// griffin.c: RecurrentGemma / Griffin (ARCHITECTURES.md §6) in mattn's GGUF layout
+// (docs/GGUF.md): its keys, its tensor table and what synth writes for it. The graph is
+// build_recurrentgemma() in graph.c.
+#include <math.h>
+#include <stdio.h>
+
+#include "families.h"
+
+// ---------------------------------------------------------------------------------------
+// config
+
+int griffin_config(struct Model* m, struct Err* e) {
+    const struct Gguf* g = &m->gguf;
+    struct Config* c = &m->config;
+    int rc = 0;
+    if (c->n_head <= 0 || c->head_dim <= 0)
+        return err_set(e, ERR_FORMAT, "model: bad head counts (n_head %d, head_dim %d)", c->n_head,
+                       c->head_dim);
+    for (int l = 0; l < c->n_layer; l++)
+        if (c->layer_n_head_kv[l] > 0 && c->n_head % c->layer_n_head_kv[l] != 0)
+            return err_set(e, ERR_FORMAT, "model: layer %d: %d heads do not share %d KV heads", l,
+                           c->n_head, c->layer_n_head_kv[l]);
+    // HF rotates halves (rotate_half) of the first n_rot dims of each head.
+    c->rope_type = ROPE_NEOX;
+    if ((rc = key_int(g, "rope.dimension_count", 1, 0, 2, c->head_dim, &c->n_rot, e))) return rc;
+    if (c->n_rot % 2) return err_set(e, ERR_FORMAT, "model: rope.dimension_count must be even");
+    if ((rc = key_float(g, "rope.freq_base", 10000.0, &c->rope_freq_base, e))) return rc;
+    if ((rc = key_int(g, "attention.sliding_window", 1, 0, 1, INT32_MAX, &c->sliding_window, e)))
+        return rc;
+    if ((rc = key_int(g, "ssm.conv_kernel", 1, 0, 1, 1 << 10, &c->ssm_d_conv, e))) return rc;
+    if ((rc = key_int(g, "ssm.inner_size", 1, 0, 1, 1 << 24, &c->ssm_d_inner, e))) return rc;
+    if ((rc = key_float(g, "final_logit_softcapping", -1, &c->logit_softcap, e))) return rc;
+    if ((rc = key_float(g, "embedding_scale", -1, &c->embd_scale, e))) return rc;
+    if (!(c->logit_softcap > 0) || !(c->embd_scale > 0) || !isfinite(c->logit_softcap) ||
+        !isfinite(c->embd_scale))
+        return err_set(e, ERR_FORMAT,
+                       "model: final_logit_softcapping and embedding_scale must be present, "
+                       "finite and positive");
+    if (c->ssm_d_inner % c->n_head)
+        return err_set(e, ERR_FORMAT,
+                       "model: ssm.inner_size %d is not a multiple of the %d RG-LRU gate blocks "
+                       "(attention.head_count)",
+                       c->ssm_d_inner, c->n_head);
+    if (c->n_ff <= 0) return err_set(e, ERR_FORMAT, "model: feed_forward_length is missing");
+    c->norm_w_offset = 1.0; // Gemma RMSNorm: (1 + w), weights stored centred at 0
+    c->attn_scale = 1.0 / sqrt((double)c->head_dim);
+    for (int l = 0; l < c->n_layer; l++) {
+        c->layer_kind[l] = c->layer_n_head_kv[l] > 0 ? LAYER_ATTN : LAYER_RGLRU;
+        c->ffn_kind[l] = FFN_DENSE;
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// tensors, in file order: Gemma norms are stored centred at 0 ((1 + w) x / rms); the
+// recurrent layers use ssm_conv1d(_b) for the conv; the RG-LRU gates are block-diagonal,
+// (bw, bw, n_head) with one GGUF matrix per block, biases (bw, n_head)
+
+#define A ON_KIND(LAYER_ATTN)
+#define R ON_KIND(LAYER_RGLRU)
+#define E DIM_EMBD
+#define LRU DIM_D_INNER
+// clang-format off
+const struct TensorRow GRIFFIN_TENSORS[] = {
+    {WT(token_embd), "token_embd.weight", {E, DIM_VOCAB}, REQUIRED, INIT_NORMAL, 0},
+    {LW(attn_norm), "blk.%d.attn_norm.weight", {E}, REQUIRED, INIT_ZERO, 0},
+    {LW(attn_q), "blk.%d.attn_q.weight", {E, DIM_Q}, REQUIRED, INIT_NORMAL, A},
+    {LW(attn_k), "blk.%d.attn_k.weight", {E, DIM_KV_LAYER}, REQUIRED, INIT_NORMAL, A},
+    {LW(attn_v), "blk.%d.attn_v.weight", {E, DIM_KV_LAYER}, REQUIRED, INIT_NORMAL, A},
+    {LW(attn_q_b), "blk.%d.attn_q.bias", {DIM_Q}, OPTIONAL, INIT_ZERO, A},
+    {LW(attn_k_b), "blk.%d.attn_k.bias", {DIM_KV_LAYER}, OPTIONAL, INIT_ZERO, A},
+    {LW(attn_v_b), "blk.%d.attn_v.bias", {DIM_KV_LAYER}, OPTIONAL, INIT_ZERO, A},
+    {LW(attn_output), "blk.%d.attn_output.weight", {DIM_Q, E}, REQUIRED, INIT_NORMAL, A},
+    {LW(attn_output_b), "blk.%d.attn_output.bias", {E}, REQUIRED, INIT_ZERO, A},
+    {LW(rg_y), "blk.%d.rg_y.weight", {E, LRU}, REQUIRED, INIT_NORMAL, R},
+    {LW(rg_y_b), "blk.%d.rg_y.bias", {LRU}, REQUIRED, INIT_ZERO, R},
+    {LW(rg_x), "blk.%d.rg_x.weight", {E, LRU}, REQUIRED, INIT_NORMAL, R},
+    {LW(rg_x_b), "blk.%d.rg_x.bias", {LRU}, REQUIRED, INIT_ZERO, R},
+    {LW(ssm_conv1d), "blk.%d.ssm_conv1d.weight", {DIM_D_CONV, LRU}, REQUIRED, INIT_CONV, R},
+    {LW(ssm_conv1d_b), "blk.%d.ssm_conv1d.bias", {LRU}, REQUIRED, INIT_CONV, R},
+    {LW(rg_gate_x), "blk.%d.rg_gate_x.weight", {DIM_BLOCK, DIM_BLOCK, DIM_N_HEAD}, REQUIRED, INIT_NORMAL, R},
+    {LW(rg_gate_x_b), "blk.%d.rg_gate_x.bias", {DIM_BLOCK, DIM_N_HEAD}, REQUIRED, INIT_ZERO, R},
+    {LW(rg_gate_a), "blk.%d.rg_gate_a.weight", {DIM_BLOCK, DIM_BLOCK, DIM_N_HEAD}, REQUIRED, INIT_NORMAL, R},
+    {LW(rg_gate_a_b), "blk.%d.rg_gate_a.bias", {DIM_BLOCK, DIM_N_HEAD}, REQUIRED, INIT_ZERO, R},
+    {LW(rg_param), "blk.%d.rg_param", {LRU}, REQUIRED, INIT_RG_LAMBDA, R},
+    {LW(rg_out), "blk.%d.rg_out.weight", {LRU, E}, REQUIRED, INIT_NORMAL, R},
+    {LW(rg_out_b), "blk.%d.rg_out.bias", {E}, REQUIRED, INIT_ZERO, R},
+    {LW(ffn_norm), "blk.%d.ffn_norm.weight", {E}, REQUIRED, INIT_ZERO, 0},
+    {LW(ffn_gate), "blk.%d.ffn_gate.weight", {E, DIM_FF}, REQUIRED, INIT_NORMAL, 0},
+    {LW(ffn_gate_b), "blk.%d.ffn_gate.bias", {DIM_FF}, REQUIRED, INIT_ZERO, 0},
+    {LW(ffn_up), "blk.%d.ffn_up.weight", {E, DIM_FF}, REQUIRED, INIT_NORMAL, 0},
+    {LW(ffn_up_b), "blk.%d.ffn_up.bias", {DIM_FF}, REQUIRED, INIT_ZERO, 0},
+    {LW(ffn_down), "blk.%d.ffn_down.weight", {DIM_FF, E}, REQUIRED, INIT_NORMAL, 0},
+    {LW(ffn_down_b), "blk.%d.ffn_down.bias", {E}, REQUIRED, INIT_ZERO, 0},
+    {WT(output_norm), "output_norm.weight", {E}, REQUIRED, INIT_ZERO, 0},
+    {WT(output), "output.weight", {E, DIM_VOCAB}, OPTIONAL_UNTIED, INIT_NORMAL, 0},
+    TENSORS_END,
+};
+// clang-format on
+#undef A
+#undef R
+#undef E
+#undef LRU
+
+// ---------------------------------------------------------------------------------------
+// synth: recurrentgemma-2b's 26 layers at 1536 wide by default
+
+// clang-format off
+const int64_t GRIFFIN_SYNTH[P_COUNT] = {
+    [P_EMBD] = 1536, [P_LAYER] = 26, [P_VOCAB] = 256000, [P_CTX] = 8192, [P_FF] = 4608,
+    [P_HEAD] = 6, [P_HEAD_KV] = 1, [P_HEAD_DIM] = AUTO, [P_TIED] = 1, [P_WINDOW] = 2048,
+    [P_D_INNER] = AUTO, [P_D_CONV] = 4, [P_ATTN_EVERY] = 3, [P_ATTN_OFFSET] = 2,
+    [P_SOFTCAP] = 30,
+};
+// clang-format on
+
+// The lru width defaults to n_embd.
+void griffin_synth_resolve(int64_t* v) {
+    if (v[P_D_INNER] == AUTO) v[P_D_INNER] = v[P_EMBD];
+}
+
+// bf16 rounding (nearest even), as the embedding scale is stored.
+static double round_bf16(double x) {
+    int ex;
+    double m = frexp(x, &ex);
+    return ldexp(nearbyint(ldexp(m, 8)), ex - 8);
+}
+
+void griffin_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
+    int64_t hd = v[P_HEAD_DIM];
+    key_set_u32(w, a, "feed_forward_length", (uint32_t)v[P_FF]);
+    key_set_u32(w, a, "attention.head_count", (uint32_t)v[P_HEAD]);
+    family_kv_pattern(w, a, v);
+    key_set_u32(w, a, "attention.key_length", (uint32_t)hd);
+    key_set_u32(w, a, "attention.value_length", (uint32_t)hd);
+    key_set_u32(w, a, "attention.sliding_window", (uint32_t)v[P_WINDOW]);
+    key_set_f32(w, a, "attention.layer_norm_rms_epsilon", 1e-6f);
+    key_set_f32(w, a, "rope.freq_base", 10000.0f);
+    // partial rotary factor 0.5, rounded down to an even count
+    key_set_u32(w, a, "rope.dimension_count", (uint32_t)(hd / 2 & ~(int64_t)1));
+    key_set_u32(w, a, "ssm.conv_kernel", (uint32_t)v[P_D_CONV]);
+    key_set_u32(w, a, "ssm.inner_size", (uint32_t)v[P_D_INNER]);
+    key_set_f32(w, a, "final_logit_softcapping", (float)v[P_SOFTCAP]);
+    key_set_f32(w, a, "embedding_scale", (float)round_bf16(sqrt((double)v[P_EMBD])));
+}
+
+int griffin_synth_check(const int64_t* v, char* msg, size_t cap) {
+    if (v[P_HEAD_DIM] < 4)
+        return snprintf(msg, cap, "--head-dim must be at least 4 (RoPE on half of it)");
+    if (v[P_D_INNER] % v[P_HEAD])
+        return snprintf(msg, cap,
+                        "--d-inner (the lru width) must be a multiple of --n-head (the gate "
+                        "blocks)");
+    if (v[P_WINDOW] < 1) return snprintf(msg, cap, "--window must be at least 1");
+    return 0;
+}

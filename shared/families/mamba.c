@@ -1,0 +1,264 @@
+// mamba.c: the Mamba family (ARCHITECTURES.md §5, §7.4) in llama.cpp's GGUF layouts:
+// Mamba-1 ("mamba"), Mamba-2 ("mamba2") and Jamba (attention or Mamba-1 layers, dense or
+// MoE MLPs). Their keys, tensor tables and what synth writes for them; the graphs are
+// build_mamba(), build_mamba2() and build_jamba() in graph.c.
+#include <math.h>
+#include <stdio.h>
+
+#include "families.h"
+
+// ---------------------------------------------------------------------------------------
+// config
+
+int mamba_config_ssm(struct Model* m, int mamba2, struct Err* e) {
+    const struct Gguf* g = &m->gguf;
+    struct Config* c = &m->config;
+    int rc;
+    if ((rc = key_int(g, "ssm.conv_kernel", 1, 0, 1, 1 << 10, &c->ssm_d_conv, e))) return rc;
+    if ((rc = key_int(g, "ssm.inner_size", 1, 0, 1, 1 << 20, &c->ssm_d_inner, e))) return rc;
+    if ((rc = key_int(g, "ssm.state_size", 1, 0, 1, 1 << 12, &c->ssm_d_state, e))) return rc;
+    if ((rc = key_int(g, "ssm.time_step_rank", 1, 0, 1, 1 << 16, &c->ssm_dt_rank, e))) return rc;
+    if ((rc = key_int(g, "ssm.group_count", mamba2, 1, 1, 1 << 12, &c->ssm_n_group, e))) return rc;
+    c->ssm_dt_b_c_rms = false;
+    const struct GgufKv* kv = arch_find_key(g, "ssm.dt_b_c_rms");
+    if (kv && kv->val.type == GGUF_TYPE_BOOL) c->ssm_dt_b_c_rms = kv->val.u != 0;
+    if (mamba2 && (c->ssm_d_inner % c->ssm_dt_rank || c->ssm_dt_rank % c->ssm_n_group ||
+                   c->ssm_d_inner % c->ssm_n_group))
+        return err_set(e, ERR_FORMAT,
+                       "model: ssm.inner_size %d, time_step_rank (heads) %d and group_count %d "
+                       "do not divide",
+                       c->ssm_d_inner, c->ssm_dt_rank, c->ssm_n_group);
+    return 0;
+}
+
+static void set_layers(struct Config* c, enum LayerKind kind, enum FfnKind ffn) {
+    for (int l = 0; l < c->n_layer; l++) {
+        c->layer_kind[l] = kind;
+        c->ffn_kind[l] = ffn;
+    }
+}
+
+int mamba_config(struct Model* m, struct Err* e) {
+    int rc = mamba_config_ssm(m, 0, e);
+    if (!rc) set_layers(&m->config, LAYER_MAMBA, FFN_NONE);
+    return rc;
+}
+
+int mamba2_config(struct Model* m, struct Err* e) {
+    int rc = mamba_config_ssm(m, 1, e);
+    if (!rc) set_layers(&m->config, LAYER_MAMBA2, FFN_NONE);
+    return rc;
+}
+
+// Jamba (§5.4): a layer with KV heads has attention, else a Mamba-1 mixer; a layer with a
+// router (ffn_gate_inp) has experts, else a dense MLP.
+int jamba_config(struct Model* m, struct Err* e) {
+    const struct Gguf* g = &m->gguf;
+    struct Config* c = &m->config;
+    int rc = mamba_config_ssm(m, 0, e);
+    if (rc) return rc;
+    if (c->n_head <= 0 || c->n_head_kv <= 0 || c->head_dim <= 0)
+        return err_set(e, ERR_FORMAT,
+                       "model: bad head counts (n_head %d, n_head_kv %d, head_dim %d)", c->n_head,
+                       c->n_head_kv, c->head_dim);
+    for (int l = 0; l < c->n_layer; l++)
+        if (c->layer_n_head_kv[l] > 0 && c->n_head % c->layer_n_head_kv[l] != 0)
+            return err_set(e, ERR_FORMAT, "model: layer %d: %d heads do not share %d KV heads", l,
+                           c->n_head, c->layer_n_head_kv[l]);
+    c->rope_type = ROPE_NONE; // Jamba attention has no positional encoding
+    c->n_rot = 0;
+    c->attn_scale = 1.0 / sqrt((double)c->head_dim);
+    if ((rc = key_int(g, "expert_count", 0, 0, 0, 1 << 16, &c->n_expert, e))) return rc;
+    if ((rc = key_int(g, "expert_used_count", 0, 0, 0, c->n_expert, &c->n_expert_used, e)))
+        return rc;
+    if (c->n_ff <= 0) return err_set(e, ERR_FORMAT, "model: feed_forward_length is missing");
+    for (int l = 0; l < c->n_layer; l++) {
+        char name[64];
+        snprintf(name, sizeof(name), "blk.%d.ffn_gate_inp.weight", l);
+        c->layer_kind[l] = c->layer_n_head_kv[l] > 0 ? LAYER_ATTN : LAYER_MAMBA;
+        c->ffn_kind[l] = gguf_find_tensor(g, name) ? FFN_MOE : FFN_DENSE;
+        if (c->ffn_kind[l] == FFN_MOE && (c->n_expert < 1 || c->n_expert_used < 1))
+            return err_set(e, ERR_FORMAT,
+                           "model: layer %d has experts but expert_count %d, expert_used_count %d",
+                           l, c->n_expert, c->n_expert_used);
+    }
+    return 0;
+}
+
+// Jamba's dt/B/C RMSNorms come as a set or not at all.
+int mamba_check(const struct Model* m, struct Err* e) {
+    for (int l = 0; l < m->config.n_layer; l++) {
+        const struct LayerWeights* L = &m->w.layers[l];
+        if (!L->ssm_dt_norm != !L->ssm_b_norm || !L->ssm_dt_norm != !L->ssm_c_norm)
+            return err_set(e, ERR_FORMAT,
+                           "model: layer %d has some but not all of ssm_dt_norm, ssm_b_norm, "
+                           "ssm_c_norm",
+                           l);
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// tensors, in file order
+
+// The Mamba-1 mixer of a layer (when: its layer kinds; norms: whether synth writes Jamba's
+// dt/B/C RMSNorm weights, which the loader takes when present).
+// clang-format off
+#define MAMBA1_MIXER(when, norms)                                                                  \
+    {LW(ssm_in), "blk.%d.ssm_in.weight", {DIM_EMBD, DIM_D_INNER2}, REQUIRED, INIT_NORMAL, when},   \
+    {LW(ssm_conv1d), "blk.%d.ssm_conv1d.weight", {DIM_D_CONV, DIM_D_INNER}, REQUIRED, INIT_CONV, when}, \
+    {LW(ssm_conv1d_b), "blk.%d.ssm_conv1d.bias", {DIM_D_INNER}, REQUIRED, INIT_CONV, when},        \
+    {LW(ssm_x), "blk.%d.ssm_x.weight", {DIM_D_INNER, DIM_SSM_X}, REQUIRED, INIT_NORMAL, when},     \
+    {LW(ssm_dt_norm), "blk.%d.ssm_dt_norm.weight", {DIM_DT_RANK}, norms, INIT_ONE, when},          \
+    {LW(ssm_b_norm), "blk.%d.ssm_b_norm.weight", {DIM_D_STATE}, norms, INIT_ONE, when},            \
+    {LW(ssm_c_norm), "blk.%d.ssm_c_norm.weight", {DIM_D_STATE}, norms, INIT_ONE, when},            \
+    {LW(ssm_dt), "blk.%d.ssm_dt.weight", {DIM_DT_RANK, DIM_D_INNER}, REQUIRED, INIT_NORMAL, when}, \
+    {LW(ssm_dt_b), "blk.%d.ssm_dt.bias", {DIM_D_INNER}, REQUIRED, INIT_DT_BIAS, when},             \
+    {LW(ssm_a), "blk.%d.ssm_a", {DIM_D_STATE, DIM_D_INNER}, REQUIRED, INIT_A_CHANNELS, when},      \
+    {LW(ssm_d), "blk.%d.ssm_d", {DIM_D_INNER}, REQUIRED, INIT_ONE, when},                          \
+    {LW(ssm_out), "blk.%d.ssm_out.weight", {DIM_D_INNER, DIM_EMBD}, REQUIRED, INIT_NORMAL, when}
+
+#define EMBEDDING {WT(token_embd), "token_embd.weight", {DIM_EMBD, DIM_VOCAB}, REQUIRED, INIT_NORMAL, 0}
+#define HEAD                                                                                       \
+    {WT(output_norm), "output_norm.weight", {DIM_EMBD}, REQUIRED, INIT_ONE, 0},                    \
+    {WT(output), "output.weight", {DIM_EMBD, DIM_VOCAB}, OPTIONAL_UNTIED, INIT_NORMAL, 0}
+
+const struct TensorRow MAMBA_TENSORS[] = {
+    EMBEDDING,
+    {LW(attn_norm), "blk.%d.attn_norm.weight", {DIM_EMBD}, REQUIRED, INIT_ONE, 0},
+    MAMBA1_MIXER(0, OPTIONAL),
+    HEAD,
+    TENSORS_END,
+};
+
+// in_proj rows: z (d_inner), xBC (conv channels), dt (heads)
+const struct TensorRow MAMBA2_TENSORS[] = {
+    EMBEDDING,
+    {LW(attn_norm), "blk.%d.attn_norm.weight", {DIM_EMBD}, REQUIRED, INIT_ONE, 0},
+    {LW(ssm_in), "blk.%d.ssm_in.weight", {DIM_EMBD, DIM_IN2}, REQUIRED, INIT_NORMAL, 0},
+    {LW(ssm_conv1d), "blk.%d.ssm_conv1d.weight", {DIM_D_CONV, DIM_CONV2}, REQUIRED, INIT_CONV, 0},
+    {LW(ssm_conv1d_b), "blk.%d.ssm_conv1d.bias", {DIM_CONV2}, REQUIRED, INIT_CONV, 0},
+    {LW(ssm_dt_b), "blk.%d.ssm_dt.bias", {DIM_DT_RANK}, REQUIRED, INIT_DT_BIAS, 0},
+    {LW(ssm_a), "blk.%d.ssm_a", {DIM_ONE, DIM_DT_RANK}, REQUIRED, INIT_A_HEADS, 0},
+    {LW(ssm_d), "blk.%d.ssm_d", {DIM_ONE, DIM_DT_RANK}, REQUIRED, INIT_D_HEADS, 0},
+    {LW(ssm_norm), "blk.%d.ssm_norm.weight", {DIM_GROUP_WIDTH, DIM_N_GROUP}, REQUIRED, INIT_ONE, 0},
+    {LW(ssm_out), "blk.%d.ssm_out.weight", {DIM_D_INNER, DIM_EMBD}, REQUIRED, INIT_NORMAL, 0},
+    HEAD,
+    TENSORS_END,
+};
+
+#define A ON_KIND(LAYER_ATTN)
+#define MOE ON_FFN(FFN_MOE)
+#define DENSE ON_FFN(FFN_DENSE)
+// the router stays F32 (convert keeps it so); experts stacked ne = [in, out, n_expert]
+const struct TensorRow JAMBA_TENSORS[] = {
+    EMBEDDING,
+    {LW(attn_norm), "blk.%d.attn_norm.weight", {DIM_EMBD}, REQUIRED, INIT_ONE, 0},
+    {LW(attn_q), "blk.%d.attn_q.weight", {DIM_EMBD, DIM_Q}, REQUIRED, INIT_NORMAL, A},
+    {LW(attn_k), "blk.%d.attn_k.weight", {DIM_EMBD, DIM_KV_LAYER}, REQUIRED, INIT_NORMAL, A},
+    {LW(attn_v), "blk.%d.attn_v.weight", {DIM_EMBD, DIM_KV_LAYER}, REQUIRED, INIT_NORMAL, A},
+    {LW(attn_output), "blk.%d.attn_output.weight", {DIM_Q, DIM_EMBD}, REQUIRED, INIT_NORMAL, A},
+    MAMBA1_MIXER(ON_KIND(LAYER_MAMBA), OPTIONAL_WRITTEN),
+    {LW(ffn_norm), "blk.%d.ffn_norm.weight", {DIM_EMBD}, REQUIRED, INIT_ONE, 0},
+    {LW(ffn_gate_inp), "blk.%d.ffn_gate_inp.weight", {DIM_EMBD, DIM_EXPERT}, REQUIRED, INIT_NORMAL_F32, MOE},
+    {LW(ffn_gate_exps), "blk.%d.ffn_gate_exps.weight", {DIM_EMBD, DIM_FF, DIM_EXPERT}, REQUIRED, INIT_NORMAL, MOE},
+    {LW(ffn_up_exps), "blk.%d.ffn_up_exps.weight", {DIM_EMBD, DIM_FF, DIM_EXPERT}, REQUIRED, INIT_NORMAL, MOE},
+    {LW(ffn_down_exps), "blk.%d.ffn_down_exps.weight", {DIM_FF, DIM_EMBD, DIM_EXPERT}, REQUIRED, INIT_NORMAL, MOE},
+    {LW(ffn_gate), "blk.%d.ffn_gate.weight", {DIM_EMBD, DIM_FF}, REQUIRED, INIT_NORMAL, DENSE},
+    {LW(ffn_up), "blk.%d.ffn_up.weight", {DIM_EMBD, DIM_FF}, REQUIRED, INIT_NORMAL, DENSE},
+    {LW(ffn_down), "blk.%d.ffn_down.weight", {DIM_FF, DIM_EMBD}, REQUIRED, INIT_NORMAL, DENSE},
+    HEAD,
+    TENSORS_END,
+};
+#undef A
+#undef MOE
+#undef DENSE
+// clang-format on
+
+// ---------------------------------------------------------------------------------------
+// synth: mamba-1.4b, mamba2-1.3b, and Jamba's layout at 1024 wide by default
+
+// clang-format off
+const int64_t MAMBA_SYNTH[P_COUNT] = {
+    [P_EMBD] = 2048, [P_LAYER] = 48, [P_VOCAB] = 50280, [P_CTX] = 1 << 20, [P_TIED] = 1,
+    [P_EXPAND] = 2, [P_D_INNER] = AUTO, [P_D_STATE] = 16, [P_D_CONV] = 4, [P_DT_RANK] = AUTO,
+};
+const int64_t MAMBA2_SYNTH[P_COUNT] = {
+    [P_EMBD] = 2048, [P_LAYER] = 48, [P_VOCAB] = 50288, [P_CTX] = 1 << 20, [P_TIED] = 1,
+    [P_EXPAND] = 2, [P_D_INNER] = AUTO, [P_D_STATE] = 128, [P_D_CONV] = 4,
+    [P_SSM_HEAD_DIM] = 64, [P_N_GROUP] = 1,
+};
+const int64_t JAMBA_SYNTH[P_COUNT] = {
+    [P_EMBD] = 1024, [P_LAYER] = 16, [P_VOCAB] = 65536, [P_CTX] = 262144, [P_FF] = 2048,
+    [P_HEAD] = 8, [P_HEAD_KV] = 2, [P_HEAD_DIM] = AUTO, [P_EXPAND] = 2, [P_D_INNER] = AUTO,
+    [P_D_STATE] = 16, [P_D_CONV] = 4, [P_DT_RANK] = AUTO, [P_N_EXPERT] = 16,
+    [P_N_EXPERT_USED] = 2, [P_MOE_EVERY] = 2, [P_MOE_OFFSET] = 1, [P_ATTN_EVERY] = 8,
+    [P_ATTN_OFFSET] = 4,
+};
+// clang-format on
+
+void mamba_synth_ssm_keys(struct GgufWriter* w, const char* a, const int64_t* v,
+                          int64_t time_step_rank, int64_t n_group) {
+    key_set_u32(w, a, "ssm.conv_kernel", (uint32_t)v[P_D_CONV]);
+    key_set_u32(w, a, "ssm.inner_size", (uint32_t)v[P_D_INNER]);
+    key_set_u32(w, a, "ssm.state_size", (uint32_t)v[P_D_STATE]);
+    key_set_u32(w, a, "ssm.time_step_rank", (uint32_t)time_step_rank);
+    if (n_group) key_set_u32(w, a, "ssm.group_count", (uint32_t)n_group);
+}
+
+void mamba_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
+    key_set_u32(w, a, "feed_forward_length", 0);
+    key_set_u32(w, a, "attention.head_count", 0);
+    mamba_synth_ssm_keys(w, a, v, v[P_DT_RANK], 0);
+    key_set_f32(w, a, "attention.layer_norm_rms_epsilon", 1e-5f);
+    key_set_bool(w, a, "ssm.dt_b_c_rms", false);
+}
+
+void mamba2_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
+    key_set_u32(w, a, "feed_forward_length", 0);
+    key_set_u32(w, a, "attention.head_count", 0);
+    mamba_synth_ssm_keys(w, a, v, v[P_D_INNER] / v[P_SSM_HEAD_DIM], v[P_N_GROUP]);
+    key_set_f32(w, a, "attention.layer_norm_rms_epsilon", 1e-5f);
+}
+
+void jamba_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
+    int64_t H = v[P_HEAD], hd = v[P_HEAD_DIM];
+    key_set_u32(w, a, "feed_forward_length", (uint32_t)v[P_FF]);
+    key_set_u32(w, a, "attention.head_count", (uint32_t)H);
+    family_kv_pattern(w, a, v);
+    if (hd * H != v[P_EMBD]) {
+        key_set_u32(w, a, "attention.key_length", (uint32_t)hd);
+        key_set_u32(w, a, "attention.value_length", (uint32_t)hd);
+    }
+    mamba_synth_ssm_keys(w, a, v, v[P_DT_RANK], 0);
+    key_set_f32(w, a, "attention.layer_norm_rms_epsilon", 1e-6f);
+    key_set_u32(w, a, "expert_count", (uint32_t)v[P_N_EXPERT]);
+    key_set_u32(w, a, "expert_used_count", (uint32_t)v[P_N_EXPERT_USED]);
+}
+
+// A jamba layer has experts when l % moe-every == moe-offset (1 expert: dense everywhere).
+void jamba_synth_layers(const int64_t* v, struct Config* c) {
+    for (int l = 0; l < c->n_layer; l++)
+        c->ffn_kind[l] =
+            v[P_N_EXPERT] > 1 && l % v[P_MOE_EVERY] == v[P_MOE_OFFSET] ? FFN_MOE : FFN_DENSE;
+}
+
+int mamba2_synth_check(const int64_t* v, char* msg, size_t cap) {
+    if (v[P_D_INNER] % v[P_SSM_HEAD_DIM] || (v[P_D_INNER] / v[P_SSM_HEAD_DIM]) % v[P_N_GROUP])
+        return snprintf(msg, cap,
+                        "--d-inner must be a multiple of --ssm-head-dim, and the heads of "
+                        "--n-group");
+    return 0;
+}
+
+int jamba_synth_check(const int64_t* v, char* msg, size_t cap) {
+    if (v[P_MOE_OFFSET] >= v[P_MOE_EVERY])
+        return snprintf(msg, cap, "--moe-offset must be below --moe-every");
+    if (v[P_N_EXPERT_USED] > v[P_N_EXPERT])
+        return snprintf(msg, cap, "--n-expert-used must not exceed --n-expert");
+    if (family_n_attn(v) == 0)
+        return snprintf(msg, cap,
+                        "no layer has attention (i %% --attn-every == --attn-offset); jamba needs "
+                        "one");
+    return 0;
+}

@@ -1,0 +1,250 @@
+// zamba.c: Zamba2 and Zamba v1 (ARCHITECTURES.md §7, §7.8) in mattn's GGUF layouts
+// (docs/GGUF.md): Mamba-2 (v1: multi-head Mamba-1) layers, some of which first run one of
+// the shared transformer blocks ("shared.%d.*"). Their keys, tensor tables and what synth
+// writes for them; the graph is build_zamba2() in graph.c.
+#include <math.h>
+#include <stdio.h>
+
+#include "families.h"
+
+// ---------------------------------------------------------------------------------------
+// config
+
+// Layer kinds from the per-layer head_count_kv (Hkv on hybrid layers, 0 on Mamba layers),
+// hybrid ordinal j running shared block j % n_shared_block; checks the head counts.
+static int zamba_layers(struct Model* m, enum LayerKind kind, struct Err* e) {
+    struct Config* c = &m->config;
+    int j = 0;
+    for (int l = 0; l < c->n_layer; l++) {
+        c->layer_kind[l] = kind;
+        c->ffn_kind[l] = FFN_NONE;
+        c->layer_shared[l] = -1;
+        int kv = c->layer_n_head_kv[l];
+        if (kv == 0) continue;
+        if (c->n_head <= 0 || c->n_head % kv != 0)
+            return err_set(e, ERR_FORMAT, "model: layer %d: %d heads do not share %d KV heads", l,
+                           c->n_head, kv);
+        if (kv != c->n_head_kv)
+            return err_set(e, ERR_FORMAT,
+                           "model: layer %d has %d KV heads, another %d (the shared blocks need "
+                           "one count)",
+                           l, kv, c->n_head_kv);
+        c->layer_shared[l] = j++ % c->n_shared_block;
+    }
+    if (j < c->n_shared_block)
+        return err_set(e, ERR_FORMAT, "model: %d hybrid layers for shared_block_count %d", j,
+                       c->n_shared_block);
+    if (!arch_find_key(&m->gguf, "attention.key_length"))
+        c->head_dim = 2 * c->n_embd / c->n_head; // attention_head_dim = 2D / Ha
+    if (c->head_dim <= 0)
+        return err_set(e, ERR_FORMAT, "model: attention.key_length %d must be positive",
+                       c->head_dim);
+    // (hd/2)^-0.5, not hd^-0.5: HF Zamba2Attention.scaling = (head_dim / 2) ** -0.5
+    c->attn_scale = 1.0 / sqrt(c->head_dim / 2.0);
+    return 0;
+}
+
+int zamba2_config(struct Model* m, struct Err* e) {
+    const struct Gguf* g = &m->gguf;
+    struct Config* c = &m->config;
+    int rc = mamba_config_ssm(m, 1, e);
+    if (rc) return rc;
+    if ((rc = key_int(g, "shared_block_count", 1, 0, 1, 64, &c->n_shared_block, e))) return rc;
+    if ((rc = key_int(g, "adapter_rank", 0, 0, 0, 1 << 16, &c->adapter_rank, e))) return rc;
+    if ((rc = key_bool(g, "attention.adapter", &c->attn_adapter, e))) return rc;
+    if ((rc = key_bool(g, "ffn.adapter", &c->ffn_adapter, e))) return rc;
+    if ((c->attn_adapter || c->ffn_adapter) && c->adapter_rank <= 0)
+        return err_set(e, ERR_FORMAT, "model: adapters without an adapter_rank");
+    if (c->n_ff <= 0) return err_set(e, ERR_FORMAT, "model: feed_forward_length is missing");
+    if ((rc = zamba_layers(m, LAYER_MAMBA2, e))) return rc;
+    c->rope_type = ROPE_NEOX; // HF rotate_half on the checkpoint's own q/k row order
+    if ((rc = key_int(g, "rope.dimension_count", 0, c->head_dim, 0, c->head_dim, &c->n_rot, e)))
+        return rc;
+    if (c->n_rot % 2) return err_set(e, ERR_FORMAT, "model: rope.dimension_count must be even");
+    if ((rc = key_float(g, "rope.freq_base", 10000.0, &c->rope_freq_base, e))) return rc;
+    c->ssm_gnorm_eps = 1e-5; // Zamba2RMSNormGated(eps=1e-5), whatever rms_norm_eps says
+    return 0;
+}
+
+// Zamba v1: one shared block with separate gate/up and no RoPE or adapters; the mixer is
+// multi-head Mamba-1 with group_count heads, each with its own B, C and dt rank (docs/GGUF.md
+// stores the per-head projections as block-diagonal matrices).
+int zamba_config(struct Model* m, struct Err* e) {
+    const struct Gguf* g = &m->gguf;
+    struct Config* c = &m->config;
+    int rc = mamba_config_ssm(m, 0, e);
+    if (rc) return rc;
+    if ((rc = key_int(g, "shared_block_count", 0, 1, 1, 64, &c->n_shared_block, e))) return rc;
+    if (c->n_ff <= 0) return err_set(e, ERR_FORMAT, "model: feed_forward_length is missing");
+    if (c->ssm_d_inner % c->ssm_n_group)
+        return err_set(e, ERR_FORMAT,
+                       "model: ssm.inner_size %d is not a multiple of group_count (heads) %d",
+                       c->ssm_d_inner, c->ssm_n_group);
+    if ((rc = zamba_layers(m, LAYER_MAMBA, e))) return rc;
+    c->rope_type = ROPE_NONE; // Zamba v1 attention has no positional encoding
+    c->n_rot = 0;
+    return 0;
+}
+
+// A LoRA adapter comes as a pair or not at all.
+int zamba2_check(const struct Model* m, struct Err* e) {
+    for (int l = 0; l < m->config.n_layer; l++) {
+        const struct LayerWeights* L = &m->w.layers[l];
+        if (!L->shared_attn_q_a != !L->shared_attn_q_b ||
+            !L->shared_attn_k_a != !L->shared_attn_k_b ||
+            !L->shared_attn_v_a != !L->shared_attn_v_b ||
+            !L->shared_ffn_gate_up_a != !L->shared_ffn_gate_up_b)
+            return err_set(e, ERR_FORMAT, "model: layer %d has half of a LoRA adapter pair", l);
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// tensors, in file order: the layers, then the shared blocks, whose attention reads
+// concat(x, embedding) (2 n_embd wide). A_log is stored as is (A = -exp(A_log) in the
+// engine); a hybrid layer has the projection of the shared block's output and, in Zamba2,
+// this invocation's LoRA adapters (_a: (in, rank), _b: (rank, out)).
+
+#define H ON_HYBRID
+#define E DIM_EMBD
+// clang-format off
+#define EMBEDDING {WT(token_embd), "token_embd.weight", {E, DIM_VOCAB}, REQUIRED, INIT_NORMAL, 0}
+#define HEAD                                                                                       \
+    {WT(output_norm), "output_norm.weight", {E}, REQUIRED, INIT_ONE, 0},                           \
+    {WT(output), "output.weight", {E, DIM_VOCAB}, OPTIONAL_UNTIED, INIT_NORMAL, 0}
+#define SHARED_ATTENTION                                                                           \
+    {SB(attn_norm), "shared.%d.attn_norm.weight", {DIM_EMBD2}, REQUIRED, INIT_ONE, 0},             \
+    {SB(attn_q), "shared.%d.attn_q.weight", {DIM_EMBD2, DIM_Q}, REQUIRED, INIT_NORMAL, 0},         \
+    {SB(attn_k), "shared.%d.attn_k.weight", {DIM_EMBD2, DIM_KV}, REQUIRED, INIT_NORMAL, 0},        \
+    {SB(attn_v), "shared.%d.attn_v.weight", {DIM_EMBD2, DIM_KV}, REQUIRED, INIT_NORMAL, 0},        \
+    {SB(attn_output), "shared.%d.attn_output.weight", {DIM_Q, E}, REQUIRED, INIT_NORMAL, 0},       \
+    {SB(ffn_norm), "shared.%d.ffn_norm.weight", {E}, REQUIRED, INIT_ONE, 0}
+
+const struct TensorRow ZAMBA2_TENSORS[] = {
+    EMBEDDING,
+    {LW(attn_norm), "blk.%d.attn_norm.weight", {E}, REQUIRED, INIT_ONE, 0},
+    {LW(ssm_in), "blk.%d.ssm_in.weight", {E, DIM_IN2}, REQUIRED, INIT_NORMAL, 0},
+    {LW(ssm_conv1d), "blk.%d.ssm_conv1d.weight", {DIM_D_CONV, DIM_CONV2}, REQUIRED, INIT_CONV, 0},
+    {LW(ssm_conv1d_b), "blk.%d.ssm_conv1d.bias", {DIM_CONV2}, REQUIRED, INIT_CONV, 0},
+    {LW(ssm_dt_b), "blk.%d.ssm_dt.bias", {DIM_DT_RANK}, REQUIRED, INIT_DT_BIAS, 0},
+    {LW(ssm_a_log), "blk.%d.ssm_a_log", {DIM_ONE, DIM_DT_RANK}, REQUIRED, INIT_A_LOG_HEADS, 0},
+    {LW(ssm_d), "blk.%d.ssm_d", {DIM_ONE, DIM_DT_RANK}, REQUIRED, INIT_D_HEADS, 0},
+    {LW(ssm_norm), "blk.%d.ssm_norm.weight", {DIM_GROUP_WIDTH, DIM_N_GROUP}, REQUIRED, INIT_ONE, 0},
+    {LW(ssm_out), "blk.%d.ssm_out.weight", {DIM_D_INNER, E}, REQUIRED, INIT_NORMAL, 0},
+    {LW(shared_proj), "blk.%d.shared_proj.weight", {E, E}, REQUIRED, INIT_NORMAL, H},
+    {LW(shared_attn_q_a), "blk.%d.shared_attn_q_a.weight", {DIM_EMBD2, DIM_ADAPTER}, REQUIRED_IF_ATTN_ADAPTER, INIT_NORMAL, H},
+    {LW(shared_attn_q_b), "blk.%d.shared_attn_q_b.weight", {DIM_ADAPTER, DIM_Q}, REQUIRED_IF_ATTN_ADAPTER, INIT_NORMAL, H},
+    {LW(shared_attn_k_a), "blk.%d.shared_attn_k_a.weight", {DIM_EMBD2, DIM_ADAPTER}, REQUIRED_IF_ATTN_ADAPTER, INIT_NORMAL, H},
+    {LW(shared_attn_k_b), "blk.%d.shared_attn_k_b.weight", {DIM_ADAPTER, DIM_KV}, REQUIRED_IF_ATTN_ADAPTER, INIT_NORMAL, H},
+    {LW(shared_attn_v_a), "blk.%d.shared_attn_v_a.weight", {DIM_EMBD2, DIM_ADAPTER}, REQUIRED_IF_ATTN_ADAPTER, INIT_NORMAL, H},
+    {LW(shared_attn_v_b), "blk.%d.shared_attn_v_b.weight", {DIM_ADAPTER, DIM_KV}, REQUIRED_IF_ATTN_ADAPTER, INIT_NORMAL, H},
+    {LW(shared_ffn_gate_up_a), "blk.%d.shared_ffn_gate_up_a.weight", {E, DIM_ADAPTER}, REQUIRED_IF_FFN_ADAPTER, INIT_NORMAL, H},
+    {LW(shared_ffn_gate_up_b), "blk.%d.shared_ffn_gate_up_b.weight", {DIM_ADAPTER, DIM_FF2}, REQUIRED_IF_FFN_ADAPTER, INIT_NORMAL, H},
+    SHARED_ATTENTION,
+    {SB(ffn_gate_up), "shared.%d.ffn_gate_up.weight", {E, DIM_FF2}, REQUIRED, INIT_NORMAL, 0},
+    {SB(ffn_down), "shared.%d.ffn_down.weight", {DIM_FF, E}, REQUIRED, INIT_NORMAL, 0},
+    HEAD,
+    TENSORS_END,
+};
+
+// ssm_x outputs [dt_r of every head (nh dr); B of every head (nh ds); C of every head]
+const struct TensorRow ZAMBA_TENSORS[] = {
+    EMBEDDING,
+    {LW(attn_norm), "blk.%d.attn_norm.weight", {E}, REQUIRED, INIT_ONE, 0},
+    {LW(ssm_in), "blk.%d.ssm_in.weight", {E, DIM_D_INNER2}, REQUIRED, INIT_NORMAL, 0},
+    {LW(ssm_conv1d), "blk.%d.ssm_conv1d.weight", {DIM_D_CONV, DIM_D_INNER}, REQUIRED, INIT_CONV, 0},
+    {LW(ssm_conv1d_b), "blk.%d.ssm_conv1d.bias", {DIM_D_INNER}, REQUIRED, INIT_CONV, 0},
+    {LW(ssm_x), "blk.%d.ssm_x.weight", {DIM_D_INNER, DIM_ZAMBA_X}, REQUIRED, INIT_ZAMBA_X, 0},
+    {LW(ssm_dt), "blk.%d.ssm_dt.weight", {DIM_ZAMBA_DT, DIM_D_INNER}, REQUIRED, INIT_ZAMBA_DT, 0},
+    {LW(ssm_dt_b), "blk.%d.ssm_dt.bias", {DIM_D_INNER}, REQUIRED, INIT_DT_BIAS, 0},
+    {LW(ssm_a_log), "blk.%d.ssm_a_log", {DIM_D_STATE, DIM_D_INNER}, REQUIRED, INIT_A_LOG_CHANNELS, 0},
+    {LW(ssm_d), "blk.%d.ssm_d", {DIM_D_INNER}, REQUIRED, INIT_ONE, 0},
+    {LW(ssm_out), "blk.%d.ssm_out.weight", {DIM_D_INNER, E}, REQUIRED, INIT_NORMAL, 0},
+    {LW(shared_proj), "blk.%d.shared_proj.weight", {E, E}, REQUIRED, INIT_NORMAL, H},
+    SHARED_ATTENTION,
+    {SB(ffn_gate), "shared.%d.ffn_gate.weight", {E, DIM_FF}, REQUIRED, INIT_NORMAL, 0},
+    {SB(ffn_up), "shared.%d.ffn_up.weight", {E, DIM_FF}, REQUIRED, INIT_NORMAL, 0},
+    {SB(ffn_down), "shared.%d.ffn_down.weight", {DIM_FF, E}, REQUIRED, INIT_NORMAL, 0},
+    HEAD,
+    TENSORS_END,
+};
+// clang-format on
+#undef H
+#undef E
+
+// ---------------------------------------------------------------------------------------
+// synth: Zamba2-1.2B, and Zamba v1 at 2048 wide with 32 layers by default
+
+// clang-format off
+const int64_t ZAMBA2_SYNTH[P_COUNT] = {
+    [P_EMBD] = 2048, [P_LAYER] = 38, [P_VOCAB] = 32000, [P_CTX] = 4096, [P_FF] = AUTO,
+    [P_HEAD] = 32, [P_HEAD_KV] = AUTO, [P_HEAD_DIM] = AUTO, [P_TIED] = 1, [P_EXPAND] = 2,
+    [P_D_INNER] = AUTO, [P_D_STATE] = 128, [P_D_CONV] = 4, [P_SSM_HEAD_DIM] = 64,
+    [P_N_GROUP] = 1, [P_ATTN_EVERY] = 6, [P_ATTN_OFFSET] = 5, [P_SHARED_BLOCKS] = 1,
+    [P_ADAPTER_RANK] = 128, [P_ATTN_ADAPTER] = 1, [P_FFN_ADAPTER] = 1,
+};
+const int64_t ZAMBA_SYNTH[P_COUNT] = {
+    [P_EMBD] = 2048, [P_LAYER] = 32, [P_VOCAB] = 32000, [P_CTX] = 4096, [P_FF] = AUTO,
+    [P_HEAD] = 16, [P_HEAD_KV] = AUTO, [P_HEAD_DIM] = AUTO, [P_TIED] = 1, [P_EXPAND] = 2,
+    [P_D_INNER] = AUTO, [P_D_STATE] = 16, [P_D_CONV] = 4, [P_DT_RANK] = AUTO,
+    [P_SSM_HEADS] = 2, [P_ATTN_EVERY] = 6, [P_ATTN_OFFSET] = 1, [P_SHARED_BLOCKS] = 1,
+};
+// clang-format on
+
+// The shared attention reads concat(x, embedding): its heads split 2 n_embd.
+void zamba_synth_resolve(int64_t* v) {
+    if (v[P_HEAD_DIM] == AUTO) v[P_HEAD_DIM] = 2 * v[P_EMBD] / v[P_HEAD];
+}
+
+// The keys Zamba and Zamba2 share: heads, the hybrid pattern, the f64 epsilon.
+static void zamba_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
+    key_set_u32(w, a, "feed_forward_length", (uint32_t)v[P_FF]);
+    key_set_u32(w, a, "attention.head_count", (uint32_t)v[P_HEAD]);
+    family_kv_pattern(w, a, v);
+    key_set_u32(w, a, "attention.key_length", (uint32_t)v[P_HEAD_DIM]);
+    key_set_u32(w, a, "attention.value_length", (uint32_t)v[P_HEAD_DIM]);
+    key_set_f64(w, a, "attention.layer_norm_rms_epsilon", 1e-5);
+    key_set_u32(w, a, "shared_block_count", (uint32_t)v[P_SHARED_BLOCKS]);
+}
+
+void zamba2_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
+    int64_t r = v[P_ADAPTER_RANK];
+    int attn_ad = v[P_ATTN_ADAPTER] && r > 0, ffn_ad = v[P_FFN_ADAPTER] && r > 0;
+    zamba_keys(w, a, v);
+    key_set_f32(w, a, "rope.freq_base", 10000.0f);
+    key_set_u32(w, a, "rope.dimension_count", (uint32_t)v[P_HEAD_DIM]);
+    mamba_synth_ssm_keys(w, a, v, v[P_D_INNER] / v[P_SSM_HEAD_DIM], v[P_N_GROUP]);
+    key_set_u32(w, a, "adapter_rank", (uint32_t)(attn_ad || ffn_ad ? r : 0));
+    key_set_bool(w, a, "attention.adapter", attn_ad);
+    key_set_bool(w, a, "ffn.adapter", ffn_ad);
+}
+
+void zamba_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
+    zamba_keys(w, a, v);
+    mamba_synth_ssm_keys(w, a, v, v[P_DT_RANK], v[P_SSM_HEADS]);
+}
+
+static int shared_layers_check(const int64_t* v, char* msg, size_t cap) {
+    int64_t n = family_n_attn(v);
+    if (n < v[P_SHARED_BLOCKS])
+        return snprintf(msg, cap,
+                        "%lld layers with the shared block (i %% --attn-every == --attn-offset) "
+                        "for --shared-blocks %lld",
+                        (long long)n, (long long)v[P_SHARED_BLOCKS]);
+    return 0;
+}
+
+int zamba2_synth_check(const int64_t* v, char* msg, size_t cap) {
+    if (v[P_HEAD_DIM] % 2)
+        return snprintf(msg, cap, "--head-dim must be even (RoPE rotates pairs)");
+    if (mamba2_synth_check(v, msg, cap)) return 1;
+    if ((v[P_ATTN_ADAPTER] || v[P_FFN_ADAPTER]) && v[P_ADAPTER_RANK] == 0)
+        return snprintf(msg, cap, "adapters need an --adapter-rank above 0");
+    return shared_layers_check(v, msg, cap);
+}
+
+int zamba_synth_check(const int64_t* v, char* msg, size_t cap) {
+    if (v[P_D_INNER] % v[P_SSM_HEADS])
+        return snprintf(msg, cap, "--d-inner must be a multiple of --ssm-heads");
+    return shared_layers_check(v, msg, cap);
+}
