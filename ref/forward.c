@@ -1,6 +1,7 @@
 // forward.c: the reference engine's interpreter of the shared graph (see ref.h). One
 // switch over op kinds, no default, so -Wswitch flags an op this engine lacks.
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

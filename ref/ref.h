@@ -3,7 +3,6 @@
 // matmul's output rows, and every output is computed by the same code in the same order.
 #pragma once
 
-#include <pthread.h>
 #include <stdint.h>
 
 #include "err.h"
