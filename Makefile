@@ -35,7 +35,7 @@ SRC_GLES := $(wildcard gles/*.c)
 SRC_TOOLS := $(wildcard tools/*.c)
 APP_MAINS := app/mattn_ref.c app/mattn_gles.c app/mattn_diff.c
 # what every binary's main uses; the rest of app/ is mattn-ref's own commands
-SRC_APP_COMMON := app/session.c app/cli.c app/info.c
+SRC_APP_COMMON := app/session.c app/cli.c app/info.c app/engine_cmd.c
 SRC_APP := $(filter-out $(APP_MAINS),$(wildcard app/*.c))
 SRC_TESTS := $(wildcard tests/test_*.c)
 SHADERS := $(wildcard shaders/*.comp)
