@@ -178,6 +178,9 @@ static void check_family(const struct Family* f, enum GgmlType type) {
         const struct Op* op = &gr.ops[i];
         for (int k = 0; k < OP_MAX_W; k++)
             if (op->w[k] >= 0) used[op->w[k]] = 1;
+        // a streamed matrix in slot 0 is what the op multiplies by: never optional
+        if (OP_INFO[op->kind].w[0] == WROLE_MATRIX && op->w[0] < 0)
+            fail_msg("%s: op %d (%s, layer %d) has no matrix", f->name, i, op->name, op->layer);
     }
     for (int64_t i = 0; i < m.gguf.n_tensors; i++) {
         const char* name = m.gguf.tensors[i].name;

@@ -1,7 +1,7 @@
 // families.h: the family registry. One struct Family row per architecture (registry.c)
 // names everything mattn knows about it: its config loader (hparams -> struct Config, layer
-// kinds), its tensor table (bind.h), and what `mattn-ref synth` needs to write a model of
-// it (flag defaults, family keys). The code lives in one file per family:
+// kinds), its tensor table (bind.h), its graph builder (build.h) and what `mattn-ref synth`
+// needs to write a model of it (flag defaults, family keys). The code lives in one file per family:
 // llama.c, rwkv7.c, mamba.c (mamba, mamba2, jamba), griffin.c (recurrentgemma),
 // zamba.c (zamba2, zamba). Adding a family: docs/ADDING.md.
 #pragma once
@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "bind.h"
+#include "build.h"
 #include "model.h"
 
 // ---------------------------------------------------------------------------------------
@@ -69,6 +70,8 @@ struct Family {
     const struct TensorRow* tensors; // ends with TENSORS_END
     // Checks across bound tensors (half a LoRA pair...), or NULL.
     int (*check)(const struct Model* m, struct Err* e);
+    // Appends the forward pass to b->g (graph_build calls it; build.h has the helpers).
+    void (*build)(struct Builder* b);
     // ---- synth
     uint64_t synth_params;             // PB(p) for each flag that applies
     const int64_t* synth_defaults;     // [P_COUNT]: a ~1B model of a published shape
@@ -95,18 +98,28 @@ int llama_config(struct Model* m, struct Err* e);
 extern const struct TensorRow LLAMA_TENSORS[];
 extern const int64_t LLAMA_SYNTH[P_COUNT];
 void llama_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
+void llama_build(struct Builder* b);
 int llama_synth_check(const int64_t* v, char* msg, size_t cap);
 
 int rwkv7_config(struct Model* m, struct Err* e);
 extern const struct TensorRow RWKV7_TENSORS[];
 extern const int64_t RWKV7_SYNTH[P_COUNT];
 void rwkv7_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
+void rwkv7_build(struct Builder* b);
 int rwkv7_synth_check(const int64_t* v, char* msg, size_t cap);
 
 int mamba_config(struct Model* m, struct Err* e);
 int mamba2_config(struct Model* m, struct Err* e);
 int jamba_config(struct Model* m, struct Err* e);
 int mamba_check(const struct Model* m, struct Err* e);
+void mamba_build(struct Builder* b);
+void mamba2_build(struct Builder* b);
+void jamba_build(struct Builder* b);
+// The Mamba-1 mixer (n_head > 1: Zamba v1's multi-head variant) and the Mamba-2 mixer of
+// layer L: out = mixer(u). zamba.c builds with them too.
+void mamba_build_mixer1(struct Builder* b, int out, int u, const struct LayerWeights* L,
+                        int n_head);
+void mamba_build_mixer2(struct Builder* b, int out, int u, const struct LayerWeights* L);
 extern const struct TensorRow MAMBA_TENSORS[], MAMBA2_TENSORS[], JAMBA_TENSORS[];
 extern const int64_t MAMBA_SYNTH[P_COUNT], MAMBA2_SYNTH[P_COUNT], JAMBA_SYNTH[P_COUNT];
 void mamba_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
@@ -121,6 +134,7 @@ void mamba_synth_ssm_keys(struct GgufWriter* w, const char* arch, const int64_t*
                           int64_t time_step_rank, int64_t n_group);
 
 int griffin_config(struct Model* m, struct Err* e);
+void griffin_build(struct Builder* b);
 extern const struct TensorRow GRIFFIN_TENSORS[];
 extern const int64_t GRIFFIN_SYNTH[P_COUNT];
 void griffin_synth_resolve(int64_t* v);
@@ -130,6 +144,7 @@ int griffin_synth_check(const int64_t* v, char* msg, size_t cap);
 int zamba2_config(struct Model* m, struct Err* e);
 int zamba_config(struct Model* m, struct Err* e);
 int zamba2_check(const struct Model* m, struct Err* e);
+void zamba_build(struct Builder* b); // Zamba2 and Zamba v1
 extern const struct TensorRow ZAMBA2_TENSORS[], ZAMBA_TENSORS[];
 extern const int64_t ZAMBA2_SYNTH[P_COUNT], ZAMBA_SYNTH[P_COUNT];
 void zamba_synth_resolve(int64_t* v);

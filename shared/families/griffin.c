@@ -1,6 +1,6 @@
 // griffin.c: RecurrentGemma / Griffin (ARCHITECTURES.md §6) in mattn's GGUF layout
-// (docs/GGUF.md): its keys, its tensor table and what synth writes for it. The graph is
-// build_recurrentgemma() in graph.c.
+// (docs/GGUF.md): its keys, its tensor table, its graph (griffin_build) and what synth
+// writes for it.
 #include <math.h>
 #include <stdio.h>
 
@@ -101,6 +101,105 @@ const struct TensorRow GRIFFIN_TENSORS[] = {
 #undef R
 #undef E
 #undef LRU
+
+// ---------------------------------------------------------------------------------------
+// graph (ARCHITECTURES.md §6)
+
+static void op_scale(struct Builder* b, const char* name, int out, int x, double s) {
+    struct Op* op = build_emit(b, OP_SCALE, name, out);
+    if (!op) return;
+    op->in[0] = x;
+    op->p.scale.s = s;
+}
+
+static void op_matmul_blockdiag(struct Builder* b, const char* name, int out, int x,
+                                const struct GgufTensor* w, const struct GgufTensor* bias,
+                                int n_block) {
+    struct Op* op = build_emit(b, OP_MATMUL_BLOCKDIAG, name, out);
+    if (!op) return;
+    op->in[0] = x;
+    op->w[0] = build_tensor(b, w);
+    op->w[1] = build_tensor(b, bias);
+    op->p.blockdiag.n_block = n_block;
+}
+
+static void op_rg_lru(struct Builder* b, int out, int x, int gate_x, int gate_a,
+                      const struct LayerWeights* L) {
+    int slot = build_state(b, STATE_RG_LRU, b->m->config.ssm_d_inner, 0);
+    struct Op* op = build_emit(b, OP_RG_LRU, "rg_lru", out);
+    if (!op) return;
+    op->in[0] = x;
+    op->in[1] = gate_x;
+    op->in[2] = gate_a;
+    op->w[0] = build_tensor(b, L->rg_param);
+    op->state = slot;
+}
+
+static void op_softcap(struct Builder* b, const char* name, int out, int x, double cap) {
+    struct Op* op = build_emit(b, OP_SOFTCAP, name, out);
+    if (!op) return;
+    op->in[0] = x;
+    op->p.softcap.cap = cap;
+}
+
+// Griffin's recurrent block (§6.5), HF RecurrentGemmaRecurrentBlock:
+// out = W_out( RG-LRU(conv(W_x u)) * gelu_tanh(W_y u) ).
+static void build_rglru_block(struct Builder* b, int out, int u, const struct LayerWeights* L) {
+    const struct Config* c = &b->m->config;
+    int lru = c->ssm_d_inner;
+    int y = build_buf(b, "rg_y", lru), xr = build_buf(b, "rg_x", lru),
+        xc = build_buf(b, "rg_xc", lru);
+    int gx = build_buf(b, "rg_gate_x", lru), ga = build_buf(b, "rg_gate_a", lru),
+        h = build_buf(b, "rg_h", lru);
+    op_matmul(b, "rg_y", y, u, L->rg_y, L->rg_y_b);
+    op_matmul(b, "rg_x", xr, u, L->rg_x, L->rg_x_b);
+    struct Op* conv = op_ssm_conv(b, xc, xr, L, lru);
+    if (conv) conv->p.ssm.linear = 1; // Griffin's conv has no activation after it
+    // The gates read the conv output, one (bw x bw) block per head (n_head blocks).
+    op_matmul_blockdiag(b, "rg_gate_x", gx, xc, L->rg_gate_x, L->rg_gate_x_b, c->n_head);
+    op_unary(b, "rg_gate_x_sigmoid", gx, gx, UNARY_SIGMOID);
+    op_matmul_blockdiag(b, "rg_gate_a", ga, xc, L->rg_gate_a, L->rg_gate_a_b, c->n_head);
+    op_unary(b, "rg_gate_a_sigmoid", ga, ga, UNARY_SIGMOID);
+    op_rg_lru(b, h, xc, gx, ga, L);
+    op_glu(b, "rg_gated", h, y, h, ACT_GELU_TANH); // gelu_tanh(y) * h
+    op_matmul(b, "rg_out", out, h, L->rg_out, L->rg_out_b);
+}
+
+// §6.4: x = E[t] * bf16(sqrt(D)); per layer x += temporal(norm(x)); x += MLP(norm(x)), all
+// norms Gemma's (1 + w); logits = cap * tanh(head(norm(x)) / cap).
+void griffin_build(struct Builder* b) {
+    const struct Config* c = &b->m->config;
+    int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
+    int x = build_buf(b, "x", c->n_embd), xb = build_buf(b, "xb", c->n_embd),
+        xb2 = build_buf(b, "xb2", c->n_embd);
+    b->layer = -1;
+    op_embed(b, x, b->m->w.token_embd);
+    op_scale(b, "inp_scaled", x, x, c->embd_scale);
+    for (int l = 0; l < c->n_layer; l++) {
+        const struct LayerWeights* L = &b->m->w.layers[l];
+        b->layer = l;
+        op_rmsnorm(b, "attn_norm", xb, x, L->attn_norm, c->norm_eps);
+        if (c->layer_kind[l] == LAYER_ATTN) {
+            // MQA with RoPE on the first n_rot dims of each head, over the last W positions.
+            int q = build_buf(b, "q", n_q), k = build_buf(b, "k", n_kv),
+                v = build_buf(b, "v", n_kv);
+            int att = build_buf(b, "att_out", n_q), n_head_kv = c->layer_n_head_kv[l];
+            op_matmul(b, "Qcur", q, xb, L->attn_q, L->attn_q_b);
+            op_matmul(b, "Kcur", k, xb, L->attn_k, L->attn_k_b);
+            op_matmul(b, "Vcur", v, xb, L->attn_v, L->attn_v_b);
+            op_rope(b, "Qcur_rope", q, c->n_head);
+            op_rope(b, "Kcur_rope", k, n_head_kv);
+            op_attn(b, att, q, k, v, n_head_kv, c->sliding_window);
+            op_matmul(b, "attn_out", xb2, att, L->attn_output, L->attn_output_b);
+        } else {
+            build_rglru_block(b, xb2, xb, L);
+        }
+        op_add(b, "ffn_inp", x, x, xb2);
+        build_ffn_dense(b, x, L, ACT_GELU_TANH);
+    }
+    build_output(b, x);
+    op_softcap(b, "result_softcap", b->g->logits, b->g->logits, c->logit_softcap);
+}
 
 // ---------------------------------------------------------------------------------------
 // synth: recurrentgemma-2b's 26 layers at 1536 wide by default

@@ -1,6 +1,5 @@
 // llama.c: Llama (and Mistral, stored as llama; ARCHITECTURES.md §3) in llama.cpp's GGUF
-// layout: its keys, its tensor table and what synth writes for it. The graph is
-// build_llama() in graph.c.
+// layout: its keys, its tensor table, its graph (llama_build) and what synth writes for it.
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -80,6 +79,34 @@ const struct TensorRow LLAMA_TENSORS[] = {
     TENSORS_END,
 };
 // clang-format on
+
+// ---------------------------------------------------------------------------------------
+// graph (ARCHITECTURES.md §3)
+
+void llama_build(struct Builder* b) {
+    const struct Config* c = &b->m->config;
+    int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
+    int x = build_buf(b, "x", c->n_embd), xb = build_buf(b, "xb", c->n_embd);
+    int q = build_buf(b, "q", n_q), k = build_buf(b, "k", n_kv), v = build_buf(b, "v", n_kv);
+    int att = build_buf(b, "att_out", n_q);
+    b->layer = -1;
+    op_embed(b, x, b->m->w.token_embd); // x = E[t], no scaling
+    for (int l = 0; l < c->n_layer; l++) {
+        const struct LayerWeights* L = &b->m->w.layers[l];
+        b->layer = l;
+        op_rmsnorm(b, "attn_norm", xb, x, L->attn_norm, c->norm_eps);
+        op_matmul(b, "Qcur", q, xb, L->attn_q, L->attn_q_b);
+        op_matmul(b, "Kcur", k, xb, L->attn_k, L->attn_k_b);
+        op_matmul(b, "Vcur", v, xb, L->attn_v, L->attn_v_b);
+        op_rope(b, "Qcur_rope", q, c->n_head);
+        op_rope(b, "Kcur_rope", k, c->n_head_kv);
+        op_attn(b, att, q, k, v, c->n_head_kv, c->sliding_window);
+        op_matmul(b, "attn_out", xb, att, L->attn_output, L->attn_output_b);
+        op_add(b, "ffn_inp", x, x, xb);
+        build_ffn_dense(b, x, L, ACT_SILU);
+    }
+    build_output(b, x);
+}
 
 // ---------------------------------------------------------------------------------------
 // synth: TinyLlama-1.1B by default

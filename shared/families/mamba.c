@@ -1,7 +1,7 @@
 // mamba.c: the Mamba family (ARCHITECTURES.md §5, §7.4) in llama.cpp's GGUF layouts:
 // Mamba-1 ("mamba"), Mamba-2 ("mamba2") and Jamba (attention or Mamba-1 layers, dense or
-// MoE MLPs). Their keys, tensor tables and what synth writes for them; the graphs are
-// build_mamba(), build_mamba2() and build_jamba() in graph.c.
+// MoE MLPs). Their keys, tensor tables, graphs (mamba_build, mamba2_build, jamba_build; the
+// two mixers zamba.c uses too) and what synth writes for them.
 #include <math.h>
 #include <stdio.h>
 
@@ -174,6 +174,179 @@ const struct TensorRow JAMBA_TENSORS[] = {
 #undef MOE
 #undef DENSE
 // clang-format on
+
+// ---------------------------------------------------------------------------------------
+// graph (ARCHITECTURES.md §5, §7.4)
+
+// Mamba-1 (mamba2 = 0: n_head = d_inner channels of head_dim 1, A per channel and state) or
+// Mamba-2 (A, D, dt per head) scan; B/C per group of channels (n_group contiguous groups:
+// Mamba-2's groups, Zamba v1's heads; 1 for plain Mamba-1).
+static void op_ssm_scan(struct Builder* b, int mamba2, int n_group, int out, int x, int dt, int B,
+                        int C, const struct LayerWeights* L) {
+    const struct Config* c = &b->m->config;
+    int n_head = mamba2 ? c->ssm_dt_rank : c->ssm_d_inner;
+    int head_dim = mamba2 ? c->ssm_d_inner / c->ssm_dt_rank : 1;
+    int slot = build_state(b, STATE_SSM, n_head * head_dim * c->ssm_d_state, 0);
+    struct Op* op = build_emit(b, mamba2 ? OP_SSM_SCAN2 : OP_SSM_SCAN, "ssm_scan", out);
+    if (!op) return;
+    op->in[0] = x;
+    op->in[1] = dt;
+    op->in[2] = B;
+    op->in[3] = C;
+    op->w[0] = build_tensor(b, L->ssm_a ? L->ssm_a : L->ssm_a_log);
+    op->w[1] = build_tensor(b, L->ssm_d);
+    op->w[2] = build_tensor(b, L->ssm_dt_b);
+    op->state = slot;
+    op->p.ssm.n_head = n_head;
+    op->p.ssm.head_dim = head_dim;
+    op->p.ssm.n_group = n_group;
+    op->p.ssm.d_state = c->ssm_d_state;
+    op->p.ssm.a_log = !L->ssm_a;
+}
+
+static void op_rmsnorm_group(struct Builder* b, const char* name, int out, int x,
+                             const struct GgufTensor* w, int n_group, double eps) {
+    struct Op* op = build_emit(b, OP_RMSNORM_GROUP, name, out);
+    if (!op) return;
+    op->in[0] = x;
+    op->w[0] = build_tensor(b, w);
+    op->p.gnorm.n_group = n_group;
+    op->p.gnorm.eps = eps;
+}
+
+static void op_moe(struct Builder* b, int out, int u, const struct LayerWeights* L) {
+    const struct Config* c = &b->m->config;
+    struct Op* op = build_emit(b, OP_MOE, "ffn_moe_out", out);
+    if (!op) return;
+    op->in[0] = u;
+    op->w[0] = build_tensor(b, L->ffn_gate_inp);
+    op->w[1] = build_tensor(b, L->ffn_gate_exps);
+    op->w[2] = build_tensor(b, L->ffn_up_exps);
+    op->w[3] = build_tensor(b, L->ffn_down_exps);
+    op->p.moe.n_expert = c->n_expert;
+    op->p.moe.n_expert_used = c->n_expert_used;
+    op->p.moe.n_ff = (int)L->ffn_gate_exps->ne[1];
+}
+
+// Mamba-1 mixer (§5.5): out = W_out( scan(silu(conv(x)), dt, B, C) * silu(z) ), [x, z] = W_in u.
+// Jamba's dt/B/C RMSNorms are applied when the layer has them. n_head > 1: Zamba v1's
+// multi-head Mamba-1 (§7.8), whose ssm_x yields [dt_r; B; C] of every head, each n_head wide.
+void mamba_build_mixer1(struct Builder* b, int out, int u, const struct LayerWeights* L,
+                        int n_head) {
+    const struct Config* c = &b->m->config;
+    int di = c->ssm_d_inner, ds = c->ssm_d_state * n_head, dr = c->ssm_dt_rank * n_head;
+    int xz = build_buf(b, "ssm_xz", 2 * di), sx = build_buf(b, "ssm_x", di),
+        sz = build_buf(b, "ssm_z", di);
+    int xc = build_buf(b, "ssm_xc", di), dbc = build_buf(b, "ssm_dbc", dr + 2 * ds);
+    int dtr = build_buf(b, "ssm_dtr", dr), sB = build_buf(b, "ssm_B", ds),
+        sC = build_buf(b, "ssm_C", ds);
+    int dt = build_buf(b, "ssm_dt", di), y = build_buf(b, "ssm_y", di);
+    op_matmul(b, "ssm_in", xz, u, L->ssm_in, NULL);
+    op_slice(b, "ssm_in_x", sx, xz, 0);
+    op_slice(b, "ssm_in_z", sz, xz, di);
+    op_ssm_conv(b, xc, sx, L, di);
+    op_matmul(b, "ssm_x", dbc, xc, L->ssm_x, NULL);
+    op_slice(b, "ssm_dt_r", dtr, dbc, 0);
+    op_slice(b, "ssm_B", sB, dbc, dr);
+    op_slice(b, "ssm_C", sC, dbc, dr + ds);
+    if (L->ssm_dt_norm) {
+        op_rmsnorm(b, "ssm_dt_norm", dtr, dtr, L->ssm_dt_norm, c->norm_eps);
+        op_rmsnorm(b, "ssm_b_norm", sB, sB, L->ssm_b_norm, c->norm_eps);
+        op_rmsnorm(b, "ssm_c_norm", sC, sC, L->ssm_c_norm, c->norm_eps);
+    }
+    op_matmul(b, "ssm_dt", dt, dtr, L->ssm_dt, NULL); // its bias is added in the scan
+    op_ssm_scan(b, 0, n_head, y, xc, dt, sB, sC, L);
+    op_glu(b, "ssm_gate", y, sz, y, ACT_SILU);
+    op_matmul(b, "ssm_out", out, y, L->ssm_out, NULL);
+}
+
+// Mamba-2 mixer (§7.4): [z, xBC, dt] = W_in u; xBC = silu(conv(xBC)); [x, B, C] = xBC;
+// out = W_out GroupRMSNorm(scan2(x, dt, B, C) * silu(z)).
+void mamba_build_mixer2(struct Builder* b, int out, int u, const struct LayerWeights* L) {
+    const struct Config* c = &b->m->config;
+    int di = c->ssm_d_inner, nh = c->ssm_dt_rank, gn = c->ssm_n_group * c->ssm_d_state;
+    int conv_dim = di + 2 * gn;
+    int zxbcdt = build_buf(b, "ssm_zxbcdt", di + conv_dim + nh), sz = build_buf(b, "ssm_z", di);
+    int xbc = build_buf(b, "ssm_xbc", conv_dim), dtr = build_buf(b, "ssm_dtr", nh);
+    int xbcc = build_buf(b, "ssm_xbc_conv", conv_dim), sx = build_buf(b, "ssm_x", di);
+    int sB = build_buf(b, "ssm_B", gn), sC = build_buf(b, "ssm_C", gn),
+        y = build_buf(b, "ssm_y", di);
+    op_matmul(b, "ssm_in", zxbcdt, u, L->ssm_in, NULL);
+    op_slice(b, "ssm_in_z", sz, zxbcdt, 0);
+    op_slice(b, "ssm_in_xbc", xbc, zxbcdt, di);
+    op_slice(b, "ssm_in_dt", dtr, zxbcdt, di + conv_dim);
+    op_ssm_conv(b, xbcc, xbc, L, conv_dim);
+    op_slice(b, "ssm_x", sx, xbcc, 0);
+    op_slice(b, "ssm_B", sB, xbcc, di);
+    op_slice(b, "ssm_C", sC, xbcc, di + gn);
+    op_ssm_scan(b, 1, c->ssm_n_group, y, sx, dtr, sB, sC, L);
+    op_glu(b, "ssm_gate", y, sz, y, ACT_SILU);
+    op_rmsnorm_group(b, "ssm_norm", y, y, L->ssm_norm, c->ssm_n_group,
+                     c->ssm_gnorm_eps > 0 ? c->ssm_gnorm_eps : c->norm_eps);
+    op_matmul(b, "ssm_out", out, y, L->ssm_out, NULL);
+}
+
+// Mamba-1 / Mamba-2 models: x = x + mixer(norm(x)) per layer, no FFN.
+static void build_mamba_family(struct Builder* b, int mamba2) {
+    const struct Config* c = &b->m->config;
+    int x = build_buf(b, "x", c->n_embd), xb = build_buf(b, "xb", c->n_embd),
+        xb2 = build_buf(b, "xb2", c->n_embd);
+    b->layer = -1;
+    op_embed(b, x, b->m->w.token_embd);
+    for (int l = 0; l < c->n_layer; l++) {
+        const struct LayerWeights* L = &b->m->w.layers[l];
+        b->layer = l;
+        op_rmsnorm(b, "attn_norm", xb, x, L->attn_norm, c->norm_eps);
+        if (mamba2)
+            mamba_build_mixer2(b, xb2, xb, L);
+        else
+            mamba_build_mixer1(b, xb2, xb, L, 1);
+        op_add(b, "l_out", x, x, xb2);
+    }
+    build_output(b, x);
+}
+
+void mamba_build(struct Builder* b) {
+    build_mamba_family(b, 0);
+}
+void mamba2_build(struct Builder* b) {
+    build_mamba_family(b, 1);
+}
+
+// Jamba (§5.4): attention (no RoPE) or Mamba-1 mixer, then a dense MLP or MoE.
+void jamba_build(struct Builder* b) {
+    const struct Config* c = &b->m->config;
+    int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
+    int x = build_buf(b, "x", c->n_embd), xb = build_buf(b, "xb", c->n_embd),
+        xb2 = build_buf(b, "xb2", c->n_embd);
+    int q = build_buf(b, "q", n_q), k = build_buf(b, "k", n_kv), v = build_buf(b, "v", n_kv);
+    int att = build_buf(b, "att_out", n_q);
+    b->layer = -1;
+    op_embed(b, x, b->m->w.token_embd);
+    for (int l = 0; l < c->n_layer; l++) {
+        const struct LayerWeights* L = &b->m->w.layers[l];
+        b->layer = l;
+        op_rmsnorm(b, "attn_norm", xb, x, L->attn_norm, c->norm_eps);
+        if (c->layer_kind[l] == LAYER_ATTN) {
+            op_matmul(b, "Qcur", q, xb, L->attn_q, NULL);
+            op_matmul(b, "Kcur", k, xb, L->attn_k, NULL);
+            op_matmul(b, "Vcur", v, xb, L->attn_v, NULL);
+            op_attn(b, att, q, k, v, c->layer_n_head_kv[l], 0); // no RoPE
+            op_matmul(b, "attn_out", xb2, att, L->attn_output, NULL);
+        } else {
+            mamba_build_mixer1(b, xb2, xb, L, 1);
+        }
+        op_add(b, "ffn_inp", x, x, xb2);
+        if (c->ffn_kind[l] == FFN_MOE) {
+            op_rmsnorm(b, "ffn_norm", xb, x, L->ffn_norm, c->norm_eps);
+            op_moe(b, xb2, xb, L);
+            op_add(b, "l_out", x, x, xb2);
+        } else {
+            build_ffn_dense(b, x, L, ACT_SILU);
+        }
+    }
+    build_output(b, x);
+}
 
 // ---------------------------------------------------------------------------------------
 // synth: mamba-1.4b, mamba2-1.3b, and Jamba's layout at 1024 wide by default

@@ -14,34 +14,34 @@
 
 // clang-format off
 static const struct Family FAMILIES[] = {
-    [ARCH_LLAMA] = {ARCH_LLAMA, "llama", "llama", llama_config, LLAMA_TENSORS, NULL,
+    [ARCH_LLAMA] = {ARCH_LLAMA, "llama", "llama", llama_config, LLAMA_TENSORS, NULL, llama_build,
                     PB_COMMON | PB(P_FF) | ATTN | PB(P_WINDOW), LLAMA_SYNTH, NULL,
                     llama_synth_check, llama_synth_keys, NULL},
-    [ARCH_RWKV7] = {ARCH_RWKV7, "rwkv7", "rwkv7", rwkv7_config, RWKV7_TENSORS, NULL,
+    [ARCH_RWKV7] = {ARCH_RWKV7, "rwkv7", "rwkv7", rwkv7_config, RWKV7_TENSORS, NULL, rwkv7_build,
                     PB_COMMON | PB(P_FF) | PB(P_HEAD_DIM) | PB(P_LORA_DECAY) | PB(P_LORA_ICLR) |
                         PB(P_LORA_VALUE) | PB(P_LORA_GATE),
                     RWKV7_SYNTH, NULL, rwkv7_synth_check, rwkv7_synth_keys, NULL},
-    [ARCH_JAMBA] = {ARCH_JAMBA, "jamba", "jamba", jamba_config, JAMBA_TENSORS, mamba_check,
+    [ARCH_JAMBA] = {ARCH_JAMBA, "jamba", "jamba", jamba_config, JAMBA_TENSORS, mamba_check, jamba_build,
                     PB_COMMON | PB(P_FF) | ATTN | SSM1 | PB(P_N_EXPERT) | PB(P_N_EXPERT_USED) |
                         PB(P_MOE_EVERY) | PB(P_MOE_OFFSET) | PATTERN,
                     JAMBA_SYNTH, NULL, jamba_synth_check, jamba_synth_keys, jamba_synth_layers},
-    [ARCH_MAMBA] = {ARCH_MAMBA, "mamba", "mamba", mamba_config, MAMBA_TENSORS, mamba_check,
+    [ARCH_MAMBA] = {ARCH_MAMBA, "mamba", "mamba", mamba_config, MAMBA_TENSORS, mamba_check, mamba_build,
                     PB_COMMON | SSM1, MAMBA_SYNTH, NULL, NULL, mamba_synth_keys, NULL},
-    [ARCH_MAMBA2] = {ARCH_MAMBA2, "mamba2", "mamba2", mamba2_config, MAMBA2_TENSORS, NULL,
+    [ARCH_MAMBA2] = {ARCH_MAMBA2, "mamba2", "mamba2", mamba2_config, MAMBA2_TENSORS, NULL, mamba2_build,
                      PB_COMMON | SSM2, MAMBA2_SYNTH, NULL, mamba2_synth_check, mamba2_synth_keys,
                      NULL},
     [ARCH_RECURRENTGEMMA] = {ARCH_RECURRENTGEMMA, "recurrentgemma", "rgemma", griffin_config,
-                             GRIFFIN_TENSORS, NULL,
+                             GRIFFIN_TENSORS, NULL, griffin_build,
                              PB_COMMON | PB(P_FF) | ATTN | PB(P_WINDOW) | PB(P_D_INNER) |
                                  PB(P_D_CONV) | PATTERN | PB(P_SOFTCAP),
                              GRIFFIN_SYNTH, griffin_synth_resolve, griffin_synth_check,
                              griffin_synth_keys, NULL},
-    [ARCH_ZAMBA2] = {ARCH_ZAMBA2, "zamba2", "zamba2", zamba2_config, ZAMBA2_TENSORS, zamba2_check,
+    [ARCH_ZAMBA2] = {ARCH_ZAMBA2, "zamba2", "zamba2", zamba2_config, ZAMBA2_TENSORS, zamba2_check, zamba_build,
                      PB_COMMON | PB(P_FF) | ATTN | SSM2 | PATTERN | PB(P_SHARED_BLOCKS) |
                          PB(P_ADAPTER_RANK) | PB(P_ATTN_ADAPTER) | PB(P_FFN_ADAPTER),
                      ZAMBA2_SYNTH, zamba_synth_resolve, zamba2_synth_check, zamba2_synth_keys,
                      NULL},
-    [ARCH_ZAMBA] = {ARCH_ZAMBA, "zamba", "zamba", zamba_config, ZAMBA_TENSORS, NULL,
+    [ARCH_ZAMBA] = {ARCH_ZAMBA, "zamba", "zamba", zamba_config, ZAMBA_TENSORS, NULL, zamba_build,
                     PB_COMMON | PB(P_FF) | ATTN | SSM1 | PB(P_SSM_HEADS) | PATTERN |
                         PB(P_SHARED_BLOCKS),
                     ZAMBA_SYNTH, zamba_synth_resolve, zamba_synth_check, zamba_synth_keys, NULL},

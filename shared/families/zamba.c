@@ -1,7 +1,7 @@
 // zamba.c: Zamba2 and Zamba v1 (ARCHITECTURES.md §7, §7.8) in mattn's GGUF layouts
 // (docs/GGUF.md): Mamba-2 (v1: multi-head Mamba-1) layers, some of which first run one of
-// the shared transformer blocks ("shared.%d.*"). Their keys, tensor tables and what synth
-// writes for them; the graph is build_zamba2() in graph.c.
+// the shared transformer blocks ("shared.%d.*"). Their keys, tensor tables, graph
+// (zamba_build serves both) and what synth writes for them.
 #include <math.h>
 #include <stdio.h>
 
@@ -171,6 +171,110 @@ const struct TensorRow ZAMBA_TENSORS[] = {
 // clang-format on
 #undef H
 #undef E
+
+// ---------------------------------------------------------------------------------------
+// graph (ARCHITECTURES.md §7)
+
+static void op_concat(struct Builder* b, const char* name, int out, int x, int y) {
+    struct Op* op = build_emit(b, OP_CONCAT, name, out);
+    if (!op) return;
+    op->in[0] = x;
+    op->in[1] = y;
+}
+
+// out = W x + B (A x), in that order (HF: proj(x) + adapter_list[j](x)); plain W x without
+// an adapter. lora is scratch of the adapter's rank, tmp of out's width.
+static void build_adapted(struct Builder* b, const char* name, const char* name_a,
+                          const char* name_b, const char* name_sum, int out, int x,
+                          const struct GgufTensor* w, const struct GgufTensor* a,
+                          const struct GgufTensor* bm, int lora, int tmp) {
+    op_matmul(b, name, out, x, w, NULL);
+    if (!a) return;
+    op_matmul(b, name_a, lora, x, a, NULL);
+    op_matmul(b, name_b, tmp, lora, bm, NULL);
+    op_add(b, name_sum, out, out, tmp);
+}
+
+// The shared transformer block S at a hybrid layer (§7.5): attention over
+// RMSNorm(concat(x, e)) with this layer's adapters and KV cache, then RMSNorm and the GELU
+// MLP, with no residual anywhere inside; out = shared_proj(block output), the layer's own
+// projection.
+static void build_zamba2_shared(struct Builder* b, int out, int x, int emb,
+                                const struct SharedBlock* S, const struct LayerWeights* L) {
+    const struct Config* c = &b->m->config;
+    int D = c->n_embd, F = c->n_ff;
+    int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
+    int xe = build_buf(b, "x_emb", 2 * D), xb = build_buf(b, "xb", D);
+    int q = build_buf(b, "q", n_q), k = build_buf(b, "k", n_kv), v = build_buf(b, "v", n_kv);
+    int att = build_buf(b, "att_out", n_q);
+    int hb = build_buf(b, "hb", F), hb2 = build_buf(b, "hb2", F);
+    int lora = build_buf(b, "lora", c->adapter_rank > 0 ? c->adapter_rank : 1);
+    int tmp = build_buf(b, "lora_out", n_q > 2 * F ? n_q : 2 * F);
+    op_concat(b, "attn_inp", xe, x, emb); // current hidden first, embedding second
+    op_rmsnorm(b, "attn_norm_shared", xe, xe, S->attn_norm, c->norm_eps);
+    build_adapted(b, "Qcur", "Qcur_lora_a", "Qcur_lora_b", "Qcur_adapted", q, xe, S->attn_q,
+                  L->shared_attn_q_a, L->shared_attn_q_b, lora, tmp);
+    build_adapted(b, "Kcur", "Kcur_lora_a", "Kcur_lora_b", "Kcur_adapted", k, xe, S->attn_k,
+                  L->shared_attn_k_a, L->shared_attn_k_b, lora, tmp);
+    build_adapted(b, "Vcur", "Vcur_lora_a", "Vcur_lora_b", "Vcur_adapted", v, xe, S->attn_v,
+                  L->shared_attn_v_a, L->shared_attn_v_b, lora, tmp);
+    if (c->n_rot > 0) {
+        op_rope(b, "Qcur_rope", q, c->n_head);
+        op_rope(b, "Kcur_rope", k, c->n_head_kv);
+    }
+    op_attn(b, att, q, k, v, c->n_head_kv, 0); // one cache per invocation, scale (hd/2)^-0.5
+    op_matmul(b, "attn_out", xb, att, S->attn_output, NULL);
+    op_rmsnorm(b, "ffn_norm", xb, xb, S->ffn_norm, c->norm_eps);
+    if (S->ffn_gate_up) {
+        int gu = build_buf(b, "ffn_gate_up", 2 * F);
+        build_adapted(b, "ffn_gate_up", "ffn_gate_up_lora_a", "ffn_gate_up_lora_b",
+                      "ffn_gate_up_adapted", gu, xb, S->ffn_gate_up, L->shared_ffn_gate_up_a,
+                      L->shared_ffn_gate_up_b, lora, tmp);
+        op_slice(b, "ffn_gate", hb, gu, 0); // torch.chunk(gate_up, 2): gate first
+        op_slice(b, "ffn_up", hb2, gu, F);
+    } else { // Zamba v1
+        op_matmul(b, "ffn_gate", hb, xb, S->ffn_gate, NULL);
+        op_matmul(b, "ffn_up", hb2, xb, S->ffn_up, NULL);
+    }
+    op_glu(b, "ffn_glu", hb, hb, hb2, ACT_GELU);
+    op_matmul(b, "ffn_out", xb, hb, S->ffn_down, NULL);
+    op_matmul(b, "shared_proj", out, xb, L->shared_proj, NULL);
+}
+
+// Zamba2 (§7.2) and Zamba v1 (§7.8): every layer is a Mamba-2 (v1: multi-head Mamba-1)
+// layer; a hybrid layer first runs its shared block and adds the projected result to the
+// mixer's *input* (the residual stays x).
+void zamba_build(struct Builder* b) {
+    const struct Config* c = &b->m->config;
+    int D = c->n_embd;
+    int x = build_buf(b, "x", D), xb = build_buf(b, "xb", D), xb2 = build_buf(b, "xb2", D);
+    int emb = build_buf(b, "inp_embd", D);
+    b->layer = -1;
+    // e is kept for every hybrid layer; x = e is a second lookup (no copy op needed)
+    op_embed(b, emb, b->m->w.token_embd);
+    struct Op* op = build_emit(b, OP_EMBED, "inp_x", x);
+    if (op) op->w[0] = build_tensor(b, b->m->w.token_embd);
+    for (int l = 0; l < c->n_layer; l++) {
+        const struct LayerWeights* L = &b->m->w.layers[l];
+        b->layer = l;
+        int s = c->layer_shared[l];
+        if (s >= 0) {
+            build_zamba2_shared(b, xb2, x, emb, &b->m->w.shared[s], L);
+            op_add(b, "mamba_inp", xb2, x, xb2);
+            op_rmsnorm(b, "attn_norm", xb, xb2, L->attn_norm, c->norm_eps);
+        } else {
+            op_rmsnorm(b, "attn_norm", xb, x, L->attn_norm, c->norm_eps);
+        }
+        if (c->arch == ARCH_ZAMBA)
+            mamba_build_mixer1(b, xb2, xb, L, c->ssm_n_group);
+        else
+            mamba_build_mixer2(b, xb2, xb, L);
+        op_add(b, "l_out", x, x, xb2);
+    }
+    build_output(b, x);
+}
+
+// ---------------------------------------------------------------------------------------
 
 // ---------------------------------------------------------------------------------------
 // synth: Zamba2-1.2B, and Zamba v1 at 2048 wide with 32 layers by default
