@@ -174,12 +174,14 @@ void info_print_text(FILE* f, const cJSON* info) {
 }
 
 void info_add_layers(cJSON* info, const struct Model* m) {
-    static const char* const KIND[LAYER_KIND_COUNT] = {
+    // declared [] so that a kind added at the end of its enum fails the asserts below
+    static const char* const KIND[] = {
         [LAYER_ATTN] = "attn",   [LAYER_MAMBA] = "mamba", [LAYER_MAMBA2] = "mamba2",
         [LAYER_RWKV7] = "rwkv7", [LAYER_RGLRU] = "rglru",
     };
-    static const char* const FFN[FFN_KIND_COUNT] = {
-        [FFN_NONE] = "", [FFN_DENSE] = "+ffn", [FFN_MOE] = "+moe"};
+    static const char* const FFN[] = {[FFN_NONE] = "", [FFN_DENSE] = "+ffn", [FFN_MOE] = "+moe"};
+    _Static_assert(sizeof(KIND) / sizeof(KIND[0]) == LAYER_KIND_COUNT, "KIND: one per LayerKind");
+    _Static_assert(sizeof(FFN) / sizeof(FFN[0]) == FFN_KIND_COUNT, "FFN: one per FfnKind");
     const struct Config* c = &m->config;
     cJSON* arr = cJSON_AddArrayToObject(info, "layers");
     int n_attn = 0, n_rec = 0, n_moe = 0;

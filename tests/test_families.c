@@ -17,6 +17,7 @@
 
 #include "bind.h"
 #include "check.h"
+#include "convert.h"
 #include "families/families.h"
 #include "graph.h"
 #include "model.h"
@@ -73,6 +74,16 @@ static void test_registry_rows(void** state) {
     char names[200];
     family_names(names, sizeof(names), " ");
     assert_non_null(strstr(names, "llama rwkv7"));
+    // every converter writes an architecture the registry knows
+    char types[200], *save = NULL;
+    convert_model_types(types, sizeof(types));
+    int n_types = 0;
+    for (char* t = strtok_r(types, ", ", &save); t; t = strtok_r(NULL, ", ", &save), n_types++) {
+        const char* arch = convert_arch_for(t);
+        if (!arch || !family_by_name(arch))
+            fail_msg("convert: model_type %s maps to '%s', no family", t, arch ? arch : "?");
+    }
+    assert_true(n_types >= ARCH_COUNT);
 }
 
 // ---------------------------------------------------------------------------------------

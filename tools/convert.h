@@ -3,8 +3,12 @@
 // and metadata, as ../shared/gguf/README.md documents them), recurrent_gemma, zamba2 and
 // zamba (layouts of our own, docs/GGUF.md). The output is written through gguf_writer_write_file
 // (path.tmp, then renamed): on any error no file is left at out_path.
-// Not here: flag parsing and printing (app/convert_cmd.c). Tests: tests/test_convert.c.
+// The driver is tools/convert.c; one tools/hf_<family>.c per family, tools/hf_common.c and
+// tools/hf_tokenizer.c do the work. Not here: flag parsing and printing (app/convert_cmd.c).
+// Tests: tests/test_convert.c.
 #pragma once
+
+#include <stddef.h>
 
 #include "err.h"
 #include "quant.h"
@@ -25,3 +29,5 @@ int convert_hf(const char* dir, const char* out_path, const struct ConvertOption
 // The GGUF architecture a config.json model_type maps to ("mistral" -> "llama",
 // "recurrent_gemma" -> "recurrentgemma"), or NULL when unsupported.
 const char* convert_arch_for(const char* model_type);
+// "llama, mistral, ..." (every model_type convert_hf takes) into buf; returns buf.
+const char* convert_model_types(char* buf, size_t cap);
