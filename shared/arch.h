@@ -1,6 +1,7 @@
 // arch.h: the architectures mattn knows, by their GGUF `general.architecture` name.
-// The per-architecture hyperparameters live in model.h (struct Config); this module only
-// names architectures and reads the few keys every tool (info, run) needs.
+// Everything else about an architecture (its name included) is its family's registry row
+// (shared/families/families.h); this module maps names to enum Arch and reads the few keys
+// every tool (info, run) needs.
 #pragma once
 
 #include "err.h"
@@ -18,7 +19,7 @@ enum Arch {
     ARCH_COUNT,
 };
 
-// GGUF name of an architecture ("llama").
+// GGUF name of an architecture ("llama"), from the family registry; "?" when out of range.
 const char* arch_name(enum Arch a);
 
 // Architecture of a parsed file. Returns 0, ERR_NOT_FOUND when general.architecture is

@@ -2,7 +2,7 @@
 // GGUF's "{arch}.*" keys with llama.cpp's names) and weights (struct Weights: non-owning
 // views into the mapped GGUF, bound by name and checked for type and shape).
 // The architectures differ in Config values and in which LayerWeights fields are set
-// (each family's tensor table, shared/families/); graph.c turns both into ops.
+// (each family's tensor table, shared/families/); its builder turns both into ops.
 // Not here: any arithmetic.
 #pragma once
 

@@ -1,14 +1,10 @@
 // hf_griffin.c: RecurrentGemma checkpoints -> mattn's recurrentgemma layout (docs/GGUF.md;
 // the tensor table in shared/families/griffin.c): the RG-LRU gate blocks transposed, the
 // embedding scale rounded to bf16 as HF does.
-#include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "hf_common.h"
 

@@ -1,14 +1,9 @@
 // hf_llama.c: Llama and Mistral checkpoints -> llama.cpp's llama layout (the tensor table
 // in shared/families/llama.c): Q/K rows permuted to interleaved RoPE pairs, the rope
 // scaling keys (llama3's frequency factors as rope_freqs.weight).
-#include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "hf_common.h"
 

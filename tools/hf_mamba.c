@@ -1,14 +1,9 @@
 // hf_mamba.c: Mamba-1, Mamba-2 and Jamba checkpoints -> llama.cpp's layouts (the tensor
 // tables in shared/families/mamba.c): conv1d squeezed, A = -exp(A_log), Jamba's experts
 // stacked; the Mamba-2 mixer is shared with hf_zamba.c.
-#include <cjson/cJSON.h>
-#include <errno.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "hf_common.h"
 

@@ -1,10 +1,7 @@
 // hf_tokenizer.c: tokenizer.json (+ tokenizer_config.json) -> tokenizer.ggml.* (SPM or
 // byte-level BPE, scores, merges, special ids), or a placeholder vocabulary when the
 // checkpoint has none.
-#include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

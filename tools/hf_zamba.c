@@ -2,14 +2,9 @@
 // tables in shared/families/zamba.c): the shared blocks found through the first hybrid
 // layer that holds them, the adapters per invocation, Zamba v1's per-head projections
 // written as block-diagonal matrices.
-#include <cjson/cJSON.h>
-#include <errno.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "hf_common.h"
 

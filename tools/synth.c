@@ -168,7 +168,8 @@ static int write_row(void* ctx, const struct TensorRow* r, int index) {
     char name[128];
     snprintf(name, sizeof(name), r->name, index);
     int64_t ne[4];
-    int nd = bind_shape(r, c, index, ne), n = (int)(ne[0] * ne[1] * ne[2] * ne[3]);
+    int nd = bind_shape(r, c, index, ne);
+    int64_t n = ne[0] * ne[1] * ne[2] * ne[3];
     // vectors and stacks filled with a constant keep only the dims that are not 1
     int nd_fill = ne[1] > 1 ? 2 : 1;
     float* d = NULL;
@@ -185,30 +186,30 @@ static int write_row(void* ctx, const struct TensorRow* r, int index) {
     case INIT_K_K: {
         double v = r->init == INIT_ZERO ? 0.0 : r->init == INIT_ONE ? 1.0 : 0.85;
         d = f32(s, name, nd_fill, ne);
-        for (int i = 0; d && i < n; i++)
+        for (int64_t i = 0; d && i < n; i++)
             d[i] = (float)v;
         break;
     }
     case INIT_D_HEADS:
         d = f32(s, name, nd, ne);
-        for (int i = 0; d && i < n; i++)
+        for (int64_t i = 0; d && i < n; i++)
             d[i] = 1.0f;
         break;
     case INIT_UNIFORM01:
         d = f32(s, name, nd, ne);
-        for (int i = 0; d && i < n; i++)
+        for (int64_t i = 0; d && i < n; i++)
             d[i] = (float)uniform(s);
         break;
     case INIT_CONV: { // U(+-1/sqrt(K)) as PyTorch's Conv1d
         double b = 1.0 / sqrt((double)c->ssm_d_conv);
         d = f32(s, name, nd, ne);
-        for (int i = 0; d && i < n; i++)
+        for (int64_t i = 0; d && i < n; i++)
             d[i] = (float)(-b + 2 * b * uniform(s));
         break;
     }
     case INIT_DT_BIAS: // softplus^-1 of dt drawn log-uniformly in [0.001, 0.1] (Mamba's init)
         d = f32(s, name, nd, ne);
-        for (int i = 0; d && i < n; i++) {
+        for (int64_t i = 0; d && i < n; i++) {
             double dt = exp(log(0.001) + (log(0.1) - log(0.001)) * uniform(s));
             d[i] = (float)(dt + log(-expm1(-dt))); // log(exp(dt) - 1), stable for small dt
         }
@@ -224,20 +225,20 @@ static int write_row(void* ctx, const struct TensorRow* r, int index) {
     case INIT_A_HEADS:
     case INIT_A_LOG_HEADS: // Mamba-2's per-head A_log = ln U(1, 16), or A = -exp(A_log)
         d = f32(s, name, nd, ne);
-        for (int i = 0; d && i < n; i++) {
+        for (int64_t i = 0; d && i < n; i++) {
             double a = 1.0 + 15.0 * uniform(s);
             d[i] = (float)(r->init == INIT_A_LOG_HEADS ? log(a) : -a);
         }
         break;
     case INIT_DECAY_RAMP: // a ramp over channels, so heads see slow and fast decays
         d = f32(s, name, nd, ne);
-        for (int i = 0; d && i < n; i++)
+        for (int64_t i = 0; d && i < n; i++)
             d[i] = (float)(-6.5 + 5.0 * (double)i / (double)(n > 1 ? n - 1 : 1));
         break;
     case INIT_RG_LAMBDA: // Griffin's init: with the recurrence gate at 1 the decay
                          // a = exp(-8 softplus(Lambda)) is u ~ U(0.9, 0.999)
         d = f32(s, name, nd, ne);
-        for (int i = 0; d && i < n; i++) {
+        for (int64_t i = 0; d && i < n; i++) {
             double u = 0.9 + 0.099 * uniform(s), sp = -log(u) / 8.0;
             d[i] = (float)log(expm1(sp)); // softplus^-1
         }
