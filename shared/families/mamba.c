@@ -106,7 +106,8 @@ int mamba_check(const struct Model* m, struct Err* e) {
 // clang-format off
 #define MAMBA1_MIXER(when, norms)                                                                  \
     {LW(ssm_in), "blk.%d.ssm_in.weight", {DIM_EMBD, DIM_D_INNER2}, REQUIRED, INIT_NORMAL, when},   \
-    {LW(ssm_conv1d), "blk.%d.ssm_conv1d.weight", {DIM_D_CONV, DIM_D_INNER}, REQUIRED, INIT_CONV, when}, \
+    {LW(ssm_conv1d), "blk.%d.ssm_conv1d.weight", {DIM_D_CONV, DIM_D_INNER},                        \
+     REQUIRED, INIT_CONV, when},                                                                   \
     {LW(ssm_conv1d_b), "blk.%d.ssm_conv1d.bias", {DIM_D_INNER}, REQUIRED, INIT_CONV, when},        \
     {LW(ssm_x), "blk.%d.ssm_x.weight", {DIM_D_INNER, DIM_SSM_X}, REQUIRED, INIT_NORMAL, when},     \
     {LW(ssm_dt_norm), "blk.%d.ssm_dt_norm.weight", {DIM_DT_RANK}, norms, INIT_ONE, when},          \
@@ -118,7 +119,8 @@ int mamba_check(const struct Model* m, struct Err* e) {
     {LW(ssm_d), "blk.%d.ssm_d", {DIM_D_INNER}, REQUIRED, INIT_ONE, when},                          \
     {LW(ssm_out), "blk.%d.ssm_out.weight", {DIM_D_INNER, DIM_EMBD}, REQUIRED, INIT_NORMAL, when}
 
-#define EMBEDDING {WT(token_embd), "token_embd.weight", {DIM_EMBD, DIM_VOCAB}, REQUIRED, INIT_NORMAL, 0}
+#define EMBEDDING                                                                                  \
+    {WT(token_embd), "token_embd.weight", {DIM_EMBD, DIM_VOCAB}, REQUIRED, INIT_NORMAL, 0}
 #define HEAD                                                                                       \
     {WT(output_norm), "output_norm.weight", {DIM_EMBD}, REQUIRED, INIT_ONE, 0},                    \
     {WT(output), "output.weight", {DIM_EMBD, DIM_VOCAB}, OPTIONAL_UNTIED, INIT_NORMAL, 0}
@@ -160,10 +162,14 @@ const struct TensorRow JAMBA_TENSORS[] = {
     {LW(attn_output), "blk.%d.attn_output.weight", {DIM_Q, DIM_EMBD}, REQUIRED, INIT_NORMAL, A},
     MAMBA1_MIXER(ON_KIND(LAYER_MAMBA), OPTIONAL_WRITTEN),
     {LW(ffn_norm), "blk.%d.ffn_norm.weight", {DIM_EMBD}, REQUIRED, INIT_ONE, 0},
-    {LW(ffn_gate_inp), "blk.%d.ffn_gate_inp.weight", {DIM_EMBD, DIM_EXPERT}, REQUIRED, INIT_NORMAL_F32, MOE},
-    {LW(ffn_gate_exps), "blk.%d.ffn_gate_exps.weight", {DIM_EMBD, DIM_FF, DIM_EXPERT}, REQUIRED, INIT_NORMAL, MOE},
-    {LW(ffn_up_exps), "blk.%d.ffn_up_exps.weight", {DIM_EMBD, DIM_FF, DIM_EXPERT}, REQUIRED, INIT_NORMAL, MOE},
-    {LW(ffn_down_exps), "blk.%d.ffn_down_exps.weight", {DIM_FF, DIM_EMBD, DIM_EXPERT}, REQUIRED, INIT_NORMAL, MOE},
+    {LW(ffn_gate_inp), "blk.%d.ffn_gate_inp.weight", {DIM_EMBD, DIM_EXPERT},
+     REQUIRED, INIT_NORMAL_F32, MOE},
+    {LW(ffn_gate_exps), "blk.%d.ffn_gate_exps.weight", {DIM_EMBD, DIM_FF, DIM_EXPERT},
+     REQUIRED, INIT_NORMAL, MOE},
+    {LW(ffn_up_exps), "blk.%d.ffn_up_exps.weight", {DIM_EMBD, DIM_FF, DIM_EXPERT},
+     REQUIRED, INIT_NORMAL, MOE},
+    {LW(ffn_down_exps), "blk.%d.ffn_down_exps.weight", {DIM_FF, DIM_EMBD, DIM_EXPERT},
+     REQUIRED, INIT_NORMAL, MOE},
     {LW(ffn_gate), "blk.%d.ffn_gate.weight", {DIM_EMBD, DIM_FF}, REQUIRED, INIT_NORMAL, DENSE},
     {LW(ffn_up), "blk.%d.ffn_up.weight", {DIM_EMBD, DIM_FF}, REQUIRED, INIT_NORMAL, DENSE},
     {LW(ffn_down), "blk.%d.ffn_down.weight", {DIM_FF, DIM_EMBD}, REQUIRED, INIT_NORMAL, DENSE},
