@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "gguf.h"
+#include "gl_env.h"
 #include "gles.h"
 #include "info.h"
 #include "model.h"
@@ -36,7 +37,9 @@ static int usage_error(const char* cmd, const char* fmt, const char* arg) {
 static void gl_fields(cJSON* o) {
     const char *path = NULL, *renderer = NULL;
     struct Err e = {0};
-    if (gl_context_acquire(&path, &renderer, &e) == 0) {
+    struct GlOptions opt;
+    gl_options_from_env(&opt);
+    if (gl_context_acquire(opt.egl, &path, &renderer, &e) == 0) {
         cJSON_AddStringToObject(o, "egl", path);
         cJSON_AddStringToObject(o, "renderer", renderer);
         gl_context_release();
@@ -83,7 +86,9 @@ static void dump_hook(void* ctx, const struct Op* op, int64_t pos0, int n, const
 static int gles_init(struct Gles* x, const struct Model* m, int n_ctx, int max_batch,
                      struct Err* e) {
     memset(x, 0, sizeof(*x));
-    int rc = gl_init(&x->g, m, n_ctx, max_batch, e);
+    struct GlOptions opt;
+    gl_options_from_env(&opt);
+    int rc = gl_init(&x->g, m, n_ctx, max_batch, &opt, e);
     if (rc) return rc;
     x->row = malloc((size_t)m->config.n_vocab * sizeof(double));
     if (!x->row) return err_set(e, ERR_NOMEM, "out of memory");
@@ -378,7 +383,9 @@ static int cmd_bench(int argc, char** argv) {
     for (int64_t i = 0; !rc && i < n_p; i++)
         ids[i] = (int32_t)((1 + i * 7919) % m.config.n_vocab);
     int n_ctx = (int)(n_p + n_g);
-    if (!rc) rc = gl_init(&g, &m, n_ctx, n_p < 512 ? (int)n_p : 512, &e);
+    struct GlOptions opt;
+    gl_options_from_env(&opt);
+    if (!rc) rc = gl_init(&g, &m, n_ctx, n_p < 512 ? (int)n_p : 512, &opt, &e);
     double tp, tg;
     // Warm-up: Mesa compiles each program at its first dispatch; drivers page buffers in.
     if (!rc) rc = bench_once(&g, ids, (int)n_p, n_g < 4 ? (int)n_g : 4, &tp, &tg, &e);

@@ -14,10 +14,12 @@
 #include "quant.h"
 
 #define MM_TILE 64 // rows and positions per matmul.comp work group (TM, TN)
-// ---- griffin: unary.comp's functions beyond enum Unary (OP_SCALE, OP_SOFTCAP)
-#define UNARY_FN_SCALE UNARY_COUNT
-#define UNARY_FN_SOFTCAP (UNARY_COUNT + 1)
-_Static_assert(UNARY_COUNT == 4, "unary.comp numbers scale 4 and softcap 5");
+// unary.comp's function numbers: enum Unary's, then (---- griffin) OP_SCALE and OP_SOFTCAP
+enum GlUnaryFn {
+    GL_UNARY_SCALE = 4,
+    GL_UNARY_SOFTCAP = 5,
+};
+_Static_assert((int)UNARY_COUNT == (int)GL_UNARY_SCALE, "unary.comp numbers scale 4 and softcap 5");
 
 // ---------------------------------------------------------------------------------------
 // weights
@@ -40,14 +42,6 @@ static const char* wtype_define(enum GgmlType t) {
     case GGML_TYPE_IQ4_NL: return "WTYPE_IQ4_NL";
     default: return NULL; // the IQ*_XXS/XS/S/M, TQ and MXFP4 types: no decoder
     }
-}
-
-static int gl_error(const char* what, struct Err* e) {
-    return gl_check(what, e);
-}
-
-static GLuint new_buffer(size_t bytes, const void* data) {
-    return gl_buffer_new(bytes, data);
 }
 
 // Uploads tensor id: 1-D tensors as float arrays, matrices as their GGUF bytes in chunks of
@@ -74,10 +68,10 @@ static int upload_tensor(struct GlEngine* g, int id, int as_matrix, struct Err* 
             free(f);
             return err_set(e, ERR_NOMEM, "gl_init: out of memory");
         }
-        w->bufs[0] = new_buffer(w->row_bytes, f);
+        w->bufs[0] = gl_buffer_new(w->row_bytes, f);
         w->n_chunks = 1;
         free(f);
-        return gl_error("gl_init: uploading a vector", e);
+        return gl_check("gl_init: uploading a vector", e);
     }
     if (!wtype_define(t->type))
         return err_set(
@@ -105,7 +99,7 @@ static int upload_tensor(struct GlEngine* g, int id, int as_matrix, struct Err* 
         int64_t nr = w->rows - r0 < w->rows_per_chunk ? w->rows - r0 : w->rows_per_chunk;
         // A chunk is padded by 4 bytes: w_u32() on the last block may touch the next word.
         size_t bytes = (size_t)nr * w->row_bytes;
-        GLuint b = new_buffer(bytes + 4, NULL);
+        GLuint b = gl_buffer_new(bytes + 4, NULL);
         glBufferSubData(GL_SHADER_STORAGE_BUFFER, 0, (GLsizeiptr)bytes,
                         (const uint8_t*)t->data + (size_t)r0 * w->row_bytes);
         w->bufs[c] = b;
@@ -113,7 +107,7 @@ static int upload_tensor(struct GlEngine* g, int id, int as_matrix, struct Err* 
     }
     char what[200];
     snprintf(what, sizeof(what), "gl_init: uploading '%s'", t->name);
-    return gl_error(what, e);
+    return gl_check(what, e);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -157,7 +151,7 @@ static GLuint rope_table(struct GlEngine* g, const struct Op* op, struct Err* e)
             tab[2 * ((size_t)pos * half + i) + 1] = (float)sin(theta);
         }
     }
-    GLuint b = new_buffer((size_t)g->n_ctx * (size_t)half * 2 * sizeof(float), tab);
+    GLuint b = gl_buffer_new((size_t)g->n_ctx * (size_t)half * 2 * sizeof(float), tab);
     free(tab);
     free(f);
     return b;
@@ -229,15 +223,12 @@ static int has_extension(const char* name) {
 }
 
 // Lanes of the subgroups the driver gives compute shaders, when they can add (subgroupAdd);
-// 0 when GL_KHR_shader_subgroup is absent or lacks arithmetic (llvmpipe) or when
-// MATTN_GL_SUBGROUP=0 turns it off (to compare).
+// 0 when GL_KHR_shader_subgroup is absent or lacks arithmetic (llvmpipe).
 #define GL_SUBGROUP_SIZE_KHR 0x9532
 #define GL_SUBGROUP_SUPPORTED_STAGES_KHR 0x9533
 #define GL_SUBGROUP_SUPPORTED_FEATURES_KHR 0x9534
 #define GL_SUBGROUP_FEATURE_ARITHMETIC_BIT_KHR 0x4
 int gl_subgroup_lanes(void) {
-    const char* off = getenv("MATTN_GL_SUBGROUP");
-    if (off && !strcmp(off, "0")) return 0;
     int found = has_extension("GL_KHR_shader_subgroup");
     GLint size = 0, stages = 0, features = 0;
     if (found) {
@@ -264,14 +255,13 @@ int gl_matvec_fits(const struct GlEngine* g, const struct Op* op) {
 }
 
 // matvec.comp's shape: TEAMS teams of one subgroup (else 32 lanes) per work group, NR rows
-// per team; MATTN_GL_MATVEC="TEAMS,NR" overrides the default 4,2 (4,2 beat 4,1, 2,2 and 8,2
+// per team; opt.mv_teams, opt.mv_nr override the default 4,2 (4,2 beat 4,1, 2,2 and 8,2
 // on an H100 for Q4_0 and Q8_0; for tuning).
 static void matvec_shape(struct GlEngine* g) {
-    int team = g->subgroup ? g->subgroup : 32, a, b;
+    int team = g->subgroup ? g->subgroup : 32, a = g->opt.mv_teams, b = g->opt.mv_nr;
     g->mv_teams = 4;
     g->mv_nr = 2;
-    const char* s = getenv("MATTN_GL_MATVEC");
-    if (s && sscanf(s, "%d,%d", &a, &b) == 2 && a >= 1 && a * team <= 1024 && b >= 1 && b <= 4) {
+    if (a >= 1 && a * team <= 1024 && b >= 1 && b <= 4) {
         g->mv_teams = a;
         g->mv_nr = b;
     }
@@ -439,13 +429,13 @@ static int moe_scratch(struct GlEngine* g, struct Err* e) {
                        "gl_init: the MoE scratch rows of a batch of %d exceed "
                        "the SSBO limit of %d bytes; use a smaller batch",
                        g->max_batch, (int)g->max_ssbo);
-    g->moe_logits = new_buffer(b * logits, NULL);
-    g->moe_sel = new_buffer(b * slots, NULL);
-    g->moe_pw = new_buffer(b * slots, NULL);
-    g->moe_hg = new_buffer(b * ff, NULL);
-    g->moe_hu = new_buffer(b * ff, NULL);
-    g->moe_eo = new_buffer(b * out, NULL);
-    return gl_error("gl_init: MoE scratch", e);
+    g->moe_logits = gl_buffer_new(b * logits, NULL);
+    g->moe_sel = gl_buffer_new(b * slots, NULL);
+    g->moe_pw = gl_buffer_new(b * slots, NULL);
+    g->moe_hg = gl_buffer_new(b * ff, NULL);
+    g->moe_hu = gl_buffer_new(b * ff, NULL);
+    g->moe_eo = gl_buffer_new(b * out, NULL);
+    return gl_check("gl_init: MoE scratch", e);
 }
 
 // The split decode attention (attn_split.comp) for heads of up to 256, its partials buffer
@@ -454,6 +444,7 @@ static int attn_scratch(struct GlEngine* g, struct Err* e) {
     size_t floats = 0;
     int heads = 0;
     g->attn_split = -1;
+    if (g->opt.no_split_attn) return 0;
     for (int i = 0; i < g->g.n_ops; i++) {
         const struct Op* op = &g->g.ops[i];
         if (op->kind != OP_ATTN) continue;
@@ -468,39 +459,39 @@ static int attn_scratch(struct GlEngine* g, struct Err* e) {
     if (!floats) return 0;
     if (floats * sizeof(float) > (size_t)g->max_ssbo) return 0;
     if ((g->attn_split = gl_program(g, K_ATTN_SPLIT, "", e)) < 0) return g->attn_split;
-    g->attn_part = new_buffer(floats * sizeof(float), NULL);
+    g->attn_part = gl_buffer_new(floats * sizeof(float), NULL);
     uint32_t* zero = calloc((size_t)heads, sizeof(uint32_t));
     if (!zero) return err_set(e, ERR_NOMEM, "gl_init: out of memory");
-    g->attn_count = new_buffer((size_t)heads * sizeof(uint32_t), zero);
+    g->attn_count = gl_buffer_new((size_t)heads * sizeof(uint32_t), zero);
     free(zero);
-    return gl_error("gl_init: attention partials", e);
+    return gl_check("gl_init: attention partials", e);
 }
 
 int gl_kv_row(const struct GlEngine* g, int state, int64_t pos) {
     return (int)(pos % kv_rows(g, &g->g.states[state]));
 }
 
-int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch, struct Err* e) {
+int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
+            const struct GlOptions* opt, struct Err* e) {
     memset(g, 0, sizeof(*g));
+    if (opt) g->opt = *opt;
     g->m = m;
     g->n_ctx = n_ctx;
     g->max_batch = max_batch;
     if (n_ctx < 1 || max_batch < 1)
         return err_set(e, ERR_ARG, "gl_init: context %d and batch %d must be positive", n_ctx,
                        max_batch);
-    int rc = gl_context_acquire(&g->egl_path, &g->renderer, e);
+    int rc = gl_context_acquire(g->opt.egl, &g->egl_path, &g->renderer, e);
     if (rc) {
         g->renderer = NULL;
         return rc;
     }
     if ((rc = graph_build(&g->g, m, e))) goto fail;
     glGetIntegerv(GL_MAX_SHADER_STORAGE_BLOCK_SIZE, &g->max_ssbo);
-    // MATTN_GL_MAX_SSBO lowers the weight chunk size (the tests force the split path with it).
+    // opt.max_ssbo lowers the weight chunk size (the tests force the split path with it).
     g->weight_chunk = (size_t)g->max_ssbo;
-    const char* cap = getenv("MATTN_GL_MAX_SSBO");
-    if (cap && atol(cap) > 0 && (size_t)atol(cap) < g->weight_chunk)
-        g->weight_chunk = (size_t)atol(cap);
-    g->subgroup = gl_subgroup_lanes();
+    if (g->opt.max_ssbo > 0 && g->opt.max_ssbo < g->weight_chunk) g->weight_chunk = g->opt.max_ssbo;
+    g->subgroup = g->opt.no_subgroup ? 0 : gl_subgroup_lanes();
     matvec_shape(g);
     int widest = 1;
     for (int i = 0; i < g->g.n_bufs; i++) {
@@ -512,7 +503,7 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
                          g->g.bufs[i].name, max_batch, g->g.bufs[i].width, (int)g->max_ssbo);
             goto fail;
         }
-        g->bufs[i] = new_buffer(bytes, NULL);
+        g->bufs[i] = gl_buffer_new(bytes, NULL);
         if (g->g.bufs[i].width > widest) widest = g->g.bufs[i].width;
     }
     g->state_k = calloc((size_t)g->g.n_states + 1, sizeof(GLuint));
@@ -542,8 +533,8 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
                              kv_rows(g, sd), sd->width, (int)g->max_ssbo);
                 goto fail;
             }
-            g->state_k[s] = new_buffer(bytes, NULL);
-            g->state_v[s] = new_buffer(bytes, NULL);
+            g->state_k[s] = gl_buffer_new(bytes, NULL);
+            g->state_v[s] = gl_buffer_new(bytes, NULL);
             break;
         }
         // ---- rwkv7, mamba, griffin: one row, zeroed by gl_reset
@@ -559,15 +550,15 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
                              sd->width, (int)g->max_ssbo);
                 goto fail;
             }
-            g->state_k[s] = new_buffer((size_t)sd->width * sizeof(float), NULL);
+            g->state_k[s] = gl_buffer_new((size_t)sd->width * sizeof(float), NULL);
             break;
         case STATE_KIND_COUNT: break;
         }
     }
     if ((rc = moe_scratch(g, e))) goto fail;
     if ((rc = attn_scratch(g, e))) goto fail;
-    g->tokens = new_buffer((size_t)max_batch * sizeof(int32_t), NULL);
-    g->dummy = new_buffer(16, NULL);
+    g->tokens = gl_buffer_new((size_t)max_batch * sizeof(int32_t), NULL);
+    g->dummy = gl_buffer_new(16, NULL);
     if ((rc = gl_fuse_plan(g, e))) goto fail; // packs some weights: before the uploads
     for (int i = 0; i < g->g.n_ops && !rc; i++) {
         const struct Op* op = &g->g.ops[i];
@@ -579,11 +570,12 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
                                          op->kind == OP_MATMUL_BLOCKDIAG) &&
                                         k == 0),
                                    e);
-        if (!rc && op->kind == OP_ROPE && !(g->rope_tab[i] = rope_table(g, op, e))) rc = e->code;
+        if (!rc && op->kind == OP_ROPE && !(g->rope_tab[i] = rope_table(g, op, e)))
+            rc = ERR_NOMEM; // rope_table's only failure
         if (!rc) rc = choose_programs(g, i, e);
     }
     if (rc) goto fail;
-    if ((rc = gl_error("gl_init", e))) goto fail;
+    if ((rc = gl_check("gl_init", e))) goto fail;
     gl_reset(g);
     return 0;
 fail:
@@ -721,8 +713,8 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
                         (int)(c * E->rows_per_chunk),
                         (int)E->rows_per_chunk,
                         (int)E->row_bytes};
-            gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, u, 7,
-                           (const GLuint[]){g->bufs[op->out], g->tokens, E->bufs[c]}, 3, 1u);
+            gl_dispatch(g, g->op_prog[i], gx, gy, 1, u, 7,
+                        (const GLuint[]){g->bufs[op->out], g->tokens, E->bufs[c]}, 3);
         }
         break;
     }
@@ -730,9 +722,9 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
         float eps = (float)op->p.norm.eps;
         int eb;
         memcpy(&eb, &eps, 4);
-        gl_dispatch_rw(
+        gl_dispatch(
             g, g->op_prog[i], n, 1, 1, (const int[]){wout, wout, B[op->in[0]].width, t0, eb}, 5,
-            (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->wt[op->w[0]].bufs[0]}, 3, 1u);
+            (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->wt[op->w[0]].bufs[0]}, 3);
         break;
     }
     case OP_MATMUL: {
@@ -748,10 +740,10 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
                 int u[8] = {
                     (int)W->n_in,  t0 * B[op->in[0]].width / 4, t0 * wout,       rows, (int)r0,
                     op->w[1] >= 0, (int)W->row_bytes,           (int)W->row_base};
-                gl_dispatch_rw(g, g->op_prog1[i], gx, gy, 1, u, 8,
-                               (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c],
-                                                bias, W->bufs[c]},
-                               5, 1u);
+                gl_dispatch(g, g->op_prog1[i], gx, gy, 1, u, 8,
+                            (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c], bias,
+                                             W->bufs[c]},
+                            5);
             } else {
                 int u[10] = {(int)W->n_in,
                              B[op->in[0]].width,
@@ -763,10 +755,9 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
                              op->w[1] >= 0,
                              (int)W->row_bytes,
                              (int)W->row_base};
-                gl_dispatch_rw(
+                gl_dispatch(
                     g, g->op_prog[i], gx, gy, (n + MM_TILE - 1) / MM_TILE, u, 10,
-                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c], bias}, 4,
-                    1u);
+                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], W->bufs[c], bias}, 4);
             }
         }
         break;
@@ -782,9 +773,8 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
                     t0,
                     n,
                     pos0};
-        gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, u, 9,
-                       (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->rope_tab[i]}, 3,
-                       1u);
+        gl_dispatch(g, g->op_prog[i], gx, gy, 1, u, 9,
+                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->rope_tab[i]}, 3);
         break;
     }
     case OP_ATTN: {
@@ -805,7 +795,7 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
             // overwrites held a key outside the window), then attend with the keys split
             // over work groups, the last of each head merging them (attn_split.comp).
             if (!(g->fusing && g->fuse[i].kind == FUSE_ATTEND))
-                gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, store, 7, store_bufs, 4, 3u);
+                gl_dispatch(g, g->op_prog[i], gx, gy, 1, store, 7, store_bufs, 4);
             int j0 = op->p.attn.window > 0 && pos0 - op->p.attn.window + 1 > 0
                          ? pos0 - op->p.attn.window + 1
                          : 0;
@@ -821,12 +811,11 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
                          n_split,
                          ring ? rows : 0,
                          t0 * wout};
-            gl_dispatch_rw(g, g->attn_split, op->p.attn.n_head, n_split, 1, u, 11,
-                           (const GLuint[]){g->attn_part, I(0), K, V, g->attn_count, O}, 6,
-                           1u | 1u << 4 | 1u << 5);
+            gl_dispatch(g, g->attn_split, op->p.attn.n_head, n_split, 1, u, 11,
+                        (const GLuint[]){g->attn_part, I(0), K, V, g->attn_count, O}, 6);
             break;
         }
-        if (!ring) gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, store, 7, store_bufs, 4, 3u);
+        if (!ring) gl_dispatch(g, g->op_prog[i], gx, gy, 1, store, 7, store_bufs, 4);
         int u[13] = {op->p.attn.n_head,
                      op->p.attn.n_head_kv,
                      op->p.attn.head_dim,
@@ -840,25 +829,24 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
                      rows,
                      sk,
                      sv};
-        gl_dispatch_rw(g, g->op_prog1[i], op->p.attn.n_head, n, 1, u, ring ? 13 : 10,
-                       (const GLuint[]){O, I(0), K, V, I(1), I(2)}, ring ? 6 : 4, 1u);
-        if (ring) gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, store, 7, store_bufs, 4, 3u);
+        gl_dispatch(g, g->op_prog1[i], op->p.attn.n_head, n, 1, u, ring ? 13 : 10,
+                    (const GLuint[]){O, I(0), K, V, I(1), I(2)}, ring ? 6 : 4);
+        if (ring) gl_dispatch(g, g->op_prog[i], gx, gy, 1, store, 7, store_bufs, 4);
         break;
     }
     case OP_ADD:
         gl_grid((int64_t)n * wout, &gx, &gy);
-        gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1,
-                       (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n}, 6,
-                       (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->bufs[op->in[1]]},
-                       3, 1u);
+        gl_dispatch(g, g->op_prog[i], gx, gy, 1,
+                    (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n}, 6,
+                    (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->bufs[op->in[1]]}, 3);
         break;
     case OP_GLU:
         gl_grid((int64_t)n * wout, &gx, &gy);
-        gl_dispatch_rw(
-            g, g->op_prog[i], gx, gy, 1,
-            (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n,
-                          (int)op->p.glu.act},
-            7, (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->bufs[op->in[1]]}, 3, 1u);
+        gl_dispatch(g, g->op_prog[i], gx, gy, 1,
+                    (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n,
+                                  (int)op->p.glu.act},
+                    7, (const GLuint[]){g->bufs[op->out], g->bufs[op->in[0]], g->bufs[op->in[1]]},
+                    3);
         break;
     // ---- rwkv7
     case OP_LAYERNORM: {
@@ -991,7 +979,7 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
                     B[op->in[0]].width,
                     t0,
                     n,
-                    scale ? UNARY_FN_SCALE : UNARY_FN_SOFTCAP,
+                    scale ? GL_UNARY_SCALE : GL_UNARY_SOFTCAP,
                     gl_float_bits(scale ? op->p.scale.s : op->p.softcap.cap)};
         gl_grid((int64_t)n * wout, &gx, &gy);
         gl_dispatch(g, g->op_prog[i], gx, gy, 1, u, 7, (const GLuint[]){O, I(0)}, 2);
@@ -1007,8 +995,8 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
                 (int)W->n_in,  B[op->in[0]].width, wout, rows, (int)(c * W->rows_per_chunk), t0, n,
                 op->w[1] >= 0, (int)W->row_bytes};
             gl_grid((int64_t)n * rows, &gx, &gy);
-            gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1, u, 9,
-                           (const GLuint[]){O, I(0), W->bufs[c], bias}, 4, 1u);
+            gl_dispatch(g, g->op_prog[i], gx, gy, 1, u, 9,
+                        (const GLuint[]){O, I(0), W->bufs[c], bias}, 4);
         }
         break;
     }
@@ -1017,18 +1005,18 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
         int u[8] = {wout, wout, B[op->in[0]].width, B[op->in[1]].width, B[op->in[2]].width, t0,
                     n,    pos0};
         gl_grid(wout, &gx, &gy);
-        gl_dispatch_rw(
+        gl_dispatch(
             g, g->op_prog[i], gx, gy, 1, u, 8,
             (const GLuint[]){O, g->state_k[op->state], I(0), I(1), I(2), g->wt[op->w[0]].bufs[0]},
-            6, 3u);
+            6);
         break;
     }
     // ---- zamba2
     case OP_CONCAT:
         gl_grid((int64_t)n * wout, &gx, &gy);
-        gl_dispatch_rw(g, g->op_prog[i], gx, gy, 1,
-                       (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n}, 6,
-                       (const GLuint[]){O, I(0), I(1)}, 3, 1u);
+        gl_dispatch(g, g->op_prog[i], gx, gy, 1,
+                    (const int[]){wout, wout, B[op->in[0]].width, B[op->in[1]].width, t0, n}, 6,
+                    (const GLuint[]){O, I(0), I(1)}, 3);
         break;
     case OP_COUNT: break;
     }
@@ -1039,8 +1027,6 @@ static void run_op(struct GlEngine* g, int i, int t0, int n) {
 // ---- profiling: a GPU timestamp before the first op and after every op
 
 #define GL_TIMESTAMP_EXT 0x8E28
-static void (*query_counter)(GLuint id, GLenum target);
-static void (*query_u64)(GLuint id, GLenum pname, GLuint64* value);
 
 int gl_profile(struct GlEngine* g, int on, struct Err* e) {
     if (g->queries) {
@@ -1050,9 +1036,10 @@ int gl_profile(struct GlEngine* g, int on, struct Err* e) {
     }
     if (!on) return 0;
     int ext = has_extension("GL_EXT_disjoint_timer_query");
-    query_counter = (void (*)(GLuint, GLenum))eglGetProcAddress("glQueryCounterEXT");
-    query_u64 = (void (*)(GLuint, GLenum, GLuint64*))eglGetProcAddress("glGetQueryObjectui64vEXT");
-    if (!ext || !query_counter || !query_u64)
+    g->query_counter = (void (*)(GLuint, GLenum))eglGetProcAddress("glQueryCounterEXT");
+    g->query_u64 =
+        (void (*)(GLuint, GLenum, GLuint64*))eglGetProcAddress("glGetQueryObjectui64vEXT");
+    if (!ext || !g->query_counter || !g->query_u64)
         return err_set(e, ERR_UNSUPPORTED,
                        "profiling needs GL_EXT_disjoint_timer_query, which "
                        "%s lacks",
@@ -1063,13 +1050,13 @@ int gl_profile(struct GlEngine* g, int on, struct Err* e) {
     g->n_profiled = 0;
     if (!g->queries || !g->op_ns) return err_set(e, ERR_NOMEM, "gl_profile: out of memory");
     glGenQueries(g->g.n_ops + 1, g->queries);
-    return gl_error("gl_profile", e);
+    return gl_check("gl_profile", e);
 }
 
 static void profile_collect(struct GlEngine* g) {
     GLuint64 prev = 0, t = 0;
     for (int i = 0; i <= g->g.n_ops; i++) {
-        query_u64(g->queries[i], GL_QUERY_RESULT, &t); // waits for the GPU
+        g->query_u64(g->queries[i], GL_QUERY_RESULT, &t); // waits for the GPU
         if (i > 0) g->op_ns[i - 1] += (double)(t - prev);
         prev = t;
     }
@@ -1091,7 +1078,7 @@ int gl_forward(struct GlEngine* g, const int32_t* tokens, int n, int last_only, 
     glBindBuffer(GL_SHADER_STORAGE_BUFFER, g->tokens);
     glBufferSubData(GL_SHADER_STORAGE_BUFFER, 0, (GLsizeiptr)((size_t)n * sizeof(int32_t)), tokens);
     int t_last = last_only ? n - 1 : 0;
-    if (g->queries) query_counter(g->queries[0], GL_TIMESTAMP_EXT);
+    if (g->queries) g->query_counter(g->queries[0], GL_TIMESTAMP_EXT);
     g->fusing = n == 1 && !g->hook && g->fuse_on; // fuse.c
     for (int i = 0; i < g->g.n_ops; i++) {
         const struct Op* op = &g->g.ops[i];
@@ -1103,14 +1090,14 @@ int gl_forward(struct GlEngine* g, const int32_t* tokens, int n, int last_only, 
             read_rows(g, g->bufs[op->out], t0, n - t0, w, g->hook_buf);
             g->hook(g->hook_ctx, op, g->n_past + t0, n - t0, g->hook_buf, w);
         }
-        if (g->queries) query_counter(g->queries[i + 1], GL_TIMESTAMP_EXT);
+        if (g->queries) g->query_counter(g->queries[i + 1], GL_TIMESTAMP_EXT);
     }
     if (g->queries) profile_collect(g);
     g->n_past += n;
     g->last_t0 = t_last;
     g->last_n = n;
     g->logits_ready = 0;
-    return gl_error("gl_forward", e);
+    return gl_check("gl_forward", e);
 }
 
 const float* gl_logits(struct GlEngine* g, int t) {

@@ -8,7 +8,7 @@
 // and the rmsnorm before the q/k/v or gate/up mat-vecs goes into them (MV_NORM).
 // A pattern is fused only when the buffers it no longer writes (k, v, up, the projection
 // before the add) are read by no later op. The plan is made once at gl_init; batches (the
-// prompt), passes with a hook (dumps, mattn-diff) and MATTN_GL_FUSE=0 run the graph's ops
+// prompt), passes with a hook (dumps, mattn-diff) and opt.no_fuse run the graph's ops
 // one by one. The packed q;k;v and gate;up weights serve the unfused kernels too (row base).
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +146,10 @@ static int plan_qkv(struct GlEngine* g, int i, struct Err* e) {
         G->bufs[v->out].width != kvw)
         return 0;
     if (read_later(G, k->out, i + 5) || read_later(G, v->out, i + 5)) return 0;
+    // MV_QKV stores k and v into the cache itself; only the split attention (attn_split.comp,
+    // sized by attn_scratch before this plan) can then attend without storing them again.
+    // attn.comp's path would store the stale k and v buffers over those rows.
+    if (g->attn_split < 0) return 0;
     int ops[3] = {i, i + 1, i + 2};
     if (!packable(g, ops, 3)) return 0;
     int rc = upload_packed(g, ops, 3, e);
@@ -210,8 +214,7 @@ static int plan_res(struct GlEngine* g, int i, struct Err* e) {
 }
 
 int gl_fuse_plan(struct GlEngine* g, struct Err* e) {
-    const char* s = getenv("MATTN_GL_FUSE");
-    g->fuse_on = !(s && strcmp(s, "0") == 0);
+    g->fuse_on = !g->opt.no_fuse;
     g->fuse = calloc((size_t)g->g.n_ops + 1, sizeof(*g->fuse));
     if (!g->fuse) return err_set(e, ERR_NOMEM, "gl_init: out of memory");
     for (int i = 0; i < g->g.n_ops; i++) {
@@ -260,11 +263,11 @@ int gl_fuse_run(struct GlEngine* g, int i) {
                      gl_kv_row(g, at->state, pos),
                      kvw,
                      eps};
-        gl_dispatch_rw(g, f->prog, gx, gy, 1, u, 16,
-                       (const GLuint[]){g->bufs[op->out], x, W->bufs[0], g->dummy, W->bufs[0],
-                                        g->state_k[at->state], g->state_v[at->state],
-                                        g->rope_tab[f->op[0]], nw},
-                       9, 1u | 1u << 5 | 1u << 6);
+        gl_dispatch(g, f->prog, gx, gy, 1, u, 16,
+                    (const GLuint[]){g->bufs[op->out], x, W->bufs[0], g->dummy, W->bufs[0],
+                                     g->state_k[at->state], g->state_v[at->state],
+                                     g->rope_tab[f->op[0]], nw},
+                    9);
         break;
     }
     case FUSE_GLU: {
@@ -274,10 +277,10 @@ int gl_fuse_run(struct GlEngine* g, int i) {
         int u[11] = {
             (int)W->n_in,        0,  0, 2 * n_ff, 0, 0, (int)W->row_bytes, (int)W->row_base, n_ff,
             (int)glu->p.glu.act, eps};
-        gl_dispatch_rw(g, f->prog, gx, gy, 1, u, 11,
-                       (const GLuint[]){g->bufs[glu->out], x, W->bufs[0], g->dummy, W->bufs[0],
-                                        g->dummy, g->dummy, g->dummy, nw},
-                       9, 1u);
+        gl_dispatch(g, f->prog, gx, gy, 1, u, 11,
+                    (const GLuint[]){g->bufs[glu->out], x, W->bufs[0], g->dummy, W->bufs[0],
+                                     g->dummy, g->dummy, g->dummy, nw},
+                    9);
         break;
     }
     case FUSE_RES: {
@@ -297,9 +300,9 @@ int gl_fuse_run(struct GlEngine* g, int i) {
                         (int)W->row_bytes,
                         (int)W->row_base,
                         0};
-            gl_dispatch_rw(
-                g, f->prog, gx, gy, 1, u, 9,
-                (const GLuint[]){g->bufs[add->out], x, W->bufs[c], bias, W->bufs[c], res}, 6, 1u);
+            gl_dispatch(g, f->prog, gx, gy, 1, u, 9,
+                        (const GLuint[]){g->bufs[add->out], x, W->bufs[c], bias, W->bufs[c], res},
+                        6);
         }
         break;
     }

@@ -60,8 +60,29 @@ struct GlMoe {
     int route, glu, sum;
 };
 
+// Engine options, filled by the caller (the mains read them from the environment: see
+// app/gl_env.h); a zeroed struct means the defaults. Nothing in gles/ reads the environment.
+struct GlOptions {
+    const char* egl;        // "gbm", "device" or "surfaceless": only this EGL path; NULL or ""
+                            // tries each in turn (MATTN_EGL). Applies when the shared
+                            // context is created.
+    int no_subgroup;        // 1: no subgroup reductions even where the driver has them
+                            // (MATTN_GL_SUBGROUP=0)
+    int mv_teams, mv_nr;    // matvec.comp's shape: teams per work group (1..1024 lanes in
+                            // all) and rows per team (1..4); 0 or out of range: 4, 2
+                            // (MATTN_GL_MATVEC=TEAMS,NR)
+    size_t max_ssbo;        // weight chunks of at most this many bytes when below the
+                            // driver's limit; 0: the limit (MATTN_GL_MAX_SSBO)
+    const char* shader_dir; // compile shaders/<op>.comp from this directory instead of the
+                            // embedded copies; NULL or "": embedded (GL_SHADER_DIR)
+    int no_fuse;            // 1: the one-row pass runs the graph op by op (MATTN_GL_FUSE=0)
+    int no_split_attn;      // 1: decode attention without attn_split.comp (as when its
+                            // partials exceed the SSBO limit; for tests)
+};
+
 struct GlEngine {
     const struct Model* m;
+    struct GlOptions opt; // as given to gl_init
     struct Graph g;
     int n_ctx;            // positions of the context (a full KV cache holds them all)
     int max_batch;        // rows per forward call
@@ -89,7 +110,7 @@ struct GlEngine {
     int* op_prog1;                      // ... and for one row (mat-vec)
     struct GlMoe* moe;                  // per op index (OP_MOE only)
     struct GlFuse* fuse;                // per op index: the fused one-row plan (fuse.c)
-    int fuse_on;                        // use it (MATTN_GL_FUSE=0 turns it off; read at init)
+    int fuse_on;                        // use it (!opt.no_fuse; tests may clear it)
     int fusing;                         // the pass being encoded runs the fused plan
     int attn_split;                     // split decode attention program, -1 when not used
     GLuint attn_part;                   // its partials: (n_head, splits, head_dim + 2) floats
@@ -106,6 +127,8 @@ struct GlEngine {
     GlOpHook hook;
     // profiling (gl_profile): per op, GPU nanoseconds summed over the profiled forwards
     GLuint* queries; // n_ops + 1 timestamp queries, or NULL when not profiling
+    void (*query_counter)(GLuint id, GLenum target);             // glQueryCounterEXT
+    void (*query_u64)(GLuint id, GLenum pname, GLuint64* value); // glGetQueryObjectui64vEXT
     double* op_ns;
     int n_profiled;
     void* hook_ctx;
@@ -115,7 +138,9 @@ struct GlEngine {
 // model needs, uploads the weights and allocates buffers for n_ctx positions and batches of
 // up to max_batch. Fails with ERR_GL (no EGL/GL, a compile error with its log, an out-of-
 // memory buffer) or ERR_UNSUPPORTED (a weight type no shader reads). m must outlive it.
-int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch, struct Err* e);
+// opt may be NULL (the defaults); it is copied.
+int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
+            const struct GlOptions* opt, struct Err* e);
 void gl_free(struct GlEngine* g);
 
 // Clears the KV caches and zeroes the recurrent states: a new sequence starts at position 0.
@@ -131,7 +156,7 @@ int gl_forward(struct GlEngine* g, const int32_t* tokens, int n, int last_only, 
 const float* gl_logits(struct GlEngine* g, int t);
 
 // Lanes per subgroup that compute shaders can reduce over (GL_KHR_shader_subgroup with
-// arithmetic), 0 without (llvmpipe) or with MATTN_GL_SUBGROUP=0. Needs a current context.
+// arithmetic), 0 without (llvmpipe). Needs a current context.
 int gl_subgroup_lanes(void);
 
 // The matvec.comp program for weights of type (F32, F16, BF16, Q8_0, Q4_0): work groups of
@@ -157,7 +182,8 @@ int gl_profile(struct GlEngine* g, int on, struct Err* e);
 // Waits until every encoded dispatch has finished (for timing).
 void gl_finish(void);
 
-// context.c: the shared headless context. acquire creates it on first use (path and
-// renderer strings stay valid until the last release); release tears it down at zero.
-int gl_context_acquire(const char** path, const char** renderer, struct Err* e);
+// context.c: the shared headless context. acquire creates it on first use, through EGL path
+// egl only when it is "gbm", "device" or "surfaceless" (else each in turn; ERR_ARG for another
+// name); the path and renderer strings stay valid until the last release, which tears it down.
+int gl_context_acquire(const char* egl, const char** path, const char** renderer, struct Err* e);
 void gl_context_release(void);

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "check.h"
+#include "gl_env.h"
 #include "gles.h"
 #include "kernels.h"
 #include "programs.h"
@@ -28,7 +29,8 @@ static int have_gl;
 static int setup(void** state) {
     (void)state;
     struct Err e = {0};
-    have_gl = gl_context_acquire(&G.egl_path, &G.renderer, &e) == 0;
+    gl_options_from_env(&G.opt);
+    have_gl = gl_context_acquire(G.opt.egl, &G.egl_path, &G.renderer, &e) == 0;
     if (!have_gl)
         fprintf(stderr, "skip: %s\n", e.msg);
     else
@@ -343,7 +345,7 @@ static void test_matvec_types(void** state) {
     NEED_GL();
     const enum GgmlType types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0,
                                    GGML_TYPE_Q4_0};
-    int sg = gl_subgroup_lanes();
+    int sg = G.opt.no_subgroup ? 0 : gl_subgroup_lanes();
     fprintf(stderr, "matvec: subgroup lanes %d\n", sg);
     for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++) {
         // 7 x 32 = 224 inputs: odd block counts (Q4_0/Q8_0 blocks at 2 mod 4 bytes), fewer
@@ -494,7 +496,7 @@ static void check_matvec_res(enum GgmlType type, int subgroup) {
 static void test_matvec_fused(void** state) {
     (void)state;
     NEED_GL();
-    int sg = gl_subgroup_lanes();
+    int sg = G.opt.no_subgroup ? 0 : gl_subgroup_lanes();
     const enum GgmlType types[] = {GGML_TYPE_F32, GGML_TYPE_Q4_0};
     for (int s = 0; s <= (sg ? 1 : 0); s++)
         for (size_t k = 0; k < 2; k++) {
@@ -1306,6 +1308,21 @@ static void test_attn_ring(void** state) {
 
 // ---- zamba2
 
+// The write masks gl_dispatch() elides barriers by come from the shaders' qualifiers (the
+// Makefile's registry.inc): the bindings each kernel declares without `readonly`.
+static void test_write_masks(void** state) {
+    (void)state;
+    assert_int_equal(gl_kernel_writes(K_ADD), 1u);
+    assert_int_equal(gl_kernel_writes(K_MATMUL), 1u);
+    assert_int_equal(gl_kernel_writes(K_ATTN_KV), 1u | 1u << 1);
+    assert_int_equal(gl_kernel_writes(K_ATTN_SPLIT), 1u | 1u << 4 | 1u << 5);
+    assert_int_equal(gl_kernel_writes(K_MATVEC), 1u | 1u << 5 | 1u << 6); // MV_QKV's caches
+    assert_int_equal(gl_kernel_writes(K_RG_LRU), 1u | 1u << 1);           // out, state
+    assert_int_equal(gl_kernel_writes(K_MOE_ROUTE), 1u << 1 | 1u << 2);
+    for (int k = 0; k < K_COUNT; k++)
+        assert_true(gl_kernel_writes((enum Kernel)k) != 0); // every kernel writes something
+}
+
 static void test_concat(void** state) {
     (void)state;
     NEED_GL();
@@ -1352,6 +1369,7 @@ int main(void) {
         cmocka_unit_test(test_rg_lru),
         cmocka_unit_test(test_attn_ring),
         cmocka_unit_test(test_concat),
+        cmocka_unit_test(test_write_masks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
