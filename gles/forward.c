@@ -124,21 +124,20 @@ static GLuint rope_table(struct GlEngine* g, const struct Op* op, struct Err* e)
         const struct Op* p = &g->g.ops[i];
         if (p->kind == OP_ROPE && g->rope_tab[i] && p->p.rope.n_rot == op->p.rope.n_rot &&
             p->p.rope.freq_base == op->p.rope.freq_base &&
-            p->p.rope.freq_scale == op->p.rope.freq_scale &&
-            p->p.rope.freq_factors == op->p.rope.freq_factors)
+            p->p.rope.freq_scale == op->p.rope.freq_scale && p->w[0] == op->w[0])
             return g->rope_tab[i];
     }
     int half = op->p.rope.n_rot / 2;
     float* tab = malloc((size_t)g->n_ctx * (size_t)(half > 0 ? half : 1) * 2 * sizeof(float));
-    double* f = op->p.rope.freq_factors >= 0 ? malloc((size_t)(half + 1) * sizeof(double)) : NULL;
-    if (!tab || (op->p.rope.freq_factors >= 0 && !f)) {
+    double* f = op->w[0] >= 0 ? malloc((size_t)(half + 1) * sizeof(double)) : NULL;
+    if (!tab || (op->w[0] >= 0 && !f)) {
         free(tab);
         free(f);
         err_set(e, ERR_NOMEM, "gl_init: out of memory for a rope table");
         return 0;
     }
     if (f) {
-        const struct GgufTensor* t = &g->m->gguf.tensors[op->p.rope.freq_factors];
+        const struct GgufTensor* t = &g->m->gguf.tensors[op->w[0]];
         quant_dequant_row(t->type, t->data, f, half);
     }
     for (int i = 0; i < half; i++) {
@@ -163,7 +162,7 @@ static GLuint rope_table(struct GlEngine* g, const struct Op* op, struct Err* e)
 void gl_free(struct GlEngine* g) {
     if (!g) return;
     if (g->renderer) { // the context exists: GL objects can be deleted
-        glDeleteBuffers(32, g->bufs);
+        glDeleteBuffers(GRAPH_MAX_BUFS, g->bufs);
         for (int s = 0; s < g->g.n_states; s++) {
             if (g->state_k) glDeleteBuffers(1, &g->state_k[s]);
             if (g->state_v) glDeleteBuffers(1, &g->state_v[s]);
@@ -564,12 +563,7 @@ int gl_init(struct GlEngine* g, const struct Model* m, int n_ctx, int max_batch,
         const struct Op* op = &g->g.ops[i];
         for (int k = 0; k < OP_MAX_W && !rc; k++)
             if (op->w[k] >= 0)
-                rc = upload_tensor(g, op->w[k],
-                                   op->kind == OP_MOE ||
-                                       ((op->kind == OP_MATMUL || op->kind == OP_EMBED ||
-                                         op->kind == OP_MATMUL_BLOCKDIAG) &&
-                                        k == 0),
-                                   e);
+                rc = upload_tensor(g, op->w[k], OP_INFO[op->kind].w[k] == WROLE_MATRIX, e);
         if (!rc && op->kind == OP_ROPE && !(g->rope_tab[i] = rope_table(g, op, e)))
             rc = ERR_NOMEM; // rope_table's only failure
         if (!rc) rc = choose_programs(g, i, e);
@@ -1083,7 +1077,7 @@ int gl_forward(struct GlEngine* g, const int32_t* tokens, int n, int last_only, 
     for (int i = 0; i < g->g.n_ops; i++) {
         const struct Op* op = &g->g.ops[i];
         // The final norm and classifier only matter for rows whose logits are read.
-        int t0 = (op->layer < 0 && op->kind != OP_EMBED) ? t_last : 0;
+        int t0 = i >= g->g.first_tail_op ? t_last : 0;
         if (!g->fusing || !gl_fuse_run(g, i)) run_op(g, i, t0, n - t0);
         if (g->hook) {
             int w = g->g.bufs[op->out].width;

@@ -135,8 +135,8 @@ static int plan_qkv(struct GlEngine* g, int i, struct Err* e) {
         return 0;
     // one (cos, sin) table for both, rotating whole heads
     if (rq->p.rope.n_rot != rk->p.rope.n_rot || rq->p.rope.freq_base != rk->p.rope.freq_base ||
-        rq->p.rope.freq_scale != rk->p.rope.freq_scale ||
-        rq->p.rope.freq_factors != rk->p.rope.freq_factors || rq->p.rope.type != rk->p.rope.type)
+        rq->p.rope.freq_scale != rk->p.rope.freq_scale || rq->w[0] != rk->w[0] ||
+        rq->p.rope.type != rk->p.rope.type)
         return 0;
     if (rq->p.rope.n_rot != hd || rq->p.rope.head_dim != hd || rk->p.rope.head_dim != hd ||
         hd % 2 || (rq->p.rope.type != ROPE_NORM && rq->p.rope.type != ROPE_NEOX))

@@ -84,22 +84,22 @@ struct GlEngine {
     const struct Model* m;
     struct GlOptions opt; // as given to gl_init
     struct Graph g;
-    int n_ctx;            // positions of the context (a full KV cache holds them all)
-    int max_batch;        // rows per forward call
-    const char* egl_path; // "gbm", "device" or "surfaceless"
-    const char* renderer; // GL_RENDERER
-    GLint max_ssbo;       // GL_MAX_SHADER_STORAGE_BLOCK_SIZE
-    size_t weight_chunk;  // bytes per weight buffer: max_ssbo, or MATTN_GL_MAX_SSBO if lower
-    int subgroup;         // subgroup lanes usable by compute shaders, 0: none
-    int mv_teams, mv_nr;  // matvec.comp's shape (MATTN_GL_MATVEC), read once at init
-    GLuint bufs[32];      // (max_batch, g.bufs[i].width) floats each
-    GLuint* state_k;      // per state slot: (rows, width) keys, rows n_ctx or a window's
-                          // ring of W (forward.c kv_rows); or the recurrent state
-    GLuint* state_v;      // per state slot: (rows, width) values (KV slots only)
-    struct GlTensor* wt;  // per tensor id (uploaded only when an op uses it)
-    GLuint tokens;        // (max_batch,) int token ids of the current call
-    GLuint dummy;         // bound where an optional buffer is absent
-    GLuint* rope_tab;     // per op index: (n_ctx, n_rot/2) vec2 (cos, sin), or 0
+    int n_ctx;                   // positions of the context (a full KV cache holds them all)
+    int max_batch;               // rows per forward call
+    const char* egl_path;        // "gbm", "device" or "surfaceless"
+    const char* renderer;        // GL_RENDERER
+    GLint max_ssbo;              // GL_MAX_SHADER_STORAGE_BLOCK_SIZE
+    size_t weight_chunk;         // bytes per weight buffer: max_ssbo, or MATTN_GL_MAX_SSBO if lower
+    int subgroup;                // subgroup lanes usable by compute shaders, 0: none
+    int mv_teams, mv_nr;         // matvec.comp's shape (MATTN_GL_MATVEC), read once at init
+    GLuint bufs[GRAPH_MAX_BUFS]; // (max_batch, g.bufs[i].width) floats each
+    GLuint* state_k;             // per state slot: (rows, width) keys, rows n_ctx or a window's
+                                 // ring of W (forward.c kv_rows); or the recurrent state
+    GLuint* state_v;             // per state slot: (rows, width) values (KV slots only)
+    struct GlTensor* wt;         // per tensor id (uploaded only when an op uses it)
+    GLuint tokens;               // (max_batch,) int token ids of the current call
+    GLuint dummy;                // bound where an optional buffer is absent
+    GLuint* rope_tab;            // per op index: (n_ctx, n_rot/2) vec2 (cos, sin), or 0
     // buffers read and written by dispatches since the last barrier (programs.c)
 #define GL_MAX_PENDING 64
     GLuint pend_r[GL_MAX_PENDING], pend_w[GL_MAX_PENDING];

@@ -1,6 +1,7 @@
 // forward.c: the reference engine's interpreter of the shared graph (see ref.h). One
 // switch over op kinds, no default, so -Wswitch flags an op this engine lacks.
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -141,7 +142,7 @@ static const struct GgufTensor* tensor(const struct RefEngine* r, int id) {
 
 void ref_free(struct RefEngine* r) {
     if (!r) return;
-    for (int i = 0; i < 32; i++)
+    for (int i = 0; i < GRAPH_MAX_BUFS; i++)
         free(r->bufs[i]);
     for (int s = 0; s < r->g.n_states; s++) {
         if (r->state_k) free(r->state_k[s]);
@@ -161,27 +162,30 @@ void ref_free(struct RefEngine* r) {
     memset(r, 0, sizeof(*r));
 }
 
-// ---- mamba: the SSM ops read whole small 2-D tensors (conv kernels, A, grouped norm
-// weights) as doubles, and MoE needs scratch rows. Returns nonzero when out of memory.
-static int ssm_init(struct RefEngine* r) {
+// Every weight an op reads whole (OP_INFO: norm weights, biases, rope factors, conv kernels,
+// A, D, RWKV-7's lerp stacks) is converted to double once; streamed matrices stay in their
+// GGUF form. MoE needs scratch rows. Returns 0, ERR_NOMEM or ERR_UNSUPPORTED.
+static int weights_init(struct RefEngine* r, struct Err* e) {
     size_t scratch = 0;
     int max_used = 0;
     for (int i = 0; i < r->g.n_ops; i++) {
         const struct Op* op = &r->g.ops[i];
-        int reads_whole = op->kind == OP_SSM_CONV || op->kind == OP_SSM_SCAN ||
-                          op->kind == OP_SSM_SCAN2 || op->kind == OP_RMSNORM_GROUP;
-        for (int k = 0; reads_whole && k < OP_MAX_W; k++) {
+        for (int k = 0; k < OP_MAX_W; k++) {
             int id = op->w[k];
-            if (id < 0 || r->wd[id]) continue;
+            if (id < 0 || r->wd[id] || OP_INFO[op->kind].w[k] != WROLE_WHOLE) continue;
             const struct GgufTensor* t = tensor(r, id);
+            if (!quant_traits(t->type)->can_dequant)
+                return err_set(e, ERR_UNSUPPORTED, "ref_init: cannot convert '%s' (%s)", t->name,
+                               quant_type_name(t->type));
             r->wd[id] = malloc((size_t)t->n_elements * sizeof(double) + 1);
-            if (!r->wd[id]) return 1;
+            if (!r->wd[id]) return ERR_NOMEM;
             quant_dequant_row(t->type, t->data, r->wd[id], t->n_elements);
+            // ---- zamba2: a scan whose w[0] is A_log gets A once here (each layer's own
+            // tensor, read by this op only); Zamba v1 (Mamba-1 scan) too
+            if (k == 0 && (op->kind == OP_SSM_SCAN || op->kind == OP_SSM_SCAN2) && op->p.ssm.a_log)
+                ssm_a_from_log(r->wd[id], (int)t->n_elements);
         }
-        // ---- zamba2: a scan whose w[0] is A_log gets A once here (each layer's own tensor,
-        // read by this op only); Zamba v1 (Mamba-1 scan) too
-        if ((op->kind == OP_SSM_SCAN || op->kind == OP_SSM_SCAN2) && op->p.ssm.a_log)
-            ssm_a_from_log(r->wd[op->w[0]], (int)tensor(r, op->w[0])->n_elements);
+        // ---- mamba
         if (op->kind == OP_MOE) {
             size_t need = (size_t)op->p.moe.n_expert + 2 * (size_t)op->p.moe.n_ff +
                           (size_t)r->g.bufs[op->out].width;
@@ -192,21 +196,7 @@ static int ssm_init(struct RefEngine* r) {
     if (scratch) {
         r->moe_scratch = malloc(scratch * sizeof(double));
         r->moe_sel = malloc((size_t)max_used * sizeof(int) + 1);
-        if (!r->moe_scratch || !r->moe_sel) return 1;
-    }
-    return 0;
-}
-
-// ---- griffin: the RG-LRU gate biases are (bw, n_block) stacks, not vectors: whole copies.
-static int griffin_init(struct RefEngine* r) {
-    for (int i = 0; i < r->g.n_ops; i++) {
-        const struct Op* op = &r->g.ops[i];
-        int id = op->w[1];
-        if (op->kind != OP_MATMUL_BLOCKDIAG || r->wd[id]) continue;
-        const struct GgufTensor* t = tensor(r, id);
-        r->wd[id] = malloc((size_t)t->n_elements * sizeof(double) + 1);
-        if (!r->wd[id]) return 1;
-        quant_dequant_row(t->type, t->data, r->wd[id], t->n_elements);
+        if (!r->moe_scratch || !r->moe_sel) return ERR_NOMEM;
     }
     return 0;
 }
@@ -257,21 +247,17 @@ int ref_init(struct RefEngine* r, const struct Model* m, int n_ctx, int max_batc
         case STATE_KIND_COUNT: break;
         }
     }
-    // Vectors (norm weights, biases, rope factors; also stacks of vectors such as RWKV-7's
-    // (n_embd, 1, 1, 6) lerp_fused: every tensor with ne[1] == 1) are converted to double once.
     r->wd = calloc((size_t)m->gguf.n_tensors + 1, sizeof(double*));
     if (!r->wd) goto oom;
-    for (int64_t i = 0; i < m->gguf.n_tensors; i++) {
-        const struct GgufTensor* t = &m->gguf.tensors[i];
-        if (t->ne[1] != 1 || !quant_traits(t->type)->can_dequant) continue;
-        r->wd[i] = malloc((size_t)t->n_elements * sizeof(double) + 1);
-        if (!r->wd[i]) goto oom;
-        quant_dequant_row(t->type, t->data, r->wd[i], t->n_elements);
-    }
     r->att = malloc((size_t)n_ctx * sizeof(double));
     if (!r->att) goto oom;
-    if (ssm_init(r)) goto oom;
-    if (griffin_init(r)) goto oom;
+    if ((rc = weights_init(r, e))) {
+        if (rc != ERR_NOMEM) {
+            ref_free(r);
+            return rc;
+        }
+        goto oom;
+    }
     if (n_threads <= 0) n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n_threads < 1) n_threads = 1;
     if (n_threads > 256) n_threads = 256;
@@ -382,8 +368,7 @@ static void run_op(struct RefEngine* r, const struct Op* op, const int32_t* toke
                 memcpy(row(r, op->out, t), row(r, op->in[0], t), (size_t)wout * sizeof(double));
             rope(row(r, op->out, t), op->p.rope.n_head, op->p.rope.head_dim, op->p.rope.n_rot,
                  op->p.rope.type == ROPE_NEOX, pos0 + t, op->p.rope.freq_base,
-                 op->p.rope.freq_scale,
-                 op->p.rope.freq_factors >= 0 ? r->wd[op->p.rope.freq_factors] : NULL);
+                 op->p.rope.freq_scale, op->w[0] >= 0 ? r->wd[op->w[0]] : NULL);
         }
         break;
     case OP_ATTN: {
@@ -579,7 +564,7 @@ int ref_forward(struct RefEngine* r, const int32_t* tokens, int n, int last_only
     for (int i = 0; i < r->g.n_ops; i++) {
         const struct Op* op = &r->g.ops[i];
         // The final norm and classifier only matter for rows whose logits are read.
-        int t0 = (last_only && op->layer < 0 && op->kind != OP_EMBED) ? n - 1 : 0;
+        int t0 = (last_only && i >= r->g.first_tail_op) ? n - 1 : 0;
         run_op(r, op, tokens, t0, n - t0);
         if (r->hook)
             r->hook(r->hook_ctx, op, r->n_past + t0, n - t0, row(r, op->out, t0),

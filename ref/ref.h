@@ -3,7 +3,6 @@
 // matmul's output rows, and every output is computed by the same code in the same order.
 #pragma once
 
-#include <pthread.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -20,11 +19,11 @@ struct RefPool;
 struct RefEngine {
     const struct Model* m;
     struct Graph g;
-    int n_ctx;            // positions the KV caches hold
-    int max_batch;        // rows per forward call
-    double* bufs[32];     // (max_batch, g.bufs[i].width) each
-    double** state_k;     // per state slot: (rows, width) keys, rows = n_ctx or, for a
-                          // sliding window W < n_ctx, a ring of W; (1, width) conv/SSM state
+    int n_ctx;                    // positions the KV caches hold
+    int max_batch;                // rows per forward call
+    double* bufs[GRAPH_MAX_BUFS]; // (max_batch, g.bufs[i].width) each
+    double** state_k;             // per state slot: (rows, width) keys, rows = n_ctx or, for a
+                      // sliding window W < n_ctx, a ring of W; (1, width) conv/SSM state
     double** state_v;     // per state slot: (rows, width) values
     double** wd;          // per tensor id: a double copy of 1-D tensors, else NULL
     double* att;          // (n_ctx,) attention scores scratch

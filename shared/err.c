@@ -19,7 +19,7 @@ int err_set(struct Err* e, int code, const char* fmt, ...) {
     return code;
 }
 
-static const char* const ERR_NAMES[ERR_CODE_COUNT] = {
+static const char* const ERR_NAMES[] = {
     "ERR_OK",        "ERR_IO",    "ERR_MAGIC",     "ERR_VERSION",     "ERR_TRUNCATED",
     "ERR_FORMAT",    "ERR_TYPE",  "ERR_ALIGN",     "ERR_OVERFLOW",    "ERR_RANGE",
     "ERR_DUPLICATE", "ERR_NOMEM", "ERR_NOT_FOUND", "ERR_UNSUPPORTED", "ERR_SHAPE",

@@ -21,8 +21,8 @@
 #define GGUF_MAX_DEPTH 8             // nested arrays deeper than this are refused
 #define GGUF_MAX_STRING (1ull << 30) // a single key or string value
 
-static const size_t TYPE_SIZE[GGUF_TYPE_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
-static const char* const TYPE_NAME[GGUF_TYPE_COUNT] = {
+static const size_t TYPE_SIZE[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+static const char* const TYPE_NAME[] = {
     "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "str", "arr", "u64", "i64", "f64",
 };
 _Static_assert(sizeof(TYPE_SIZE) / sizeof(TYPE_SIZE[0]) == GGUF_TYPE_COUNT, "TYPE_SIZE");

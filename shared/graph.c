@@ -5,43 +5,45 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char* const OP_NAMES[OP_COUNT] = {
-    [OP_EMBED] = "embed",
-    [OP_RMSNORM] = "rmsnorm",
-    [OP_MATMUL] = "matmul",
-    [OP_ROPE] = "rope",
-    [OP_ATTN] = "attn",
-    [OP_ADD] = "add",
-    [OP_GLU] = "glu",
+// One row per op: its name and how it reads each weight slot (graph.h). The table is
+// declared without a size so that a missing row is a compile error below, not a NULL name.
+const struct OpInfo OP_INFO[] = {
+    [OP_EMBED] = {"embed", {WROLE_MATRIX}, false},
+    [OP_RMSNORM] = {"rmsnorm", {WROLE_WHOLE, WROLE_WHOLE}, false},
+    [OP_MATMUL] = {"matmul", {WROLE_MATRIX, WROLE_WHOLE}, false},
+    [OP_ROPE] = {"rope", {WROLE_WHOLE}, false},
+    [OP_ATTN] = {"attn", {WROLE_NONE}, true},
+    [OP_ADD] = {"add", {WROLE_NONE}, false},
+    [OP_GLU] = {"glu", {WROLE_NONE}, false},
     // ---- rwkv7
-    [OP_LAYERNORM] = "layernorm",
-    [OP_TOKEN_SHIFT] = "token_shift",
-    [OP_LERP] = "lerp",
-    [OP_UNARY] = "unary",
-    [OP_MUL] = "mul",
-    [OP_RWKV7_KK] = "rwkv7_kk",
-    [OP_RWKV7_KA] = "rwkv7_ka",
-    [OP_WKV7] = "wkv7",
-    [OP_RWKV7_BONUS] = "rwkv7_bonus",
+    [OP_LAYERNORM] = {"layernorm", {WROLE_WHOLE, WROLE_WHOLE}, false},
+    [OP_TOKEN_SHIFT] = {"token_shift", {WROLE_NONE}, true},
+    [OP_LERP] = {"lerp", {WROLE_WHOLE}, false},
+    [OP_UNARY] = {"unary", {WROLE_NONE}, false},
+    [OP_MUL] = {"mul", {WROLE_NONE}, false},
+    [OP_RWKV7_KK] = {"rwkv7_kk", {WROLE_WHOLE}, false},
+    [OP_RWKV7_KA] = {"rwkv7_ka", {WROLE_WHOLE}, false},
+    [OP_WKV7] = {"wkv7", {WROLE_NONE}, true},
+    [OP_RWKV7_BONUS] = {"rwkv7_bonus", {WROLE_WHOLE}, false},
     // ---- mamba
-    [OP_SLICE] = "slice",
-    [OP_SSM_CONV] = "ssm_conv",
-    [OP_SSM_SCAN] = "ssm_scan",
-    [OP_SSM_SCAN2] = "ssm_scan2",
-    [OP_RMSNORM_GROUP] = "rmsnorm_group",
-    [OP_MOE] = "moe",
+    [OP_SLICE] = {"slice", {WROLE_NONE}, false},
+    [OP_SSM_CONV] = {"ssm_conv", {WROLE_WHOLE, WROLE_WHOLE}, true},
+    [OP_SSM_SCAN] = {"ssm_scan", {WROLE_WHOLE, WROLE_WHOLE, WROLE_WHOLE}, true},
+    [OP_SSM_SCAN2] = {"ssm_scan2", {WROLE_WHOLE, WROLE_WHOLE, WROLE_WHOLE}, true},
+    [OP_RMSNORM_GROUP] = {"rmsnorm_group", {WROLE_WHOLE}, false},
+    [OP_MOE] = {"moe", {WROLE_MATRIX, WROLE_MATRIX, WROLE_MATRIX, WROLE_MATRIX}, false},
     // ---- griffin
-    [OP_SCALE] = "scale",
-    [OP_MATMUL_BLOCKDIAG] = "matmul_blockdiag",
-    [OP_RG_LRU] = "rg_lru",
-    [OP_SOFTCAP] = "softcap",
+    [OP_SCALE] = {"scale", {WROLE_NONE}, false},
+    [OP_MATMUL_BLOCKDIAG] = {"matmul_blockdiag", {WROLE_MATRIX, WROLE_WHOLE}, false},
+    [OP_RG_LRU] = {"rg_lru", {WROLE_WHOLE}, true},
+    [OP_SOFTCAP] = {"softcap", {WROLE_NONE}, false},
     // ---- zamba2
-    [OP_CONCAT] = "concat",
+    [OP_CONCAT] = {"concat", {WROLE_NONE}, false},
 };
-_Static_assert(sizeof(OP_NAMES) / sizeof(OP_NAMES[0]) == OP_COUNT, "OP_NAMES size");
+_Static_assert(sizeof(OP_INFO) / sizeof(OP_INFO[0]) == OP_COUNT, "OP_INFO: one row per OpKind");
 
 const char* op_kind_name(enum OpKind k) {
-    return (unsigned)k < OP_COUNT ? OP_NAMES[k] : "?";
+    return (unsigned)k < OP_COUNT && OP_INFO[k].name ? OP_INFO[k].name : "?";
 }
 
 // ---------------------------------------------------------------------------------------
@@ -153,7 +155,7 @@ static void op_rope(struct Builder* b, const char* name, int x, int n_head) {
     op->p.rope.n_rot = c->n_rot;
     op->p.rope.freq_base = c->rope_freq_base;
     op->p.rope.freq_scale = c->rope_freq_scale;
-    op->p.rope.freq_factors = W(b, b->m->w.rope_freqs);
+    op->w[0] = W(b, b->m->w.rope_freqs); // per-pair frequency factors, or -1
 }
 
 static void op_attn(struct Builder* b, int out, int q, int k, int v, int n_head_kv, int window) {
@@ -203,10 +205,11 @@ static void build_ffn_dense(struct Builder* b, int x, const struct LayerWeights*
     op_add(b, "l_out", x, x, xb);
 }
 
-// Final norm and classifier.
+// Final norm and classifier: the graph's tail (first_tail_op).
 static void build_output(struct Builder* b, int x) {
     const struct Config* c = &b->m->config;
     b->layer = -1;
+    b->g->first_tail_op = b->g->n_ops;
     int xb = buf(b, "xb", c->n_embd);
     b->g->logits = buf(b, "logits", c->n_vocab);
     op_rmsnorm(b, "result_norm", xb, x, b->m->w.output_norm, c->norm_eps);
@@ -332,7 +335,7 @@ static void build_rwkv7(struct Builder* b) {
     for (int l = 0; l < c->n_layer; l++) {
         const struct LayerWeights* L = &b->m->w.layers[l];
         b->layer = l;
-        // ln0 belongs to block 0 (and must run on every row, which layer -1 ops need not).
+        // ln0 belongs to block 0 (HF's Rwkv7Block 0 holds pre_norm)
         if (l == 0)
             op_layernorm(b, "inp_norm", x, x, b->m->w.token_embd_norm, b->m->w.token_embd_norm_b, 1,
                          c->norm_eps);
@@ -385,6 +388,7 @@ static void build_rwkv7(struct Builder* b) {
     }
     b->layer = -1;
     b->g->logits = buf(b, "logits", c->n_vocab);
+    b->g->first_tail_op = b->g->n_ops; // the final norm and classifier
     op_layernorm(b, "result_norm", xb, x, b->m->w.output_norm, b->m->w.output_norm_b, 1,
                  c->norm_eps);
     op_matmul(b, "result_output", b->g->logits, xb, b->m->w.output, NULL);
@@ -647,8 +651,6 @@ static void build_recurrentgemma(struct Builder* b) {
     int x = buf(b, "x", c->n_embd), xb = buf(b, "xb", c->n_embd), xb2 = buf(b, "xb2", c->n_embd);
     b->layer = -1;
     op_embed(b, x, b->m->w.token_embd);
-    // Not a layer -1 op: last_only would skip it on prompt rows.
-    b->layer = 0;
     op_scale(b, "inp_scaled", x, x, c->embd_scale);
     for (int l = 0; l < c->n_layer; l++) {
         const struct LayerWeights* L = &b->m->w.layers[l];
@@ -752,8 +754,7 @@ static void build_zamba2(struct Builder* b) {
     int x = buf(b, "x", D), xb = buf(b, "xb", D), xb2 = buf(b, "xb2", D);
     int emb = buf(b, "inp_embd", D);
     b->layer = -1;
-    // e is kept for every hybrid layer; x = e is a second lookup, not a copy, because
-    // layer -1 ops other than OP_EMBED may run on the last row only (ref_forward last_only)
+    // e is kept for every hybrid layer; x = e is a second lookup (no copy op needed)
     op_embed(b, emb, b->m->w.token_embd);
     struct Op* op = emit(b, OP_EMBED, "inp_x", x);
     if (op) op->w[0] = W(b, b->m->w.token_embd);
@@ -797,7 +798,7 @@ _Static_assert(sizeof(BUILDERS) / sizeof(BUILDERS[0]) == ARCH_COUNT, "BUILDERS s
 int graph_build(struct Graph* g, const struct Model* m, struct Err* e) {
     memset(g, 0, sizeof(*g));
     g->logits = -1;
-    g->tokens_buf = -1;
+    g->first_tail_op = -1;
     struct Builder b = {.g = g, .m = m, .layer = -1, .e = e};
     if (!BUILDERS[m->config.arch]) {
         b.rc = err_set(e, ERR_UNSUPPORTED, "graph: no graph for architecture '%s' yet",
@@ -805,8 +806,40 @@ int graph_build(struct Graph* g, const struct Model* m, struct Err* e) {
     } else {
         BUILDERS[m->config.arch](&b);
     }
+    if (!b.rc && (g->first_tail_op < 0 || g->first_tail_op > g->n_ops))
+        g->first_tail_op = g->n_ops; // a builder that marks no tail runs every op on every row
+    if (!b.rc) b.rc = graph_check(g, e);
     if (b.rc) graph_free(g);
     return b.rc;
+}
+
+int graph_check(const struct Graph* g, struct Err* e) {
+    if (g->first_tail_op < 0 || g->first_tail_op > g->n_ops)
+        return err_set(e, ERR_UNSUPPORTED, "graph: first_tail_op %d outside 0..%d",
+                       g->first_tail_op, g->n_ops);
+    for (int i = 0; i < g->n_ops; i++) {
+        const struct Op* op = &g->ops[i];
+        if ((unsigned)op->kind >= OP_COUNT || !OP_INFO[op->kind].name)
+            return err_set(e, ERR_UNSUPPORTED, "graph: op %d has kind %d, which OP_INFO lacks", i,
+                           (int)op->kind);
+        const struct OpInfo* info = &OP_INFO[op->kind];
+        for (int k = 0; k < OP_MAX_W; k++)
+            if (op->w[k] >= 0 && info->w[k] == WROLE_NONE)
+                return err_set(e, ERR_UNSUPPORTED,
+                               "graph: op %d (%s '%s') has a weight in slot %d, which OP_INFO "
+                               "gives no role",
+                               i, info->name, op->name, k);
+        if ((op->state >= 0) != info->stateful || op->state >= g->n_states)
+            return err_set(e, ERR_UNSUPPORTED,
+                           "graph: op %d (%s '%s') has state %d; OP_INFO says %s", i, info->name,
+                           op->name, op->state, info->stateful ? "stateful" : "stateless");
+        if (i >= g->first_tail_op && (op->kind == OP_EMBED || op->layer >= 0 || info->stateful))
+            return err_set(e, ERR_UNSUPPORTED,
+                           "graph: op %d (%s '%s') of layer %d lies in the tail, which runs on "
+                           "the last row only",
+                           i, info->name, op->name, op->layer);
+    }
+    return 0;
 }
 
 void graph_free(struct Graph* g) {

@@ -8,6 +8,8 @@
 // (position, layer, op name). Not here: arithmetic (ref/kernels.c, shaders/*.comp).
 #pragma once
 
+#include <stdbool.h>
+
 #include "err.h"
 #include "model.h"
 
@@ -82,7 +84,7 @@ union OpParams {
         int n_rot;        // rotated elements per head (the first n_rot)
         double freq_base; // theta_i = pos * freq_scale * freq_base^(-2i/n_rot) / freq_factor_i
         double freq_scale;
-        int freq_factors; // tensor id of per-pair factors (rope_freqs), or -1
+        // w[0]: the per-pair frequency factors (rope_freqs), or -1
     } rope;
     struct {
         int n_head, n_head_kv, head_dim;
@@ -140,6 +142,25 @@ union OpParams {
 
 #define OP_MAX_IN 6 // OP_WKV7 reads six
 #define OP_MAX_W 4
+#define GRAPH_MAX_BUFS 32 // named activation buffers of one graph
+
+// How an op reads each of its weight slots: the engines prepare a tensor by its role (ref keeps
+// a streamed matrix in its GGUF form and converts a whole tensor to double once; gles uploads
+// a matrix in its GGUF blocks and a whole tensor as floats).
+enum WeightRole {
+    WROLE_NONE,   // the slot is unused
+    WROLE_MATRIX, // a matrix streamed row by row in its stored type (matmul, embedding rows)
+    WROLE_WHOLE,  // a small tensor read whole: norm weights, biases, conv kernels, A, D, factors
+    WROLE_COUNT,
+};
+
+// What the engines need to know about an op besides its kind: one row per OpKind.
+struct OpInfo {
+    const char* name;            // dump and message name: "rmsnorm", "ssm_scan2", ...
+    enum WeightRole w[OP_MAX_W]; // the role of each weight slot
+    bool stateful;               // reads and writes a state slot (op->state >= 0)
+};
+extern const struct OpInfo OP_INFO[OP_COUNT];
 
 struct Op {
     enum OpKind kind;
@@ -181,17 +202,24 @@ struct StateDesc {
 struct Graph {
     struct Op* ops;
     int n_ops, cap_ops;
-    struct Buf bufs[32];
+    struct Buf bufs[GRAPH_MAX_BUFS];
     int n_bufs;
     struct StateDesc* states;
     int n_states, cap_states;
-    int logits;     // buffer id of the logits (width n_vocab)
-    int tokens_buf; // -1: OP_EMBED reads the engine's token ids
+    int logits;        // buffer id of the logits (width n_vocab)
+    int first_tail_op; // ops [first_tail_op, n_ops) (final norm, classifier) depend on no
+                       // other row: when only the last row's logits are read they may run on
+                       // that row alone (STYLE §4, calm's FF_UPDATE_KV_ONLY)
 };
 
 // Builds the graph of m. Returns 0 or ERR_UNSUPPORTED / ERR_NOMEM with a message.
 int graph_build(struct Graph* g, const struct Model* m, struct Err* e);
 void graph_free(struct Graph* g);
+
+// Checks g against OP_INFO: every op's name row exists, a weight only in a slot with a role,
+// a state slot exactly on the stateful ops, the tail [first_tail_op, n_ops) free of embedding
+// and layer ops. graph_build runs it on every graph; 0 or ERR_UNSUPPORTED naming the op.
+int graph_check(const struct Graph* g, struct Err* e);
 
 // Names for dumps and messages.
 const char* op_kind_name(enum OpKind k);

@@ -12,7 +12,7 @@
 // traits
 
 #define T(id, nm, up, bs, ts, dq) [id] = {nm, up, bs, ts, dq}
-static const struct QuantTraits TRAITS[GGML_TYPE_COUNT] = {
+static const struct QuantTraits TRAITS[] = {
     T(GGML_TYPE_F32, "f32", "F32", 1, 4, 1),
     T(GGML_TYPE_F16, "f16", "F16", 1, 2, 1),
     T(GGML_TYPE_Q4_0, "q4_0", "Q4_0", 32, 18, 1),

@@ -23,7 +23,7 @@
 #define MAX_VOCAB (1 << 24)         // ids stay far inside int32
 #define MAX_ARENA (UINT32_MAX - 16) // offsets are uint32
 
-static const char* const KIND_NAMES[TOKENIZER_KIND_COUNT] = {"spm", "bpe", "rwkv", "placeholder"};
+static const char* const KIND_NAMES[] = {"spm", "bpe", "rwkv", "placeholder"};
 _Static_assert(sizeof(KIND_NAMES) / sizeof(KIND_NAMES[0]) == TOKENIZER_KIND_COUNT, "KIND_NAMES");
 
 const char* tokenizer_kind_name(enum TokenizerKind k) {
