@@ -189,6 +189,13 @@ int gl_chunk_rows(const struct GlTensor* w, int c) {
     return (int)(w->rows - r0 < w->rows_per_chunk ? w->rows - r0 : w->rows_per_chunk);
 }
 
+int gl_float_bits(double x) {
+    float f = (float)x;
+    int b;
+    memcpy(&b, &f, 4);
+    return b;
+}
+
 void gl_groups_2d(int groups, int* gx, int* gy) {
     *gx = groups < 65535 ? (groups > 0 ? groups : 1) : 65535;
     *gy = (groups + *gx - 1) / *gx;

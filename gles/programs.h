@@ -5,7 +5,7 @@
 
 #include <GLES3/gl31.h>
 
-#include "gles.h"
+#include "gles_int.h"
 #include "shaders/kernels.h"
 
 struct GlProg {
@@ -49,7 +49,5 @@ void gl_grid(int64_t n, int* gx, int* gy);
 void gl_groups_2d(int groups, int* gx, int* gy);
 // Rows of w in chunk c (the last chunk may be short).
 int gl_chunk_rows(const struct GlTensor* w, int c);
-// forward.c: a double as the bits of the nearest float (a uniform in U[]).
+// A double as the bits of the nearest float (a uniform in U[]).
 int gl_float_bits(double x);
-// forward.c: the row of KV-cache slot state that holds position pos.
-int gl_kv_row(const struct GlEngine* g, int state, int64_t pos);

@@ -23,6 +23,7 @@
 #include "convert.h"
 #include "gl_env.h"
 #include "gles.h"
+#include "gles_int.h"
 #include "model.h"
 #include "ref.h"
 
