@@ -33,7 +33,21 @@ static int usage_error(const char* cmd, const char* fmt, const char* arg) {
 // ---------------------------------------------------------------------------------------
 // info
 
-// The GL context's path and renderer, or why there is none.
+// Whether a model's blocks run fused in the one-row pass (gles/fuse.c): "fused" says it in
+// words ("75 of 83 ops (qkv+rope+kv, gate/up+glu, matvec+residual)"), "fused_ops" counts the
+// ops that run fused (0 with MATTN_GL_FUSE=0).
+static void add_fused(cJSON* o, const struct GlEngine* g) {
+    struct GlFuseSummary fs;
+    char text[160];
+    gl_fuse_summary(g, &fs);
+    gl_fuse_describe(&fs, text, sizeof(text));
+    cJSON_AddStringToObject(o, "fused", text);
+    cJSON_AddNumberToObject(o, "fused_ops", fs.on ? fs.fused : 0);
+}
+
+// The GL context's path and renderer, or why there is none; with a model mattn supports,
+// whether its blocks run fused (the engine is built for it on a short context: the plan is
+// made at init).
 static void gl_fields(cJSON* o) {
     const char *path = NULL, *renderer = NULL;
     struct Err e = {0};
@@ -42,6 +56,17 @@ static void gl_fields(cJSON* o) {
     if (gl_context_acquire(opt.egl, &path, &renderer, &e) == 0) {
         cJSON_AddStringToObject(o, "egl", path);
         cJSON_AddStringToObject(o, "renderer", renderer);
+        const char* file = cJSON_GetStringValue(cJSON_GetObjectItem(o, "file"));
+        struct Model m;
+        struct GlEngine g = {0};
+        if (file && model_open(&m, file, &e) == 0) {
+            if (gl_init(&g, &m, 16, 1, &opt, &e) == 0)
+                add_fused(o, &g);
+            else
+                cJSON_AddStringToObject(o, "fused", "unknown (the engine does not load it)");
+            gl_free(&g);
+            model_free(&m);
+        }
         gl_context_release();
     } else {
         cJSON_AddNullToObject(o, "renderer");
@@ -407,12 +432,18 @@ static int cmd_bench(int argc, char** argv) {
             cJSON_AddNumberToObject(o, "gen_tokens", (double)n_g);
             cJSON_AddNumberToObject(o, "gen_tok_s", gps);
             cJSON_AddNumberToObject(o, "repeats", (double)reps);
+            add_fused(o, &g);
             char* s = cJSON_PrintUnformatted(o);
             if (s) printf("%s\n", s);
             free(s);
             cJSON_Delete(o);
         } else {
+            struct GlFuseSummary fs;
+            char text[160];
+            gl_fuse_summary(&g, &fs);
+            gl_fuse_describe(&fs, text, sizeof(text));
             printf("renderer: %s (EGL %s)\n", g.renderer, g.egl_path);
+            printf("fused:    %s\n", text);
             printf("prompt:     %6lld tokens  %10.2f tok/s\n", (long long)n_p, pps);
             printf("generation: %6lld tokens  %10.2f tok/s\n", (long long)n_g, gps);
             printf("(median of %lld after a warm-up)\n", (long long)reps);

@@ -249,14 +249,13 @@ void gl_fuse_summary(const struct GlEngine* g, struct GlFuseSummary* s) {
 void gl_fuse_describe(const struct GlFuseSummary* s, char* buf, size_t cap) {
     const char* names[3] = {s->qkv ? "qkv+rope+kv" : NULL, s->glu ? "gate/up+glu" : NULL,
                             s->res ? "matvec+residual" : NULL};
-    int n = snprintf(buf, cap, "%d of %d ops", s->fused, s->n_ops);
+    int n = snprintf(buf, cap, "%s%d of %d ops", s->on ? "" : "off (planned: ", s->fused, s->n_ops);
     const char* sep = " (";
     for (int k = 0; k < 3 && n >= 0 && (size_t)n < cap; k++)
         if (names[k]) {
             n += snprintf(buf + n, cap - (size_t)n, "%s%s", sep, names[k]);
             sep = ", ";
         }
-    if (n >= 0 && (size_t)n < cap && !s->on) n += snprintf(buf + n, cap - (size_t)n, "%soff", sep);
-    if (n >= 0 && (size_t)n < cap && (s->qkv || s->glu || s->res || !s->on))
-        snprintf(buf + n, cap - (size_t)n, ")");
+    if (n >= 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, "%s%s", strcmp(sep, ", ") ? "" : ")", s->on ? "" : ")");
 }

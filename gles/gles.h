@@ -129,8 +129,8 @@ struct GlFuseSummary {
     int on;            // the plan runs (not turned off with opt.no_fuse)
 };
 void gl_fuse_summary(const struct GlEngine* g, struct GlFuseSummary* s);
-// "30 of 35 ops (qkv+rope+kv, gate/up+glu, matvec+residual)", or "0 of 35 ops" (and ", off"
-// when the plan is turned off), into buf.
+// "30 of 35 ops (qkv+rope+kv, gate/up+glu, matvec+residual)", "0 of 35 ops", or with the
+// plan turned off "off (planned: 30 of 35 ops (...))", into buf.
 void gl_fuse_describe(const struct GlFuseSummary* s, char* buf, size_t cap);
 
 // Lanes per subgroup that compute shaders can reduce over (GL_KHR_shader_subgroup with
