@@ -35,7 +35,7 @@ SRC_GLES := $(wildcard gles/*.c)
 SRC_TOOLS := $(wildcard tools/*.c)
 APP_MAINS := app/mattn_ref.c app/mattn_gles.c app/mattn_diff.c
 # what every binary's main uses; the rest of app/ is mattn-ref's own commands
-SRC_APP_COMMON := app/session.c app/cli.c app/info.c
+SRC_APP_COMMON := app/session.c app/cli.c app/info.c app/engine_cmd.c
 # the GLES engine's options from the environment: mattn-gles, mattn-diff and the tests
 SRC_APP_GL := app/gl_env.c
 SRC_APP := $(filter-out $(APP_MAINS) $(SRC_APP_GL),$(wildcard app/*.c))
