@@ -36,7 +36,9 @@ SRC_TOOLS := $(wildcard tools/*.c)
 APP_MAINS := app/mattn_ref.c app/mattn_gles.c app/mattn_diff.c
 # what every binary's main uses; the rest of app/ is mattn-ref's own commands
 SRC_APP_COMMON := app/session.c app/cli.c app/info.c app/engine_cmd.c
-SRC_APP := $(filter-out $(APP_MAINS),$(wildcard app/*.c))
+# the GLES engine's options from the environment: mattn-gles, mattn-diff and the tests
+SRC_APP_GL := app/gl_env.c
+SRC_APP := $(filter-out $(APP_MAINS) $(SRC_APP_GL),$(wildcard app/*.c))
 SRC_TESTS := $(wildcard tests/test_*.c)
 SHADERS := $(wildcard shaders/*.comp)
 
@@ -78,15 +80,25 @@ $(GEN)/kernels.h: $(SHADERS) Makefile
 	  for n in $(SHADER_NAMES); do echo "    K_$$(echo $$n | tr a-z A-Z),"; done; \
 	  echo '    K_COUNT,'; echo '};'; } > $@.tmp && mv $@.tmp $@
 
+# writes: bit b is set when the kernel declares SSBO binding b (a number) without `readonly`,
+# in any variant (matvec.comp's binding 5 is a readonly residual or a writeonly cache);
+# gl_dispatch() elides barriers by it. The weights (common.glsl, W_BINDING) are readonly.
+WRITES_AWK := 'match($$0, /binding *= *[0-9]+\)/) && $$0 ~ /buffer/ && $$0 !~ /readonly/ { \
+  b = substr($$0, RSTART, RLENGTH); gsub(/[^0-9]/, "", b); w[b] = 1 } \
+  END { m = 0; for (b in w) m += 2 ^ b; printf "0x%03xu", m }'
 $(GEN)/registry.inc: $(SHADERS) Makefile
 	@mkdir -p $(GEN)
 	{ echo '// generated from shaders/*.comp by the Makefile; included by gles/programs.c only'; \
 	  echo '#include "shaders/common.glsl.h"'; \
 	  for n in $(SHADER_NAMES); do echo "#include \"shaders/$$n.comp.h\""; done; \
 	  echo '#define COMMON_SRC common_glsl'; echo '#define COMMON_LEN common_glsl_len'; \
-	  echo 'static const struct { const char* name; const unsigned char* data; unsigned len; }'; \
-	  echo '    KERNELS[K_COUNT] = {'; \
-	  for n in $(SHADER_NAMES); do echo "    {\"$$n\", $${n}_comp, sizeof($${n}_comp)},"; done; \
+	  echo 'static const struct {'; echo '    const char* name;'; \
+	  echo '    const unsigned char* data;'; echo '    unsigned len;'; \
+	  echo '    unsigned writes; // bit b: SSBO binding b is not readonly'; \
+	  echo '} KERNELS[K_COUNT] = {'; \
+	  for n in $(SHADER_NAMES); do \
+	    w=$$(awk $(WRITES_AWK) shaders/$$n.comp) || exit 1; \
+	    echo "    {\"$$n\", $${n}_comp, sizeof($${n}_comp), $$w},"; done; \
 	  echo '};'; } > $@.tmp && mv $@.tmp $@
 
 build/rel/%.o: %.c | $(GEN_HDRS)
@@ -98,7 +110,7 @@ build/asan/%.o: %.c | $(GEN_HDRS)
 	$(CC) $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	  -fno-sanitize-recover=all $(DIR_CFLAGS) -Ibuild/gen -c $< -o $@
 
-LIB_SRC := $(SRC_SHARED) $(SRC_REF) $(SRC_GLES) $(SRC_TOOLS) $(SRC_APP)
+LIB_SRC := $(SRC_SHARED) $(SRC_REF) $(SRC_GLES) $(SRC_TOOLS) $(SRC_APP) $(SRC_APP_GL)
 LIB_OBJS_rel := $(call objs,rel,$(LIB_SRC))
 LIB_OBJS_asan := $(call objs,asan,$(LIB_SRC))
 ALL_LIBS := $(LIBS) $(GL_LIBS)
@@ -106,10 +118,10 @@ ALL_LIBS := $(LIBS) $(GL_LIBS)
 build/mattn-ref: $(call objs,rel,app/mattn_ref.c $(SRC_APP) $(SRC_TOOLS) $(SRC_SHARED) $(SRC_REF))
 	$(CC) -o $@ $^ $(LIBS)
 
-build/mattn-gles: $(call objs,rel,app/mattn_gles.c $(SRC_APP_COMMON) $(SRC_SHARED) $(SRC_GLES))
+build/mattn-gles: $(call objs,rel,app/mattn_gles.c $(SRC_APP_COMMON) $(SRC_APP_GL) $(SRC_SHARED) $(SRC_GLES))
 	$(CC) -o $@ $^ $(LIBS) $(GL_LIBS)
 
-build/mattn-diff: $(call objs,rel,app/mattn_diff.c $(SRC_APP_COMMON) $(SRC_SHARED) $(SRC_REF) $(SRC_GLES))
+build/mattn-diff: $(call objs,rel,app/mattn_diff.c $(SRC_APP_COMMON) $(SRC_APP_GL) $(SRC_SHARED) $(SRC_REF) $(SRC_GLES))
 	$(CC) -o $@ $^ $(ALL_LIBS)
 
 # ---------------------------------------------------------------------------------------

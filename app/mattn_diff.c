@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "gl_env.h"
 #include "gles.h"
 #include "ref.h"
 #include "session.h"
@@ -124,7 +125,9 @@ int main(int argc, char** argv) {
     }
     if (!rc) rc = ref_forward(&r, s.ids, s.n_ids, 0, &e);
     if (!rc && cap.oom) rc = err_set(&e, ERR_NOMEM, "out of memory keeping the ref outputs");
-    if (!rc) rc = gl_init(&g, &s.model, s.n_ids, s.n_ids, &e);
+    struct GlOptions opt;
+    gl_options_from_env(&opt);
+    if (!rc) rc = gl_init(&g, &s.model, s.n_ids, s.n_ids, &opt, &e);
     struct Compare cmp = {&cap, &g.g, atol, rtol, quiet, 0, "", 0};
     if (!rc) {
         printf("# %s: %d positions; gl on %s (%s); |gl-ref| <= %g + %g |ref|\n", o.model, s.n_ids,

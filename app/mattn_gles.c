@@ -1,7 +1,7 @@
-// mattn-gles: the OpenGL ES 3.1 compute engine's command line: info, run and logits with
-// mattn-ref's flags and output formats (logits and --dump are float64 files even though the
-// engine computes in float), plus bench (prompt and generation tok/s). Exit status: 0 ok,
-// 1 failure (one line on stderr), 2 bad usage. The only gles/ file that prints or exits.
+// mattn-gles: the OpenGL ES 3.1 compute engine's command line: the engine as app/engine_cmd.c
+// runs it (info, run and logits with mattn-ref's flags and output formats: logits and --dump
+// are float64 files even though the engine computes in float), plus bench (prompt and
+// generation tok/s). Exit status: 0 ok, 1 failure (one line on stderr), 2 bad usage.
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "engine_cmd.h"
 #include "gguf.h"
+#include "gl_env.h"
 #include "gles.h"
 #include "info.h"
 #include "model.h"
@@ -32,22 +34,45 @@ static int usage_error(const char* cmd, const char* fmt, const char* arg) {
 // ---------------------------------------------------------------------------------------
 // info
 
-// The GL context's path and renderer, or why there is none.
+// Whether a model's blocks run fused in the one-row pass (gles/fuse.c): "fused" says it in
+// words ("75 of 83 ops (qkv+rope+kv, gate/up+glu, matvec+residual)"), "fused_ops" counts the
+// ops that run fused (0 with MATTN_GL_FUSE=0).
+static void add_fused(cJSON* o, const struct GlEngine* g) {
+    struct GlFuseSummary fs;
+    char text[160];
+    gl_fuse_summary(g, &fs);
+    gl_fuse_describe(&fs, text, sizeof(text));
+    cJSON_AddStringToObject(o, "fused", text);
+    cJSON_AddNumberToObject(o, "fused_ops", fs.on ? fs.fused : 0);
+}
+
+// The GL context's path and renderer, or why there is none; with a model mattn supports,
+// whether its blocks run fused (the engine is built for it on a short context: the plan is
+// made at init).
 static void gl_fields(cJSON* o) {
     const char *path = NULL, *renderer = NULL;
     struct Err e = {0};
-    if (gl_context_acquire(&path, &renderer, &e) == 0) {
+    struct GlOptions opt;
+    gl_options_from_env(&opt);
+    if (gl_context_acquire(opt.egl, &path, &renderer, &e) == 0) {
         cJSON_AddStringToObject(o, "egl", path);
         cJSON_AddStringToObject(o, "renderer", renderer);
+        const char* file = cJSON_GetStringValue(cJSON_GetObjectItem(o, "file"));
+        struct Model m;
+        struct GlEngine g = {0};
+        if (file && model_open(&m, file, &e) == 0) {
+            if (gl_init(&g, &m, 16, 1, &opt, &e) == 0)
+                add_fused(o, &g);
+            else
+                cJSON_AddStringToObject(o, "fused", "unknown (the engine does not load it)");
+            gl_free(&g);
+            model_free(&m);
+        }
         gl_context_release();
     } else {
         cJSON_AddNullToObject(o, "renderer");
         cJSON_AddStringToObject(o, "gl_error", e.msg);
     }
-}
-
-static int cmd_info(int argc, char** argv) {
-    return session_info("mattn-gles", argc, argv, gl_fields);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -80,46 +105,47 @@ static void dump_hook(void* ctx, const struct Op* op, int64_t pos0, int n, const
     session_dump_rows(x->d, op, pos0, n, x->dump, width);
 }
 
-static int gles_init(struct Gles* x, const struct Model* m, int n_ctx, int max_batch,
-                     struct Err* e) {
-    memset(x, 0, sizeof(*x));
-    int rc = gl_init(&x->g, m, n_ctx, max_batch, e);
+static int gles_init(void* self, const struct Model* m, const struct RunOpts* o, int n_ctx,
+                     int max_batch, struct Err* e) {
+    (void)o; // -t is accepted for compatibility with mattn-ref and ignored
+    struct Gles* x = self;
+    struct GlOptions opt;
+    gl_options_from_env(&opt);
+    int rc = gl_init(&x->g, m, n_ctx, max_batch, &opt, e);
     if (rc) return rc;
     x->row = malloc((size_t)m->config.n_vocab * sizeof(double));
     if (!x->row) return err_set(e, ERR_NOMEM, "out of memory");
     return 0;
 }
 
-static void gles_free(struct Gles* x) {
+static void gles_free(void* self) {
+    struct Gles* x = self;
     gl_free(&x->g);
     free(x->row);
     free(x->dump);
     memset(x, 0, sizeof(*x));
 }
 
-static int parse_opts(const char* cmd, const char* help, struct RunOpts* o, int argc, char** argv,
-                      struct Err* e, int* status) {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(help, stdout);
-            *status = 0;
-            return 1;
-        }
-        int rc = session_parse_opt(o, argc, argv, &i, e);
-        if (rc < 0) {
-            *status = fail(e);
-            return 1;
-        }
-        if (rc == 0) {
-            *status = usage_error(cmd, "unknown or incomplete option '%s'", argv[i]);
-            return 1;
-        }
-    }
+static int gles_max_batch(void* self) {
+    return ((struct Gles*)self)->g.max_batch;
+}
+
+// --dump: op outputs are widened to double into a buffer of n_rows rows of the widest buffer
+static int gles_dump(void* self, struct DumpCtx* d, int n_rows, struct Err* e) {
+    struct Gles* x = self;
+    int widest = 1;
+    for (int i = 0; i < x->g.g.n_bufs; i++)
+        if (x->g.g.bufs[i].width > widest) widest = x->g.g.bufs[i].width;
+    x->dump = malloc((size_t)n_rows * (size_t)widest * sizeof(double));
+    if (!x->dump) return err_set(e, ERR_NOMEM, "out of memory");
+    x->d = d;
+    x->g.hook = dump_hook;
+    x->g.hook_ctx = x;
     return 0;
 }
 
 // ---------------------------------------------------------------------------------------
-// logits
+// logits and run (app/engine_cmd.c)
 
 static const char LOGITS_HELP[] =
     "usage: mattn-gles logits -m MODEL (--ids \"1 7 42\" | -p TEXT | -f FILE) -o OUT.bin\n"
@@ -127,48 +153,6 @@ static const char LOGITS_HELP[] =
     "Runs the prompt teacher-forced on the GPU and writes the logits after every position\n"
     "as little-endian float64 [n_tokens][n_vocab]. --ids are used as given (no BOS added).\n"
     "  --dump DIR   also write every op output at every position (docs/DUMP.md)\n";
-
-static int cmd_logits(int argc, char** argv) {
-    struct RunOpts o = {0};
-    struct Err e = {0};
-    int status;
-    sampler_params_default(&o.sp);
-    if (parse_opts("logits", LOGITS_HELP, &o, argc, argv, &e, &status)) return status;
-    if (!o.out) return usage_error("logits", "%s", "-o OUT.bin is required");
-    if (cli_output("-o", o.out, &e)) return fail(&e);
-    struct Session s;
-    struct Gles x = {0};
-    struct DumpCtx d = {0};
-    int rc = session_open(&s, &o, 0, &e);
-    if (!rc) rc = gles_init(&x, &s.model, s.n_ctx, s.n_ids, &e);
-    if (!rc && o.dump && !(rc = session_dump_open(&d, o.dump, &e))) {
-        int widest = 1;
-        for (int i = 0; i < x.g.g.n_bufs; i++)
-            if (x.g.g.bufs[i].width > widest) widest = x.g.g.bufs[i].width;
-        x.dump = malloc((size_t)s.n_ids * (size_t)widest * sizeof(double));
-        if (!x.dump) rc = err_set(&e, ERR_NOMEM, "out of memory");
-        x.d = &d;
-        x.g.hook = dump_hook;
-        x.g.hook_ctx = &x;
-    }
-    if (!rc) rc = gl_forward(&x.g, s.ids, s.n_ids, 0, &e);
-    if (o.dump && d.index) {
-        struct Err de = {0};
-        if (session_dump_close(&d, &de) && !rc) rc = err_set(&e, de.code, "%s", de.msg);
-    }
-    if (!rc) {
-        struct SessionEngine eng = {&x, x.g.max_batch, engine_forward, engine_logits};
-        size_t nv = (size_t)s.model.config.n_vocab;
-        rc = session_write_logits(o.out, &eng, s.n_ids, (int)nv, &e);
-        if (!rc) fprintf(stderr, "mattn-gles: wrote %d x %zu logits to %s\n", s.n_ids, nv, o.out);
-    }
-    gles_free(&x);
-    session_free(&s);
-    return rc ? fail(&e) : 0;
-}
-
-// ---------------------------------------------------------------------------------------
-// run
 
 static const char RUN_HELP[] =
     "usage: mattn-gles run -m MODEL (-p PROMPT | -f FILE | --ids \"1 7 42\") [options]\n"
@@ -190,48 +174,20 @@ static const char RUN_HELP[] =
     "  --print-ids          print the generated ids instead of text (EOS included)\n"
     "  --json               print the timing summary on stderr as one JSON object\n";
 
-static int cmd_run(int argc, char** argv) {
-    struct RunOpts o = {0};
-    struct Err e = {0};
-    int status;
-    sampler_params_default(&o.sp);
-    o.n_predict = 128;
-    if (parse_opts("run", RUN_HELP, &o, argc, argv, &e, &status)) return status;
-    if (sampler_params_check(&o.sp, &e)) return fail(&e);
-    if (!o.seed_given) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        o.sp.seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
-    }
-    double t_start = session_now();
-    struct Session s;
-    struct Gles x = {0};
-    struct Sampler smp = {0};
-    int rc = session_open(&s, &o, 0, &e);
-    if (!rc && !s.have_tok && !o.print_ids)
-        rc = err_set(&e, ERR_UNSUPPORTED, "%s has no tokenizer to print text with; add --print-ids",
-                     o.model);
-    const int max_batch = 512;
-    if (!rc) rc = gles_init(&x, &s.model, s.n_ctx, s.n_ids < max_batch ? s.n_ids : max_batch, &e);
-    if (!rc) rc = sampler_init(&smp, &o.sp, s.model.config.n_vocab, &e);
-    if (rc) {
-        sampler_free(&smp);
-        gles_free(&x);
-        session_free(&s);
-        return fail(&e);
-    }
-    fprintf(stderr, "mattn-gles: seed %llu\n", (unsigned long long)o.sp.seed);
-    double t_loaded = session_now(), tp = 0, tg = 0;
-    int n_gen = 0;
-    struct SessionEngine eng = {&x, x.g.max_batch, engine_forward, engine_logits};
-    rc = session_generate(&s, &o, &smp, &eng, &tp, &tg, &n_gen, &e);
-    if (!rc)
-        session_print_timing(stderr, "mattn-gles", &o, s.n_ids, t_loaded - t_start, tp, n_gen, tg);
-    sampler_free(&smp);
-    gles_free(&x);
-    session_free(&s);
-    return rc ? fail(&e) : 0;
-}
+static const struct EngineDef GLES_ENGINE = {
+    .prog = "mattn-gles",
+    .blurb = "The OpenGL ES 3.1 compute engine for hybrid language models in GGUF files.",
+    .run_help = RUN_HELP,
+    .logits_help = LOGITS_HELP,
+    .size = sizeof(struct Gles),
+    .init = gles_init,
+    .free = gles_free,
+    .forward = engine_forward,
+    .logits = engine_logits,
+    .max_batch = gles_max_batch,
+    .dump = gles_dump,
+    .info_fields = gl_fields,
+};
 
 // ---------------------------------------------------------------------------------------
 // bench
@@ -378,7 +334,9 @@ static int cmd_bench(int argc, char** argv) {
     for (int64_t i = 0; !rc && i < n_p; i++)
         ids[i] = (int32_t)((1 + i * 7919) % m.config.n_vocab);
     int n_ctx = (int)(n_p + n_g);
-    if (!rc) rc = gl_init(&g, &m, n_ctx, n_p < 512 ? (int)n_p : 512, &e);
+    struct GlOptions opt;
+    gl_options_from_env(&opt);
+    if (!rc) rc = gl_init(&g, &m, n_ctx, n_p < 512 ? (int)n_p : 512, &opt, &e);
     double tp, tg;
     // Warm-up: Mesa compiles each program at its first dispatch; drivers page buffers in.
     if (!rc) rc = bench_once(&g, ids, (int)n_p, n_g < 4 ? (int)n_g : 4, &tp, &tg, &e);
@@ -400,12 +358,18 @@ static int cmd_bench(int argc, char** argv) {
             cJSON_AddNumberToObject(o, "gen_tokens", (double)n_g);
             cJSON_AddNumberToObject(o, "gen_tok_s", gps);
             cJSON_AddNumberToObject(o, "repeats", (double)reps);
+            add_fused(o, &g);
             char* s = cJSON_PrintUnformatted(o);
             if (s) printf("%s\n", s);
             free(s);
             cJSON_Delete(o);
         } else {
+            struct GlFuseSummary fs;
+            char text[160];
+            gl_fuse_summary(&g, &fs);
+            gl_fuse_describe(&fs, text, sizeof(text));
             printf("renderer: %s (EGL %s)\n", g.renderer, g.egl_path);
+            printf("fused:    %s\n", text);
             printf("prompt:     %6lld tokens  %10.2f tok/s\n", (long long)n_p, pps);
             printf("generation: %6lld tokens  %10.2f tok/s\n", (long long)n_g, gps);
             printf("(median of %lld after a warm-up)\n", (long long)reps);
@@ -422,15 +386,12 @@ static int cmd_bench(int argc, char** argv) {
 // ---------------------------------------------------------------------------------------
 // dispatch
 
+// the commands only mattn-gles has (info, run and logits come from engine_cmd.c)
 static const struct SessionCommand COMMANDS[] = {
-    {"info", cmd_info, "describe a GGUF file (--json for scripts)"},
-    {"run", cmd_run, "generate text from a prompt"},
-    {"logits", cmd_logits, "write the logits of every prompt position (float64)"},
     {"bench", cmd_bench, "prompt and generation speed on this GPU"},
 };
 
 int main(int argc, char** argv) {
-    return session_main(
-        "mattn-gles", "The OpenGL ES 3.1 compute engine for hybrid language models in GGUF files.",
-        COMMANDS, (int)(sizeof(COMMANDS) / sizeof(COMMANDS[0])), argc, argv);
+    return engine_main(&GLES_ENGINE, COMMANDS, (int)(sizeof(COMMANDS) / sizeof(COMMANDS[0])), argc,
+                       argv);
 }

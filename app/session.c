@@ -434,25 +434,3 @@ int session_info(const char* prog, int argc, char** argv, void (*engine_fields)(
     cJSON_Delete(o);
     return 0;
 }
-
-// ---------------------------------------------------------------------------------------
-// dispatch
-
-int session_main(const char* prog, const char* blurb, const struct SessionCommand* cmds, int n_cmds,
-                 int argc, char** argv) {
-    if (argc < 2) {
-        fprintf(stderr, "%s: no command given (try '%s --help')\n", prog, prog);
-        return EXIT_USAGE;
-    }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-        printf("usage: %s COMMAND [options]   (%s COMMAND --help for details)\n%s\n\ncommands:\n",
-               prog, prog, blurb);
-        for (int i = 0; i < n_cmds; i++)
-            printf("  %-10s %s\n", cmds[i].name, cmds[i].summary);
-        return 0;
-    }
-    for (int i = 0; i < n_cmds; i++)
-        if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "%s: unknown command '%s' (try '%s --help')\n", prog, argv[1], prog);
-    return EXIT_USAGE;
-}

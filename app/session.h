@@ -106,15 +106,10 @@ struct cJSON;
 int session_info(const char* prog, int argc, char** argv, void (*engine_fields)(struct cJSON* o));
 
 // ---------------------------------------------------------------------------------------
-// dispatch: `PROG COMMAND [options]` for both engines' main().
+// a command of a binary (app/engine_cmd.c dispatches them)
 
 struct SessionCommand {
     const char* name;
     int (*fn)(int argc, char** argv); // argv[0] is the command name; returns the exit status
     const char* summary;
 };
-
-// Runs the command argv[1] names; --help lists the commands under blurb. A missing or unknown
-// command is one line on stderr and EXIT_USAGE.
-int session_main(const char* prog, const char* blurb, const struct SessionCommand* cmds, int n_cmds,
-                 int argc, char** argv);

@@ -1,8 +1,9 @@
 // context.c: a headless EGL display and an OpenGL ES 3.2 (else 3.1) context with no surface.
 // Paths, in order: GBM on a DRM render node (/dev/dri/renderD*), EGL_EXT_platform_device
-// (a non-software device first), EGL_MESA_platform_surfaceless. MATTN_EGL=gbm|device|surfaceless
-// forces one. The display and context are the only mutable globals of mattn (STYLE.md §6);
-// engines share them through a reference count. Measured behaviour: docs GLES-NOTES.md.
+// (a non-software device first), EGL_MESA_platform_surfaceless; the caller may force one
+// (struct GlOptions.egl). The shared context below is the only mutable global of mattn
+// (STYLE.md §6): engines share it through a reference count. Measured behaviour: docs
+// GLES-NOTES.md.
 #include <EGL/egl.h>
 #include <EGL/eglext.h>
 #include <GLES3/gl31.h>
@@ -16,13 +17,18 @@
 
 #include "gles.h"
 
-static EGLDisplay g_dpy = EGL_NO_DISPLAY;
-static EGLContext g_ctx = EGL_NO_CONTEXT;
-static struct gbm_device* g_gbm;
-static int g_gbm_fd = -1;
-static int g_refs;
-static char g_path[64];
-static char g_renderer[160];
+// The one headless context every engine of the process shares.
+struct GlContext {
+    EGLDisplay dpy;
+    EGLContext ctx;
+    struct gbm_device* gbm; // the GBM path's device and its render node, else NULL, -1
+    int gbm_fd;
+    int refs;
+    char path[64];
+    char renderer[160];
+};
+
+static struct GlContext g_context = {EGL_NO_DISPLAY, EGL_NO_CONTEXT, NULL, -1, 0, "", ""};
 
 static const char* egl_err_name(EGLint e) {
     switch (e) {
@@ -54,7 +60,7 @@ static PFNEGLGETPLATFORMDISPLAYEXTPROC get_platform_display(void) {
 
 // GBM on the first DRM render node that opens. GBM "succeeds" on any character device and
 // then silently renders with llvmpipe, so only /dev/dri/renderD* is tried.
-static EGLDisplay try_gbm(char* why, size_t cap) {
+static EGLDisplay try_gbm(struct GlContext* c, char* why, size_t cap) {
     PFNEGLGETPLATFORMDISPLAYEXTPROC gpd = get_platform_display();
     DIR* d = opendir("/dev/dri");
     if (!d || !gpd) {
@@ -82,8 +88,8 @@ static EGLDisplay try_gbm(char* why, size_t cap) {
             close(fd);
             continue;
         }
-        g_gbm = gbm;
-        g_gbm_fd = fd;
+        c->gbm = gbm;
+        c->gbm_fd = fd;
     }
     closedir(d);
     return dpy;
@@ -131,28 +137,28 @@ static EGLDisplay try_surfaceless(char* why, size_t cap) {
     return dpy;
 }
 
-static void release_display(void) {
-    if (g_dpy != EGL_NO_DISPLAY) {
-        eglMakeCurrent(g_dpy, EGL_NO_SURFACE, EGL_NO_SURFACE, EGL_NO_CONTEXT);
-        if (g_ctx != EGL_NO_CONTEXT) eglDestroyContext(g_dpy, g_ctx);
-        eglTerminate(g_dpy);
+static void release_display(struct GlContext* c) {
+    if (c->dpy != EGL_NO_DISPLAY) {
+        eglMakeCurrent(c->dpy, EGL_NO_SURFACE, EGL_NO_SURFACE, EGL_NO_CONTEXT);
+        if (c->ctx != EGL_NO_CONTEXT) eglDestroyContext(c->dpy, c->ctx);
+        eglTerminate(c->dpy);
     }
-    if (g_gbm) gbm_device_destroy(g_gbm);
-    if (g_gbm_fd >= 0) close(g_gbm_fd);
-    g_dpy = EGL_NO_DISPLAY;
-    g_ctx = EGL_NO_CONTEXT;
-    g_gbm = NULL;
-    g_gbm_fd = -1;
+    if (c->gbm) gbm_device_destroy(c->gbm);
+    if (c->gbm_fd >= 0) close(c->gbm_fd);
+    c->dpy = EGL_NO_DISPLAY;
+    c->ctx = EGL_NO_CONTEXT;
+    c->gbm = NULL;
+    c->gbm_fd = -1;
 }
 
 // Initializes dpy and makes an ES 3.2/3.1 context current on it; 0 or a message in why.
-static int make_context(EGLDisplay dpy, char* why, size_t cap) {
+static int make_context(struct GlContext* c, EGLDisplay dpy, char* why, size_t cap) {
     EGLint major, minor;
     if (!eglInitialize(dpy, &major, &minor)) {
         snprintf(why, cap, "eglInitialize failed (%s)", egl_err_name(eglGetError()));
         return -1;
     }
-    g_dpy = dpy;
+    c->dpy = dpy;
     if (!eglBindAPI(EGL_OPENGL_ES_API)) {
         snprintf(why, cap, "eglBindAPI(EGL_OPENGL_ES_API) failed (%s)",
                  egl_err_name(eglGetError()));
@@ -169,16 +175,16 @@ static int make_context(EGLDisplay dpy, char* why, size_t cap) {
             return -1;
         }
     }
-    for (int mi = 2; mi >= 1 && g_ctx == EGL_NO_CONTEXT; mi--) {
+    for (int mi = 2; mi >= 1 && c->ctx == EGL_NO_CONTEXT; mi--) {
         const EGLint cattrs[] = {EGL_CONTEXT_MAJOR_VERSION, 3, EGL_CONTEXT_MINOR_VERSION, mi,
                                  EGL_NONE};
-        g_ctx = eglCreateContext(dpy, cfg, EGL_NO_CONTEXT, cattrs);
+        c->ctx = eglCreateContext(dpy, cfg, EGL_NO_CONTEXT, cattrs);
     }
-    if (g_ctx == EGL_NO_CONTEXT) {
+    if (c->ctx == EGL_NO_CONTEXT) {
         snprintf(why, cap, "no OpenGL ES 3.1 context (%s)", egl_err_name(eglGetError()));
         return -1;
     }
-    if (!eglMakeCurrent(dpy, EGL_NO_SURFACE, EGL_NO_SURFACE, g_ctx)) {
+    if (!eglMakeCurrent(dpy, EGL_NO_SURFACE, EGL_NO_SURFACE, c->ctx)) {
         snprintf(why, cap, "eglMakeCurrent without a surface failed (%s)",
                  egl_err_name(eglGetError()));
         return -1;
@@ -191,18 +197,18 @@ static int make_context(EGLDisplay dpy, char* why, size_t cap) {
         return -1;
     }
     const char* r = (const char*)glGetString(GL_RENDERER);
-    snprintf(g_renderer, sizeof(g_renderer), "%s", r ? r : "?");
+    snprintf(c->renderer, sizeof(c->renderer), "%s", r ? r : "?");
     return 0;
 }
 
-int gl_context_acquire(const char** path, const char** renderer, struct Err* e) {
-    if (g_refs > 0) {
-        g_refs++;
-        if (path) *path = g_path;
-        if (renderer) *renderer = g_renderer;
+int gl_context_acquire(const char* force, const char** path, const char** renderer, struct Err* e) {
+    struct GlContext* c = &g_context;
+    if (c->refs > 0) {
+        c->refs++;
+        if (path) *path = c->path;
+        if (renderer) *renderer = c->renderer;
         return 0;
     }
-    const char* force = getenv("MATTN_EGL");
     if (force && *force && strcmp(force, "gbm") && strcmp(force, "device") &&
         strcmp(force, "surfaceless"))
         return err_set(e, ERR_ARG, "MATTN_EGL='%s': use gbm, device or surfaceless", force);
@@ -211,19 +217,19 @@ int gl_context_acquire(const char** path, const char** renderer, struct Err* e) 
     char msg[200] = "";
     for (int k = 0; k < 3; k++) {
         if (force && *force && strcmp(force, NAMES[k])) continue;
-        EGLDisplay dpy = k == 0   ? try_gbm(why[k], sizeof(why[k]))
+        EGLDisplay dpy = k == 0   ? try_gbm(c, why[k], sizeof(why[k]))
                          : k == 1 ? try_device(why[k], sizeof(why[k]))
                                   : try_surfaceless(why[k], sizeof(why[k]));
         if (dpy == EGL_NO_DISPLAY) continue;
-        if (make_context(dpy, msg, sizeof(msg)) == 0) {
-            snprintf(g_path, sizeof(g_path), "%s", NAMES[k]);
-            g_refs = 1;
-            if (path) *path = g_path;
-            if (renderer) *renderer = g_renderer;
+        if (make_context(c, dpy, msg, sizeof(msg)) == 0) {
+            snprintf(c->path, sizeof(c->path), "%s", NAMES[k]);
+            c->refs = 1;
+            if (path) *path = c->path;
+            if (renderer) *renderer = c->renderer;
             return 0;
         }
         snprintf(why[k], sizeof(why[k]), "%s: %.180s", NAMES[k], msg);
-        release_display();
+        release_display(c);
     }
     if (force && *force)
         return err_set(e, ERR_GL, "no EGL/GL via MATTN_EGL=%s: %s; use mattn-ref", force,
@@ -235,6 +241,7 @@ int gl_context_acquire(const char** path, const char** renderer, struct Err* e) 
 }
 
 void gl_context_release(void) {
-    if (g_refs <= 0) return;
-    if (--g_refs == 0) release_display();
+    struct GlContext* c = &g_context;
+    if (c->refs <= 0) return;
+    if (--c->refs == 0) release_display(c);
 }

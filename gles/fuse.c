@@ -8,16 +8,15 @@
 // and the rmsnorm before the q/k/v or gate/up mat-vecs goes into them (MV_NORM).
 // A pattern is fused only when the buffers it no longer writes (k, v, up, the projection
 // before the add) are read by no later op. The plan is made once at gl_init; batches (the
-// prompt), passes with a hook (dumps, mattn-diff) and MATTN_GL_FUSE=0 run the graph's ops
+// prompt), passes with a hook (dumps, mattn-diff) and opt.no_fuse run the graph's ops
 // one by one. The packed q;k;v and gate;up weights serve the unfused kernels too (row base).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "buffer.h"
-#include "gles.h"
+#include "gl_kernels.h"
+#include "gles_int.h"
 #include "programs.h"
-#include "quant.h"
 
 static int reads(const struct Op* op, int b) {
     for (int k = 0; k < OP_MAX_IN; k++)
@@ -33,16 +32,6 @@ static int read_later(const struct Graph* G, int b, int i) {
         if (G->ops[k].out == b) return 0;
     }
     return b == G->logits;
-}
-
-// Bytes of the weights of mat-vecs ops[0..n) back to back.
-static size_t packed_bytes(const struct GlEngine* g, const int* ops, int n) {
-    size_t bytes = 0;
-    for (int k = 0; k < n; k++) {
-        const struct GgufTensor* t = &g->m->gguf.tensors[g->g.ops[ops[k]].w[0]];
-        bytes += quant_row_size(t->type, t->ne[0]) * (size_t)(t->n_elements / t->ne[0]);
-    }
-    return bytes;
 }
 
 // Mat-vecs ops[0..n) that one matvec.comp dispatch can run over a packed weight buffer: one
@@ -69,37 +58,7 @@ static int packable(const struct GlEngine* g, const int* ops, int n) {
                 return 0;
         }
     }
-    return packed_bytes(g, ops, n) + 4 <= g->weight_chunk; // + 4: upload_tensor's padding
-}
-
-// Uploads the weights of mat-vecs ops[0..n) back to back into one buffer (once).
-static int upload_packed(struct GlEngine* g, const int* ops, int n, struct Err* e) {
-    if (g->wt[g->g.ops[ops[0]].w[0]].n_chunks) return 0;           // packed by an earlier use
-    GLuint buf = gl_buffer_new(packed_bytes(g, ops, n) + 4, NULL); // + 4: as upload_tensor
-    size_t off = 0;
-    int64_t base = 0;
-    for (int k = 0; k < n; k++) {
-        int id = g->g.ops[ops[k]].w[0];
-        const struct GgufTensor* t = &g->m->gguf.tensors[id];
-        struct GlTensor* w = &g->wt[id];
-        w->type = t->type;
-        w->n_in = t->ne[0];
-        w->rows = t->n_elements / t->ne[0];
-        w->row_bytes = quant_row_size(t->type, t->ne[0]);
-        w->rows_per_chunk = w->rows;
-        w->bufs = malloc(sizeof(GLuint));
-        if (!w->bufs) return err_set(e, ERR_NOMEM, "gl_init: out of memory");
-        w->bufs[0] = buf;
-        w->n_chunks = 1;
-        w->row_base = base;
-        w->borrowed = k > 0;
-        glBindBuffer(GL_SHADER_STORAGE_BUFFER, buf);
-        glBufferSubData(GL_SHADER_STORAGE_BUFFER, (GLintptr)off,
-                        (GLsizeiptr)(w->row_bytes * (size_t)w->rows), t->data);
-        off += w->row_bytes * (size_t)w->rows;
-        base += w->rows;
-    }
-    return gl_check("gl_init: uploading packed weights", e);
+    return gl_packed_bytes(g, ops, n) + 4 <= g->weight_chunk; // + 4: upload_tensor's padding
 }
 
 // The OP_RMSNORM at i - 1 when the mat-vecs i..last, which write out[], can compute it on the
@@ -146,9 +105,13 @@ static int plan_qkv(struct GlEngine* g, int i, struct Err* e) {
         G->bufs[v->out].width != kvw)
         return 0;
     if (read_later(G, k->out, i + 5) || read_later(G, v->out, i + 5)) return 0;
+    // MV_QKV stores k and v into the cache itself; only the split attention (attn_split.comp,
+    // sized by attn_scratch before this plan) can then attend without storing them again.
+    // attn.comp's path would store the stale k and v buffers over those rows.
+    if (g->attn_split < 0) return 0;
     int ops[3] = {i, i + 1, i + 2};
     if (!packable(g, ops, 3)) return 0;
-    int rc = upload_packed(g, ops, 3, e);
+    int rc = gl_upload_packed(g, ops, 3, e);
     if (rc) return rc;
     int norm = fusable_norm(g, i, i + 2, (const int[]){q->out, k->out, v->out}, 3);
     int prog = gl_matvec_program(
@@ -177,7 +140,7 @@ static int plan_glu(struct GlEngine* g, int i, struct Err* e) {
         return 0;
     int ops[2] = {i, i + 1};
     if (!packable(g, ops, 2)) return 0;
-    int rc = upload_packed(g, ops, 2, e);
+    int rc = gl_upload_packed(g, ops, 2, e);
     if (rc) return rc;
     int norm = fusable_norm(g, i, i + 1, (const int[]){glu->out}, 1);
     int prog = gl_matvec_program(
@@ -210,8 +173,7 @@ static int plan_res(struct GlEngine* g, int i, struct Err* e) {
 }
 
 int gl_fuse_plan(struct GlEngine* g, struct Err* e) {
-    const char* s = getenv("MATTN_GL_FUSE");
-    g->fuse_on = !(s && strcmp(s, "0") == 0);
+    g->fuse_on = !g->opt.no_fuse;
     g->fuse = calloc((size_t)g->g.n_ops + 1, sizeof(*g->fuse));
     if (!g->fuse) return err_set(e, ERR_NOMEM, "gl_init: out of memory");
     for (int i = 0; i < g->g.n_ops; i++) {
@@ -234,73 +196,31 @@ int gl_fuse_run(struct GlEngine* g, int i) {
     // with the rmsnorm fused, the mat-vecs read its input and weight (binding 8)
     const struct Op* nm = f->op[3] >= 0 ? &G->ops[f->op[3]] : NULL;
     GLuint x = g->bufs[nm ? nm->in[0] : op->in[0]];
-    GLuint nw = nm ? g->wt[nm->w[0]].bufs[0] : g->dummy;
-    int eps = nm ? gl_float_bits(nm->p.norm.eps) : 0;
-    int teams = g->mv_teams, gx, gy;
+    GLuint nw = nm ? g->wt[nm->w[0]].bufs[0] : 0;
+    double eps = nm ? nm->p.norm.eps : 0.0;
     switch (f->kind) {
     case FUSE_QKV: {
         const struct Op *rq = &G->ops[f->op[0]], *at = &G->ops[f->op[2]];
         const struct Op *k = &G->ops[i + 1], *v = &G->ops[i + 2];
-        int nq = G->bufs[op->out].width, nk = G->bufs[k->out].width, nv = G->bufs[v->out].width;
-        int pos = (int)g->n_past, kvw = G->states[at->state].width;
-        gl_groups_2d(((nq + nk + nv) / 2 + teams - 1) / teams, &gx, &gy);
-        int u[16] = {(int)W->n_in,
-                     0,
-                     0,
-                     nq + nk + nv,
-                     0,
-                     0,
-                     (int)W->row_bytes,
-                     (int)W->row_base,
-                     nq,
-                     nk,
-                     at->p.attn.head_dim,
-                     rq->p.rope.type == ROPE_NEOX,
-                     pos,
-                     gl_kv_row(g, at->state, pos),
-                     kvw,
-                     eps};
-        gl_dispatch_rw(g, f->prog, gx, gy, 1, u, 16,
-                       (const GLuint[]){g->bufs[op->out], x, W->bufs[0], g->dummy, W->bufs[0],
-                                        g->state_k[at->state], g->state_v[at->state],
-                                        g->rope_tab[f->op[0]], nw},
-                       9, 1u | 1u << 5 | 1u << 6);
+        int pos = (int)g->n_past;
+        k_matvec_qkv(g, f->prog, g->mv_teams, g->bufs[op->out], x, W, G->bufs[op->out].width,
+                     G->bufs[k->out].width, G->bufs[v->out].width, at->p.attn.head_dim,
+                     rq->p.rope.type == ROPE_NEOX, pos, gl_kv_row(g, at->state, pos),
+                     G->states[at->state].width, g->state_k[at->state], g->state_v[at->state],
+                     g->rope_tab[f->op[0]], nw, eps);
         break;
     }
     case FUSE_GLU: {
         const struct Op* glu = &G->ops[f->op[1]];
-        int n_ff = G->bufs[op->out].width;
-        gl_groups_2d((n_ff + teams - 1) / teams, &gx, &gy);
-        int u[11] = {
-            (int)W->n_in,        0,  0, 2 * n_ff, 0, 0, (int)W->row_bytes, (int)W->row_base, n_ff,
-            (int)glu->p.glu.act, eps};
-        gl_dispatch_rw(g, f->prog, gx, gy, 1, u, 11,
-                       (const GLuint[]){g->bufs[glu->out], x, W->bufs[0], g->dummy, W->bufs[0],
-                                        g->dummy, g->dummy, g->dummy, nw},
-                       9, 1u);
+        k_matvec_glu(g, f->prog, g->mv_teams, g->bufs[glu->out], x, W, G->bufs[op->out].width,
+                     (int)glu->p.glu.act, nw, eps);
         break;
     }
     case FUSE_RES: {
         const struct Op* add = &G->ops[f->op[0]];
         GLuint res = g->bufs[add->in[0] == op->out ? add->in[1] : add->in[0]];
-        GLuint bias = op->w[1] >= 0 ? g->wt[op->w[1]].bufs[0] : g->dummy;
-        int per_group = teams * g->mv_nr;
-        for (int c = 0; c < W->n_chunks; c++) {
-            int rows = gl_chunk_rows(W, c);
-            gl_groups_2d((rows + per_group - 1) / per_group, &gx, &gy);
-            int u[9] = {(int)W->n_in,
-                        0,
-                        0,
-                        rows,
-                        (int)(c * W->rows_per_chunk),
-                        op->w[1] >= 0,
-                        (int)W->row_bytes,
-                        (int)W->row_base,
-                        0};
-            gl_dispatch_rw(
-                g, f->prog, gx, gy, 1, u, 9,
-                (const GLuint[]){g->bufs[add->out], x, W->bufs[c], bias, W->bufs[c], res}, 6, 1u);
-        }
+        GLuint bias = op->w[1] >= 0 ? g->wt[op->w[1]].bufs[0] : 0;
+        k_matvec_res(g, f->prog, g->mv_teams, g->mv_nr, g->bufs[add->out], x, W, bias, res);
         break;
     }
     case FUSE_NONE:
@@ -308,4 +228,34 @@ int gl_fuse_run(struct GlEngine* g, int i) {
     case FUSE_ATTEND: break;
     }
     return 1;
+}
+
+// ---------------------------------------------------------------------------------------
+// the report (bench, info)
+
+void gl_fuse_summary(const struct GlEngine* g, struct GlFuseSummary* s) {
+    memset(s, 0, sizeof(*s));
+    s->n_ops = g->g.n_ops;
+    s->on = g->fuse_on;
+    for (int i = 0; g->fuse && i < g->g.n_ops; i++) {
+        enum GlFuseKind k = g->fuse[i].kind;
+        s->fused += k != FUSE_NONE;
+        s->qkv += k == FUSE_QKV;
+        s->glu += k == FUSE_GLU;
+        s->res += k == FUSE_RES;
+    }
+}
+
+void gl_fuse_describe(const struct GlFuseSummary* s, char* buf, size_t cap) {
+    const char* names[3] = {s->qkv ? "qkv+rope+kv" : NULL, s->glu ? "gate/up+glu" : NULL,
+                            s->res ? "matvec+residual" : NULL};
+    int n = snprintf(buf, cap, "%s%d of %d ops", s->on ? "" : "off (planned: ", s->fused, s->n_ops);
+    const char* sep = " (";
+    for (int k = 0; k < 3 && n >= 0 && (size_t)n < cap; k++)
+        if (names[k]) {
+            n += snprintf(buf + n, cap - (size_t)n, "%s%s", sep, names[k]);
+            sep = ", ";
+        }
+    if (n >= 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, "%s%s", strcmp(sep, ", ") ? "" : ")", s->on ? "" : ")");
 }

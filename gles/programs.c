@@ -1,4 +1,4 @@
-// programs.c: compiles the embedded shaders (or, with GL_SHADER_DIR set, the files on disk)
+// programs.c: compiles the embedded shaders (or, with opt.shader_dir set, the files on disk)
 // and runs them. Every kernel source is three strings: a generated head (#version, precision,
 // LOCAL_X, the variant's defines), shaders/common.glsl, then shaders/<op>.comp.
 #include "programs.h"
@@ -83,10 +83,11 @@ int gl_compile(GLuint* out, const char* name, const char* defines, const char* c
     return 0;
 }
 
-// Compiles kernel k from the embedded sources, or from GL_SHADER_DIR's files when it is set.
-static int compile(GLuint* out, enum Kernel k, const char* defines, struct Err* e) {
+// Compiles kernel k from the embedded sources, or from opt.shader_dir's files when it is set.
+static int compile(struct GlEngine* g, GLuint* out, enum Kernel k, const char* defines,
+                   struct Err* e) {
     const char* name = KERNELS[k].name;
-    const char* dir = getenv("GL_SHADER_DIR");
+    const char* dir = g->opt.shader_dir;
     if (!dir || !*dir)
         return gl_compile(out, name, defines, (const char*)COMMON_SRC, (int)COMMON_LEN,
                           (const char*)KERNELS[k].data, (int)KERNELS[k].len, e);
@@ -98,7 +99,7 @@ static int compile(GLuint* out, enum Kernel k, const char* defines, struct Err* 
     int rc =
         disk_common && disk_kernel
             ? gl_compile(out, name, defines, disk_common, len_common, disk_kernel, len_kernel, e)
-            : err_set(e, ERR_GL, "GL_SHADER_DIR: cannot read %s/common.glsl or %s/%s", dir, dir,
+            : err_set(e, ERR_GL, "shader directory: cannot read %s/common.glsl or %s/%s", dir, dir,
                       fname);
     free(disk_common);
     free(disk_kernel);
@@ -118,7 +119,7 @@ int gl_program(struct GlEngine* g, enum Kernel k, const char* defines, struct Er
         g->cap_progs = cap;
     }
     GLuint prog = 0;
-    int rc = compile(&prog, k, defines, e);
+    int rc = compile(g, &prog, k, defines, e);
     if (rc) return rc;
     struct GlProg* p = &g->progs[g->n_progs];
     p->kernel = k;
@@ -146,8 +147,17 @@ static int pending(const GLuint* set, int n, GLuint b) {
     return 0;
 }
 
-void gl_dispatch_rw(struct GlEngine* g, int prog, int gx, int gy, int gz, const int* uni, int n_uni,
-                    const GLuint* bufs, int n_bufs, unsigned writes) {
+unsigned gl_kernel_writes(enum Kernel k) {
+    return KERNELS[k].writes;
+}
+
+void gl_dispatch(struct GlEngine* g, int prog, int gx, int gy, int gz, const int* uni, int n_uni,
+                 const GLuint* bufs, int n_bufs) {
+    // The bindings the shader may write (its non-readonly SSBOs, from the generated registry);
+    // the dummy buffer stands where a binding is unused and is never written.
+    unsigned writes = KERNELS[g->progs[prog].kernel].writes;
+    for (int i = 0; i < n_bufs; i++)
+        if (bufs[i] == g->dummy && g->dummy) writes &= ~(1u << i);
     int hazard = g->n_pend_r + n_bufs > GL_MAX_PENDING || g->n_pend_w + n_bufs > GL_MAX_PENDING;
     for (int i = 0; i < n_bufs && !hazard; i++)
         hazard = pending(g->pend_w, g->n_pend_w, bufs[i]) ||
@@ -166,11 +176,6 @@ void gl_dispatch_rw(struct GlEngine* g, int prog, int gx, int gy, int gz, const 
     }
 }
 
-void gl_dispatch(struct GlEngine* g, int prog, int gx, int gy, int gz, const int* uni, int n_uni,
-                 const GLuint* bufs, int n_bufs) {
-    gl_dispatch_rw(g, prog, gx, gy, gz, uni, n_uni, bufs, n_bufs, ~0u);
-}
-
 void gl_grid(int64_t n, int* gx, int* gy) {
     int64_t groups = (n + GL_LOCAL_X - 1) / GL_LOCAL_X;
     if (groups < 1) groups = 1;
@@ -182,6 +187,13 @@ void gl_grid(int64_t n, int* gx, int* gy) {
 int gl_chunk_rows(const struct GlTensor* w, int c) {
     int64_t r0 = (int64_t)c * w->rows_per_chunk;
     return (int)(w->rows - r0 < w->rows_per_chunk ? w->rows - r0 : w->rows_per_chunk);
+}
+
+int gl_float_bits(double x) {
+    float f = (float)x;
+    int b;
+    memcpy(&b, &f, 4);
+    return b;
 }
 
 void gl_groups_2d(int groups, int* gx, int* gy) {

@@ -9,8 +9,8 @@
 #define N U[5]
 layout(local_size_x = LOCAL_X) in;
 layout(std430, binding = 0) buffer Out { float y[]; };
-layout(std430, binding = 1) buffer A { float a[]; };
-layout(std430, binding = 2) buffer B { float b[]; };
+layout(std430, binding = 1) readonly buffer A { float a[]; };
+layout(std430, binding = 2) readonly buffer B { float b[]; };
 
 void main() {
     int id = flat_id();

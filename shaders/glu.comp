@@ -11,8 +11,8 @@
 #define ACT U[6]
 layout(local_size_x = LOCAL_X) in;
 layout(std430, binding = 0) buffer Out { float y[]; };
-layout(std430, binding = 1) buffer G { float g[]; };
-layout(std430, binding = 2) buffer Up { float u[]; };
+layout(std430, binding = 1) readonly buffer G { float g[]; };
+layout(std430, binding = 2) readonly buffer Up { float u[]; };
 
 void main() {
     int id = flat_id();

@@ -13,9 +13,9 @@
 #define N U[7]
 layout(local_size_x = LOCAL_X) in;
 layout(std430, binding = 0) buffer Out { float y[]; };
-layout(std430, binding = 1) buffer X { float x[]; };
-layout(std430, binding = 2) buffer Prev { float p[]; };
-layout(std430, binding = 3) buffer Mix { float m[]; };
+layout(std430, binding = 1) readonly buffer X { float x[]; };
+layout(std430, binding = 2) readonly buffer Prev { float p[]; };
+layout(std430, binding = 3) readonly buffer Mix { float m[]; };
 
 void main() {
     int id = flat_id();

@@ -12,7 +12,7 @@
 #define EPS intBitsToFloat(U[5])
 layout(local_size_x = LOCAL_X) in;
 layout(std430, binding = 0) buffer Out { float y[]; };
-layout(std430, binding = 1) buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer X { float x[]; };
 layout(std430, binding = 2) readonly buffer Wt { float w[]; };
 shared float red[LOCAL_X];
 

@@ -17,7 +17,7 @@
 #define POS0 U[8]
 layout(local_size_x = LOCAL_X) in;
 layout(std430, binding = 0) buffer Out { float y[]; };
-layout(std430, binding = 1) buffer In { float x[]; };
+layout(std430, binding = 1) readonly buffer In { float x[]; };
 layout(std430, binding = 2) readonly buffer Tab { vec2 cs[]; };
 
 void main() {

@@ -13,7 +13,7 @@
 #define R0 U[6]
 layout(local_size_x = LOCAL_X) in;
 layout(std430, binding = 0) buffer Out { float o[]; };
-layout(std430, binding = 1) buffer Y { float y[]; };
+layout(std430, binding = 1) readonly buffer Y { float y[]; };
 layout(std430, binding = 2) readonly buffer R { float r[]; };
 layout(std430, binding = 3) readonly buffer K { float k[]; };
 layout(std430, binding = 4) readonly buffer V { float v[]; };

@@ -9,7 +9,7 @@
 #define R0 U[3]
 layout(local_size_x = LOCAL_X) in;
 layout(std430, binding = 0) buffer Out { float y[]; };
-layout(std430, binding = 1) buffer K { float k[]; };
+layout(std430, binding = 1) readonly buffer K { float k[]; };
 layout(std430, binding = 2) readonly buffer KK { float k_k[]; };
 shared float red[LOCAL_X];
 

@@ -14,7 +14,7 @@
 #define PARAM intBitsToFloat(U[6])
 layout(local_size_x = LOCAL_X) in;
 layout(std430, binding = 0) buffer Out { float y[]; };
-layout(std430, binding = 1) buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer X { float x[]; };
 
 float sigmoid(float v) { return 1.0 / (1.0 + exp(-v)); }
 

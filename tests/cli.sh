@@ -295,6 +295,10 @@ GLES=build/mattn-gles
 if [ -x "$GLES" ] && [ -f "$STORIES" ]; then
     if $GLES info -m "$STORIES" --json | grep -q '"renderer":"'; then
         ok
+        # whether the blocks run fused (gles/fuse.c): all 15 ops of each of the 5 layers
+        # (stories260K has 78, the last 3 the tail), and the key exists in bench --json too
+        $GLES info -m "$STORIES" --json | grep -q '"fused":"75 of 78 ops (qkv+rope+kv, gate/up+glu, matvec+residual)","fused_ops":75' && ok || bad "gles info --json: fused key: $($GLES info -m "$STORIES" --json | grep -o '"fused[^}]*')"
+        $GLES bench -m "$STORIES" -p 4 -n 2 -r 1 --json | grep -q '"fused":"75 of 78 ops' && ok || bad "gles bench --json: fused key"
         got=$($GLES run -m "$STORIES" -p "Once upon a time, there was a little girl named Lily." -n 32 --temp 0 2>/dev/null)
         [ "$got" = " She loved to play outside in the park. One day, she saw a big, red ball. She wanted" ] && ok || bad "gles run greedy: '$got'"
         # ---- rwkv7: greedy text agrees (the every-model checks below compare ids)

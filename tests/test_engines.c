@@ -21,7 +21,9 @@
 
 #include "check.h"
 #include "convert.h"
+#include "gl_env.h"
 #include "gles.h"
+#include "gles_int.h"
 #include "model.h"
 #include "ref.h"
 
@@ -29,7 +31,8 @@
 #define N_GREEDY 16
 
 static int have_gl;
-static char g_tmp[256]; // a private temp directory for the converted checkpoints
+static struct GlOptions g_opt; // from the environment (app/gl_env.c), as the mains read it
+static char g_tmp[256];        // a private temp directory for the converted checkpoints
 
 static int setup(void** state) {
     (void)state;
@@ -37,7 +40,8 @@ static int setup(void** state) {
     if (!mkdtemp(g_tmp)) return -1;
     struct Err e = {0};
     const char *path, *renderer;
-    have_gl = gl_context_acquire(&path, &renderer, &e) == 0;
+    gl_options_from_env(&g_opt);
+    have_gl = gl_context_acquire(g_opt.egl, &path, &renderer, &e) == 0;
     if (have_gl)
         fprintf(stderr, "gl: %s via %s\n", renderer, path);
     else
@@ -186,7 +190,7 @@ static void check_model_path(const char* path, const char* rel, const char* hf, 
 
     // gl: the same batch, every op compared
     struct GlEngine g;
-    int rc = gl_init(&g, &m, n_ctx, n, &e);
+    int rc = gl_init(&g, &m, n_ctx, n, &g_opt, &e);
     if (rc) fail_msg("gl_init: %s", e.msg);
     struct Check chk = {&cap, &g.g, 0, ""};
     g.hook = gl_hook;
@@ -239,9 +243,9 @@ static void check_model_path(const char* path, const char* rel, const char* hf, 
     gl_free(&g);
 
     // gl with every matrix split into SSBOs of at most 4 KiB
-    setenv("MATTN_GL_MAX_SSBO", "4096", 1);
-    rc = gl_init(&g, &m, n_ctx, n, &e);
-    unsetenv("MATTN_GL_MAX_SSBO");
+    struct GlOptions split = g_opt;
+    split.max_ssbo = 4096;
+    rc = gl_init(&g, &m, n_ctx, n, &split, &e);
     if (rc) fail_msg("gl_init (split): %s", e.msg);
     assert_int_equal(gl_forward(&g, ids, n, 0, &e), 0);
     for (int t = 0; t < n; t++) {
@@ -394,6 +398,68 @@ static void test_hf_jamba(void** s) {
     check_hf_tol("jamba", OPS_RTOL);
 }
 
+// The fused one-row pass with the split decode attention forced off (opt.no_split_attn, as
+// when attn_split.comp's partials exceed the SSBO limit): MV_QKV must then not be planned,
+// because only the split path attends without storing k and v again (gles/fuse.c). The
+// prompt goes as one batch, then N_GREEDY greedy steps of one token each (the fused pass),
+// each step's logits within LOGITS_RTOL of ref's and the same ids.
+static void check_no_split_attention(const char* rel, const char* hf) {
+    if (!have_gl) skip();
+    char path[512];
+    if (!shared_path(path, sizeof(path), rel)) skip();
+    struct Model m;
+    struct Err e = {0};
+    assert_int_equal(model_open(&m, path, &e), 0);
+    int32_t ids[64];
+    int n = prompt_ids(hf, ids, 64), nv = m.config.n_vocab, n_ctx = n + N_GREEDY;
+    assert_true(n > 0);
+    struct RefEngine r;
+    assert_int_equal(ref_init(&r, &m, n_ctx, n, 1, &e), 0);
+    struct GlOptions opt = g_opt;
+    opt.no_split_attn = 1;
+    opt.no_fuse = 0;
+    struct GlEngine g;
+    int rc = gl_init(&g, &m, n_ctx, n, &opt, &e);
+    if (rc) fail_msg("gl_init (no split attention): %s", e.msg);
+    assert_int_equal(g.attn_split, -1);
+    assert_int_equal(ref_forward(&r, ids, n, 0, &e), 0);
+    assert_int_equal(gl_forward(&g, ids, n, 0, &e), 0);
+    double worst = 0, *row = malloc((size_t)nv * sizeof(double));
+    int t_ref = n - 1, t_gl = n - 1, same = 1;
+    char got[N_GREEDY * 8 + 1] = "", want[N_GREEDY * 8 + 1] = "";
+    for (int k = 0; k < N_GREEDY; k++) {
+        const double* lr = ref_logits(&r, t_ref);
+        const float* lg = gl_logits(&g, t_gl);
+        for (int i = 0; i < nv; i++)
+            row[i] = lg[i];
+        double err = rel_error(row, lr, (size_t)nv);
+        if (!(err <= worst)) worst = err;
+        int32_t id_ref = argmax_d(lr, nv), id_gl = argmax_f(lg, nv);
+        snprintf(want + strlen(want), 8, " %d", id_ref);
+        snprintf(got + strlen(got), 8, " %d", id_gl);
+        same &= id_ref == id_gl;
+        if (k + 1 == N_GREEDY) break;
+        assert_int_equal(ref_forward(&r, &id_ref, 1, 0, &e), 0);
+        assert_int_equal(gl_forward(&g, &id_gl, 1, 0, &e), 0);
+        t_ref = t_gl = 0;
+    }
+    fprintf(stderr, "%s, no split attention: ids%s (ref%s), worst logits rel error %.2e\n", rel,
+            got, want, worst);
+    free(row);
+    gl_free(&g);
+    ref_free(&r);
+    model_free(&m);
+    assert_true(same);
+    assert_true(worst <= LOGITS_RTOL);
+}
+
+static void test_no_split_attention(void** s) {
+    (void)s;
+    check_no_split_attention("models/stories260K.gguf", NULL);
+    check_no_split_attention("gguf/llama-f32.gguf", "llama");
+    check_no_split_attention("gguf/mistral-f32.gguf", "mistral");
+}
+
 // Errors: a token outside the vocabulary and a full context are ERR_ARG, as in ref.
 static void test_forward_rejects_bad_input(void** s) {
     (void)s;
@@ -404,7 +470,7 @@ static void test_forward_rejects_bad_input(void** s) {
     struct Err e = {0};
     assert_int_equal(model_open(&m, path, &e), 0);
     struct GlEngine g;
-    assert_int_equal(gl_init(&g, &m, 2, 2, &e), 0);
+    assert_int_equal(gl_init(&g, &m, 2, 2, &g_opt, &e), 0);
     int32_t bad = 100000, ok[3] = {1, 2, 3};
     assert_int_equal(gl_forward(&g, &bad, 1, 0, &e), ERR_ARG);
     assert_int_equal(gl_forward(&g, ok, 3, 0, &e), ERR_ARG);
@@ -416,27 +482,17 @@ static void test_forward_rejects_bad_input(void** s) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stories260k_f32),
-        cmocka_unit_test(test_stories260k_q8_0),
-        cmocka_unit_test(test_stories260k_q4_0),
-        cmocka_unit_test(test_llama_f32),
-        cmocka_unit_test(test_mistral_f32),
-        cmocka_unit_test(test_rwkv7_f32),
-        cmocka_unit_test(test_rwkv7_fp16),
-        cmocka_unit_test(test_rwkv7_q5_0),
-        cmocka_unit_test(test_rwkv7_q5_1),
-        cmocka_unit_test(test_mamba_f32),
-        cmocka_unit_test(test_mamba2_f32),
-        cmocka_unit_test(test_jamba_f32),
-        cmocka_unit_test(test_hf_recurrentgemma),
-        cmocka_unit_test(test_hf_zamba2),
-        cmocka_unit_test(test_hf_zamba),
-        cmocka_unit_test(test_hf_llama),
-        cmocka_unit_test(test_hf_mistral),
-        cmocka_unit_test(test_hf_mamba),
-        cmocka_unit_test(test_hf_mamba2),
-        cmocka_unit_test(test_hf_jamba),
-        cmocka_unit_test(test_forward_rejects_bad_input),
+        cmocka_unit_test(test_stories260k_f32),    cmocka_unit_test(test_stories260k_q8_0),
+        cmocka_unit_test(test_stories260k_q4_0),   cmocka_unit_test(test_llama_f32),
+        cmocka_unit_test(test_mistral_f32),        cmocka_unit_test(test_rwkv7_f32),
+        cmocka_unit_test(test_rwkv7_fp16),         cmocka_unit_test(test_rwkv7_q5_0),
+        cmocka_unit_test(test_rwkv7_q5_1),         cmocka_unit_test(test_mamba_f32),
+        cmocka_unit_test(test_mamba2_f32),         cmocka_unit_test(test_jamba_f32),
+        cmocka_unit_test(test_hf_recurrentgemma),  cmocka_unit_test(test_hf_zamba2),
+        cmocka_unit_test(test_hf_zamba),           cmocka_unit_test(test_hf_llama),
+        cmocka_unit_test(test_hf_mistral),         cmocka_unit_test(test_hf_mamba),
+        cmocka_unit_test(test_hf_mamba2),          cmocka_unit_test(test_hf_jamba),
+        cmocka_unit_test(test_no_split_attention), cmocka_unit_test(test_forward_rejects_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

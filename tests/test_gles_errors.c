@@ -15,6 +15,7 @@
 
 #include "buffer.h"
 #include "check.h"
+#include "gl_env.h"
 #include "gles.h"
 #include "programs.h"
 
@@ -24,7 +25,9 @@ static int setup(void** state) {
     (void)state;
     struct Err e = {0};
     const char *path, *renderer;
-    have_gl = gl_context_acquire(&path, &renderer, &e) == 0;
+    struct GlOptions opt;
+    gl_options_from_env(&opt);
+    have_gl = gl_context_acquire(opt.egl, &path, &renderer, &e) == 0;
     if (have_gl)
         fprintf(stderr, "gl: %s via %s\n", renderer, path);
     else

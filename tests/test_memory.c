@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "check.h"
+#include "gl_env.h"
 #include "gles.h"
 #include "ref.h"
 #include "sampler.h"
@@ -105,7 +106,9 @@ static const double* gl_row(void* self, int t) {
 }
 static int gl_make(void* self, const struct Model* m, int n_ctx, int max_batch, struct Err* e) {
     if (m->config.n_vocab > 4096) return err_set(e, ERR_ARG, "vocab too large for the test");
-    return gl_init(&((struct GlesBox*)self)->g, m, n_ctx, max_batch, e);
+    struct GlOptions opt;
+    gl_options_from_env(&opt);
+    return gl_init(&((struct GlesBox*)self)->g, m, n_ctx, max_batch, &opt, e);
 }
 static void gl_drop(void* self) {
     gl_free(&((struct GlesBox*)self)->g);
@@ -191,7 +194,9 @@ static void test_memory_gles_200_generations(void** state) {
     if (!shared_path(path, sizeof(path), "models/stories260K.gguf")) skip();
     struct Err e = {0};
     const char *egl, *renderer;
-    if (gl_context_acquire(&egl, &renderer, &e)) {
+    struct GlOptions opt;
+    gl_options_from_env(&opt);
+    if (gl_context_acquire(opt.egl, &egl, &renderer, &e)) {
         printf("SKIP: %s\n", e.msg);
         skip();
     }
