@@ -7,15 +7,11 @@
 #include "err.h"
 #include "gguf.h"
 
+// One value per line of shared/families/list.h, in its order.
 enum Arch {
-    ARCH_LLAMA,          // "llama" (Mistral is stored as llama)
-    ARCH_RWKV7,          // "rwkv7"
-    ARCH_JAMBA,          // "jamba"
-    ARCH_MAMBA,          // "mamba"
-    ARCH_MAMBA2,         // "mamba2"
-    ARCH_RECURRENTGEMMA, // "recurrentgemma" (mattn's layout, docs/GGUF.md)
-    ARCH_ZAMBA2,         // "zamba2" (mattn's layout, docs/GGUF.md)
-    ARCH_ZAMBA,          // "zamba", Zamba v1 (mattn's layout, docs/GGUF.md)
+#define FAMILY(id, object) ARCH_##id,
+#include "families/list.h"
+#undef FAMILY
     ARCH_COUNT,
 };
 

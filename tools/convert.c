@@ -18,14 +18,9 @@ static const struct Converter {
     const char* arch;
     int (*convert)(struct Conv* c);
 } CONVERTERS[] = {
-    {"llama", "llama", hf_conv_llama},
-    {"mistral", "llama", hf_conv_mistral},
-    {"jamba", "jamba", hf_conv_jamba},
-    {"mamba", "mamba", hf_conv_mamba},
-    {"mamba2", "mamba2", hf_conv_mamba2},
-    {"recurrent_gemma", "recurrentgemma", hf_conv_recurrentgemma},
-    {"zamba2", "zamba2", hf_conv_zamba2},
-    {"zamba", "zamba", hf_conv_zamba},
+#define CONVERTER(model_type, arch, fn) {model_type, arch, fn},
+#include "hf_list.h"
+#undef CONVERTER
 };
 #define N_CONVERTERS (sizeof(CONVERTERS) / sizeof(CONVERTERS[0]))
 

@@ -96,15 +96,11 @@ int hf_put_output(struct Conv* c, const char* hname, int tied, int64_t v, int64_
 // ---------------------------------------------------------------------------------------
 // the families (hf_<family>.c) and the vocabulary (hf_tokenizer.c)
 
-// Each writes the {arch}.* keys and maps the tensors of one model_type; 0 or c->rc.
-int hf_conv_llama(struct Conv* c);
-int hf_conv_mistral(struct Conv* c);
-int hf_conv_mamba(struct Conv* c);
-int hf_conv_mamba2(struct Conv* c);
-int hf_conv_jamba(struct Conv* c);
-int hf_conv_recurrentgemma(struct Conv* c);
-int hf_conv_zamba2(struct Conv* c);
-int hf_conv_zamba(struct Conv* c);
+// Each converter (tools/hf_list.h names them) writes the {arch}.* keys and maps the tensors
+// of one model_type; 0 or c->rc.
+#define CONVERTER(model_type, arch, fn) int fn(struct Conv* c);
+#include "hf_list.h"
+#undef CONVERTER
 // Mamba-2 mixer under prefix into blk.i (store_a_log: zamba2's layout, A_log kept as is).
 int hf_mamba2_mixer(struct Conv* c, const char* prefix, int64_t i, int64_t D, int64_t di, int64_t N,
                     int64_t G, int64_t nh, int64_t K, int store_a_log, int cb);

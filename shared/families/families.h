@@ -1,9 +1,9 @@
-// families.h: the family registry. One struct Family row per architecture (registry.c)
-// names everything mattn knows about it: its config loader (hparams -> struct Config, layer
-// kinds), its tensor table (bind.h), its graph builder (build.h) and what `mattn-ref synth`
-// needs to write a model of it (flag defaults, family keys). The code lives in one file per family:
-// llama.c, rwkv7.c, mamba.c (mamba, mamba2, jamba), griffin.c (recurrentgemma),
-// zamba.c (zamba2, zamba). Adding a family: docs/ADDING.md.
+// families.h: the family registry. One struct Family per architecture, defined in its family
+// file and listed by one line of list.h, names everything mattn knows about it: its config loader
+// (hparams -> struct Config, layer kinds), its tensor table (bind.h), its graph builder (build.h)
+// and what `mattn-ref synth` needs to write a model of it (flag defaults, family keys). The code
+// lives in one file per family: llama.c, rwkv7.c, mamba.c (mamba, mamba2, jamba), griffin.c
+// (recurrentgemma), zamba.c (zamba2, zamba). Adding a family: docs/ADDING.md.
 #pragma once
 
 #include <stddef.h>
@@ -56,6 +56,13 @@ enum SynthParam {
 #define AUTO (-1)                  // a synth default that follows other values
 #define PB(p) (UINT64_C(1) << (p)) // Family.synth_params bit of flag p
 #define PB_COMMON (PB(P_EMBD) | PB(P_LAYER) | PB(P_VOCAB) | PB(P_CTX) | PB(P_TIED))
+// flag groups several families share
+#define SSM1 (PB(P_EXPAND) | PB(P_D_INNER) | PB(P_D_STATE) | PB(P_D_CONV) | PB(P_DT_RANK))
+#define SSM2                                                                                       \
+    (PB(P_EXPAND) | PB(P_D_INNER) | PB(P_D_STATE) | PB(P_D_CONV) | PB(P_SSM_HEAD_DIM) |            \
+     PB(P_N_GROUP))
+#define ATTN (PB(P_HEAD) | PB(P_HEAD_KV) | PB(P_HEAD_DIM))
+#define PATTERN (PB(P_ATTN_EVERY) | PB(P_ATTN_OFFSET))
 
 // ---------------------------------------------------------------------------------------
 // the registry
@@ -92,66 +99,20 @@ const struct Family* family_by_name(const char* name);
 const char* family_names(char* buf, size_t cap, const char* sep);
 
 // ---------------------------------------------------------------------------------------
-// what the family files export to the registry and to each other
+// what the family files share with each other (everything else in a family file is static
+// and reaches the rest of mattn through its struct Family row)
 
-int llama_config(struct Model* m, struct Err* e);
-extern const struct TensorRow LLAMA_TENSORS[];
-extern const int64_t LLAMA_SYNTH[P_COUNT];
-void llama_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
-void llama_build(struct Builder* b);
-int llama_synth_check(const int64_t* v, char* msg, size_t cap);
-
-int rwkv7_config(struct Model* m, struct Err* e);
-extern const struct TensorRow RWKV7_TENSORS[];
-extern const int64_t RWKV7_SYNTH[P_COUNT];
-void rwkv7_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
-void rwkv7_build(struct Builder* b);
-int rwkv7_synth_check(const int64_t* v, char* msg, size_t cap);
-
-int mamba_config(struct Model* m, struct Err* e);
-int mamba2_config(struct Model* m, struct Err* e);
-int jamba_config(struct Model* m, struct Err* e);
-int mamba_check(const struct Model* m, struct Err* e);
-void mamba_build(struct Builder* b);
-void mamba2_build(struct Builder* b);
-void jamba_build(struct Builder* b);
 // The Mamba-1 mixer (n_head > 1: Zamba v1's multi-head variant) and the Mamba-2 mixer of
 // layer L: out = mixer(u). zamba.c builds with them too.
 void mamba_build_mixer1(struct Builder* b, int out, int u, const struct LayerWeights* L,
                         int n_head);
 void mamba_build_mixer2(struct Builder* b, int out, int u, const struct LayerWeights* L);
-extern const struct TensorRow MAMBA_TENSORS[], MAMBA2_TENSORS[], JAMBA_TENSORS[];
-extern const int64_t MAMBA_SYNTH[P_COUNT], MAMBA2_SYNTH[P_COUNT], JAMBA_SYNTH[P_COUNT];
-void mamba_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
-void mamba2_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
-void jamba_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
-int mamba2_synth_check(const int64_t* v, char* msg, size_t cap);
-int jamba_synth_check(const int64_t* v, char* msg, size_t cap);
-void jamba_synth_layers(const int64_t* v, struct Config* c);
 // The {arch}.ssm.* keys every Mamba-family file has (zamba.c reads and writes them too).
 int mamba_config_ssm(struct Model* m, int mamba2, struct Err* e);
 void mamba_synth_ssm_keys(struct GgufWriter* w, const char* arch, const int64_t* v,
                           int64_t time_step_rank, int64_t n_group);
-
-int griffin_config(struct Model* m, struct Err* e);
-void griffin_build(struct Builder* b);
-extern const struct TensorRow GRIFFIN_TENSORS[];
-extern const int64_t GRIFFIN_SYNTH[P_COUNT];
-void griffin_synth_resolve(int64_t* v);
-void griffin_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
-int griffin_synth_check(const int64_t* v, char* msg, size_t cap);
-
-int zamba2_config(struct Model* m, struct Err* e);
-int zamba_config(struct Model* m, struct Err* e);
-int zamba2_check(const struct Model* m, struct Err* e);
-void zamba_build(struct Builder* b); // Zamba2 and Zamba v1
-extern const struct TensorRow ZAMBA2_TENSORS[], ZAMBA_TENSORS[];
-extern const int64_t ZAMBA2_SYNTH[P_COUNT], ZAMBA_SYNTH[P_COUNT];
-void zamba_synth_resolve(int64_t* v);
-void zamba2_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
-void zamba_synth_keys(struct GgufWriter* w, const char* arch, const int64_t* v);
-int zamba2_synth_check(const int64_t* v, char* msg, size_t cap);
-int zamba_synth_check(const int64_t* v, char* msg, size_t cap);
+// A Mamba-2 shape the loader would refuse (zamba2's synth check starts with it).
+int mamba2_synth_check(const int64_t* v, char* msg, size_t cap);
 
 // Synth helpers the family key writers share: layer l has attention (or runs the shared
 // block) when l % attn_every == attn_offset; head_count_kv per layer in that pattern.

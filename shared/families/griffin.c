@@ -9,7 +9,7 @@
 // ---------------------------------------------------------------------------------------
 // config
 
-int griffin_config(struct Model* m, struct Err* e) {
+static int griffin_config(struct Model* m, struct Err* e) {
     const struct Gguf* g = &m->gguf;
     struct Config* c = &m->config;
     int rc = 0;
@@ -61,7 +61,7 @@ int griffin_config(struct Model* m, struct Err* e) {
 #define E DIM_EMBD
 #define LRU DIM_D_INNER
 // clang-format off
-const struct TensorRow GRIFFIN_TENSORS[] = {
+static const struct TensorRow GRIFFIN_TENSORS[] = {
     {WT(token_embd), "token_embd.weight", {E, DIM_VOCAB}, REQUIRED, INIT_NORMAL, 0},
     {LW(attn_norm), "blk.%d.attn_norm.weight", {E}, REQUIRED, INIT_ZERO, 0},
     {LW(attn_q), "blk.%d.attn_q.weight", {E, DIM_Q}, REQUIRED, INIT_NORMAL, A},
@@ -169,7 +169,7 @@ static void build_rglru_block(struct Builder* b, int out, int u, const struct La
 
 // §6.4: x = E[t] * bf16(sqrt(D)); per layer x += temporal(norm(x)); x += MLP(norm(x)), all
 // norms Gemma's (1 + w); logits = cap * tanh(head(norm(x)) / cap).
-void griffin_build(struct Builder* b) {
+static void griffin_build(struct Builder* b) {
     const struct Config* c = &b->m->config;
     int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
     int x = build_buf(b, "x", c->n_embd), xb = build_buf(b, "xb", c->n_embd),
@@ -207,7 +207,7 @@ void griffin_build(struct Builder* b) {
 // synth: recurrentgemma-2b's 26 layers at 1536 wide by default
 
 // clang-format off
-const int64_t GRIFFIN_SYNTH[P_COUNT] = {
+static const int64_t GRIFFIN_SYNTH[P_COUNT] = {
     [P_EMBD] = 1536, [P_LAYER] = 26, [P_VOCAB] = 256000, [P_CTX] = 8192, [P_FF] = 4608,
     [P_HEAD] = 6, [P_HEAD_KV] = 1, [P_HEAD_DIM] = AUTO, [P_TIED] = 1, [P_WINDOW] = 2048,
     [P_D_INNER] = AUTO, [P_D_CONV] = 4, [P_ATTN_EVERY] = 3, [P_ATTN_OFFSET] = 2,
@@ -216,7 +216,7 @@ const int64_t GRIFFIN_SYNTH[P_COUNT] = {
 // clang-format on
 
 // The lru width defaults to n_embd.
-void griffin_synth_resolve(int64_t* v) {
+static void griffin_synth_resolve(int64_t* v) {
     if (v[P_D_INNER] == AUTO) v[P_D_INNER] = v[P_EMBD];
 }
 
@@ -227,7 +227,7 @@ static double round_bf16(double x) {
     return ldexp(nearbyint(ldexp(m, 8)), ex - 8);
 }
 
-void griffin_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
+static void griffin_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
     int64_t hd = v[P_HEAD_DIM];
     key_set_u32(w, a, "feed_forward_length", (uint32_t)v[P_FF]);
     key_set_u32(w, a, "attention.head_count", (uint32_t)v[P_HEAD]);
@@ -245,7 +245,7 @@ void griffin_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
     key_set_f32(w, a, "embedding_scale", (float)round_bf16(sqrt((double)v[P_EMBD])));
 }
 
-int griffin_synth_check(const int64_t* v, char* msg, size_t cap) {
+static int griffin_synth_check(const int64_t* v, char* msg, size_t cap) {
     if (v[P_HEAD_DIM] < 4)
         return snprintf(msg, cap, "--head-dim must be at least 4 (RoPE on half of it)");
     if (v[P_D_INNER] % v[P_HEAD])
@@ -255,3 +255,21 @@ int griffin_synth_check(const int64_t* v, char* msg, size_t cap) {
     if (v[P_WINDOW] < 1) return snprintf(msg, cap, "--window must be at least 1");
     return 0;
 }
+
+// ---------------------------------------------------------------------------------------
+// the registry row(s) (shared/families/list.h names them)
+
+const struct Family recurrentgemma_family = {
+    .arch = ARCH_RECURRENTGEMMA,
+    .name = "recurrentgemma",
+    .label = "rgemma",
+    .load_config = griffin_config,
+    .tensors = GRIFFIN_TENSORS,
+    .build = griffin_build,
+    .synth_params = PB_COMMON | PB(P_FF) | ATTN | PB(P_WINDOW) | PB(P_D_INNER) | PB(P_D_CONV) |
+                    PATTERN | PB(P_SOFTCAP),
+    .synth_defaults = GRIFFIN_SYNTH,
+    .synth_resolve = griffin_synth_resolve,
+    .synth_check = griffin_synth_check,
+    .synth_keys = griffin_synth_keys,
+};

@@ -9,7 +9,7 @@
 // ---------------------------------------------------------------------------------------
 // config
 
-int llama_config(struct Model* m, struct Err* e) {
+static int llama_config(struct Model* m, struct Err* e) {
     const struct Gguf* g = &m->gguf;
     struct Config* c = &m->config;
     int rc = 0;
@@ -55,7 +55,7 @@ int llama_config(struct Model* m, struct Err* e) {
 // tensors, in file order
 
 // clang-format off
-const struct TensorRow LLAMA_TENSORS[] = {
+static const struct TensorRow LLAMA_TENSORS[] = {
     {WT(token_embd), "token_embd.weight", {DIM_EMBD, DIM_VOCAB}, REQUIRED, INIT_NORMAL, 0},
     {WT(rope_freqs), "rope_freqs.weight", {DIM_ROT_HALF}, OPTIONAL, INIT_ONE, 0},
     {LW(attn_norm), "blk.%d.attn_norm.weight", {DIM_EMBD}, REQUIRED, INIT_ONE, 0},
@@ -83,7 +83,7 @@ const struct TensorRow LLAMA_TENSORS[] = {
 // ---------------------------------------------------------------------------------------
 // graph (ARCHITECTURES.md §3)
 
-void llama_build(struct Builder* b) {
+static void llama_build(struct Builder* b) {
     const struct Config* c = &b->m->config;
     int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
     int x = build_buf(b, "x", c->n_embd), xb = build_buf(b, "xb", c->n_embd);
@@ -112,13 +112,13 @@ void llama_build(struct Builder* b) {
 // synth: TinyLlama-1.1B by default
 
 // clang-format off
-const int64_t LLAMA_SYNTH[P_COUNT] = {
+static const int64_t LLAMA_SYNTH[P_COUNT] = {
     [P_EMBD] = 2048, [P_LAYER] = 22, [P_VOCAB] = 32000, [P_CTX] = 2048, [P_FF] = 5632,
     [P_HEAD] = 32, [P_HEAD_KV] = 4, [P_HEAD_DIM] = AUTO,
 };
 // clang-format on
 
-void llama_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
+static void llama_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
     int64_t D = v[P_EMBD], H = v[P_HEAD], hd = v[P_HEAD_DIM];
     key_set_u32(w, a, "feed_forward_length", (uint32_t)v[P_FF]);
     key_set_u32(w, a, "attention.head_count", (uint32_t)H);
@@ -132,8 +132,24 @@ void llama_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
     if (v[P_WINDOW]) key_set_u32(w, a, "attention.sliding_window", (uint32_t)v[P_WINDOW]);
 }
 
-int llama_synth_check(const int64_t* v, char* msg, size_t cap) {
+static int llama_synth_check(const int64_t* v, char* msg, size_t cap) {
     if (v[P_HEAD_DIM] % 2)
         return snprintf(msg, cap, "--head-dim must be even (RoPE rotates pairs)");
     return 0;
 }
+
+// ---------------------------------------------------------------------------------------
+// the registry row(s) (shared/families/list.h names them)
+
+const struct Family llama_family = {
+    .arch = ARCH_LLAMA,
+    .name = "llama",
+    .label = "llama",
+    .load_config = llama_config,
+    .tensors = LLAMA_TENSORS,
+    .build = llama_build,
+    .synth_params = PB_COMMON | PB(P_FF) | ATTN | PB(P_WINDOW),
+    .synth_defaults = LLAMA_SYNTH,
+    .synth_check = llama_synth_check,
+    .synth_keys = llama_synth_keys,
+};

@@ -38,13 +38,13 @@ static void set_layers(struct Config* c, enum LayerKind kind, enum FfnKind ffn) 
     }
 }
 
-int mamba_config(struct Model* m, struct Err* e) {
+static int mamba_config(struct Model* m, struct Err* e) {
     int rc = mamba_config_ssm(m, 0, e);
     if (!rc) set_layers(&m->config, LAYER_MAMBA, FFN_NONE);
     return rc;
 }
 
-int mamba2_config(struct Model* m, struct Err* e) {
+static int mamba2_config(struct Model* m, struct Err* e) {
     int rc = mamba_config_ssm(m, 1, e);
     if (!rc) set_layers(&m->config, LAYER_MAMBA2, FFN_NONE);
     return rc;
@@ -52,7 +52,7 @@ int mamba2_config(struct Model* m, struct Err* e) {
 
 // Jamba (§5.4): a layer with KV heads has attention, else a Mamba-1 mixer; a layer with a
 // router (ffn_gate_inp) has experts, else a dense MLP.
-int jamba_config(struct Model* m, struct Err* e) {
+static int jamba_config(struct Model* m, struct Err* e) {
     const struct Gguf* g = &m->gguf;
     struct Config* c = &m->config;
     int rc = mamba_config_ssm(m, 0, e);
@@ -86,7 +86,7 @@ int jamba_config(struct Model* m, struct Err* e) {
 }
 
 // Jamba's dt/B/C RMSNorms come as a set or not at all.
-int mamba_check(const struct Model* m, struct Err* e) {
+static int mamba_check(const struct Model* m, struct Err* e) {
     for (int l = 0; l < m->config.n_layer; l++) {
         const struct LayerWeights* L = &m->w.layers[l];
         if (!L->ssm_dt_norm != !L->ssm_b_norm || !L->ssm_dt_norm != !L->ssm_c_norm)
@@ -125,7 +125,7 @@ int mamba_check(const struct Model* m, struct Err* e) {
     {WT(output_norm), "output_norm.weight", {DIM_EMBD}, REQUIRED, INIT_ONE, 0},                    \
     {WT(output), "output.weight", {DIM_EMBD, DIM_VOCAB}, OPTIONAL_UNTIED, INIT_NORMAL, 0}
 
-const struct TensorRow MAMBA_TENSORS[] = {
+static const struct TensorRow MAMBA_TENSORS[] = {
     EMBEDDING,
     {LW(attn_norm), "blk.%d.attn_norm.weight", {DIM_EMBD}, REQUIRED, INIT_ONE, 0},
     MAMBA1_MIXER(0, OPTIONAL),
@@ -134,7 +134,7 @@ const struct TensorRow MAMBA_TENSORS[] = {
 };
 
 // in_proj rows: z (d_inner), xBC (conv channels), dt (heads)
-const struct TensorRow MAMBA2_TENSORS[] = {
+static const struct TensorRow MAMBA2_TENSORS[] = {
     EMBEDDING,
     {LW(attn_norm), "blk.%d.attn_norm.weight", {DIM_EMBD}, REQUIRED, INIT_ONE, 0},
     {LW(ssm_in), "blk.%d.ssm_in.weight", {DIM_EMBD, DIM_IN2}, REQUIRED, INIT_NORMAL, 0},
@@ -153,7 +153,7 @@ const struct TensorRow MAMBA2_TENSORS[] = {
 #define MOE ON_FFN(FFN_MOE)
 #define DENSE ON_FFN(FFN_DENSE)
 // the router stays F32 (convert keeps it so); experts stacked ne = [in, out, n_expert]
-const struct TensorRow JAMBA_TENSORS[] = {
+static const struct TensorRow JAMBA_TENSORS[] = {
     EMBEDDING,
     {LW(attn_norm), "blk.%d.attn_norm.weight", {DIM_EMBD}, REQUIRED, INIT_ONE, 0},
     {LW(attn_q), "blk.%d.attn_q.weight", {DIM_EMBD, DIM_Q}, REQUIRED, INIT_NORMAL, A},
@@ -312,15 +312,15 @@ static void build_mamba_family(struct Builder* b, int mamba2) {
     build_output(b, x);
 }
 
-void mamba_build(struct Builder* b) {
+static void mamba_build(struct Builder* b) {
     build_mamba_family(b, 0);
 }
-void mamba2_build(struct Builder* b) {
+static void mamba2_build(struct Builder* b) {
     build_mamba_family(b, 1);
 }
 
 // Jamba (§5.4): attention (no RoPE) or Mamba-1 mixer, then a dense MLP or MoE.
-void jamba_build(struct Builder* b) {
+static void jamba_build(struct Builder* b) {
     const struct Config* c = &b->m->config;
     int n_q = c->n_head * c->head_dim, n_kv = c->n_head_kv * c->head_dim;
     int x = build_buf(b, "x", c->n_embd), xb = build_buf(b, "xb", c->n_embd),
@@ -358,16 +358,16 @@ void jamba_build(struct Builder* b) {
 // synth: mamba-1.4b, mamba2-1.3b, and Jamba's layout at 1024 wide by default
 
 // clang-format off
-const int64_t MAMBA_SYNTH[P_COUNT] = {
+static const int64_t MAMBA_SYNTH[P_COUNT] = {
     [P_EMBD] = 2048, [P_LAYER] = 48, [P_VOCAB] = 50280, [P_CTX] = 1 << 20, [P_TIED] = 1,
     [P_EXPAND] = 2, [P_D_INNER] = AUTO, [P_D_STATE] = 16, [P_D_CONV] = 4, [P_DT_RANK] = AUTO,
 };
-const int64_t MAMBA2_SYNTH[P_COUNT] = {
+static const int64_t MAMBA2_SYNTH[P_COUNT] = {
     [P_EMBD] = 2048, [P_LAYER] = 48, [P_VOCAB] = 50288, [P_CTX] = 1 << 20, [P_TIED] = 1,
     [P_EXPAND] = 2, [P_D_INNER] = AUTO, [P_D_STATE] = 128, [P_D_CONV] = 4,
     [P_SSM_HEAD_DIM] = 64, [P_N_GROUP] = 1,
 };
-const int64_t JAMBA_SYNTH[P_COUNT] = {
+static const int64_t JAMBA_SYNTH[P_COUNT] = {
     [P_EMBD] = 1024, [P_LAYER] = 16, [P_VOCAB] = 65536, [P_CTX] = 262144, [P_FF] = 2048,
     [P_HEAD] = 8, [P_HEAD_KV] = 2, [P_HEAD_DIM] = AUTO, [P_EXPAND] = 2, [P_D_INNER] = AUTO,
     [P_D_STATE] = 16, [P_D_CONV] = 4, [P_DT_RANK] = AUTO, [P_N_EXPERT] = 16,
@@ -385,7 +385,7 @@ void mamba_synth_ssm_keys(struct GgufWriter* w, const char* a, const int64_t* v,
     if (n_group) key_set_u32(w, a, "ssm.group_count", (uint32_t)n_group);
 }
 
-void mamba_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
+static void mamba_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
     key_set_u32(w, a, "feed_forward_length", 0);
     key_set_u32(w, a, "attention.head_count", 0);
     mamba_synth_ssm_keys(w, a, v, v[P_DT_RANK], 0);
@@ -393,14 +393,14 @@ void mamba_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
     key_set_bool(w, a, "ssm.dt_b_c_rms", false);
 }
 
-void mamba2_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
+static void mamba2_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
     key_set_u32(w, a, "feed_forward_length", 0);
     key_set_u32(w, a, "attention.head_count", 0);
     mamba_synth_ssm_keys(w, a, v, v[P_D_INNER] / v[P_SSM_HEAD_DIM], v[P_N_GROUP]);
     key_set_f32(w, a, "attention.layer_norm_rms_epsilon", 1e-5f);
 }
 
-void jamba_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
+static void jamba_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
     int64_t H = v[P_HEAD], hd = v[P_HEAD_DIM];
     key_set_u32(w, a, "feed_forward_length", (uint32_t)v[P_FF]);
     key_set_u32(w, a, "attention.head_count", (uint32_t)H);
@@ -416,7 +416,7 @@ void jamba_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
 }
 
 // A jamba layer has experts when l % moe-every == moe-offset (1 expert: dense everywhere).
-void jamba_synth_layers(const int64_t* v, struct Config* c) {
+static void jamba_synth_layers(const int64_t* v, struct Config* c) {
     for (int l = 0; l < c->n_layer; l++)
         c->ffn_kind[l] =
             v[P_N_EXPERT] > 1 && l % v[P_MOE_EVERY] == v[P_MOE_OFFSET] ? FFN_MOE : FFN_DENSE;
@@ -430,7 +430,7 @@ int mamba2_synth_check(const int64_t* v, char* msg, size_t cap) {
     return 0;
 }
 
-int jamba_synth_check(const int64_t* v, char* msg, size_t cap) {
+static int jamba_synth_check(const int64_t* v, char* msg, size_t cap) {
     if (v[P_MOE_OFFSET] >= v[P_MOE_EVERY])
         return snprintf(msg, cap, "--moe-offset must be below --moe-every");
     if (v[P_N_EXPERT_USED] > v[P_N_EXPERT])
@@ -441,3 +441,48 @@ int jamba_synth_check(const int64_t* v, char* msg, size_t cap) {
                         "one");
     return 0;
 }
+
+// ---------------------------------------------------------------------------------------
+// the registry row(s) (shared/families/list.h names them)
+
+const struct Family jamba_family = {
+    .arch = ARCH_JAMBA,
+    .name = "jamba",
+    .label = "jamba",
+    .load_config = jamba_config,
+    .tensors = JAMBA_TENSORS,
+    .check = mamba_check,
+    .build = jamba_build,
+    .synth_params = PB_COMMON | PB(P_FF) | ATTN | SSM1 | PB(P_N_EXPERT) | PB(P_N_EXPERT_USED) |
+                    PB(P_MOE_EVERY) | PB(P_MOE_OFFSET) | PATTERN,
+    .synth_defaults = JAMBA_SYNTH,
+    .synth_check = jamba_synth_check,
+    .synth_keys = jamba_synth_keys,
+    .synth_layers = jamba_synth_layers,
+};
+
+const struct Family mamba_family = {
+    .arch = ARCH_MAMBA,
+    .name = "mamba",
+    .label = "mamba",
+    .load_config = mamba_config,
+    .tensors = MAMBA_TENSORS,
+    .check = mamba_check,
+    .build = mamba_build,
+    .synth_params = PB_COMMON | SSM1,
+    .synth_defaults = MAMBA_SYNTH,
+    .synth_keys = mamba_synth_keys,
+};
+
+const struct Family mamba2_family = {
+    .arch = ARCH_MAMBA2,
+    .name = "mamba2",
+    .label = "mamba2",
+    .load_config = mamba2_config,
+    .tensors = MAMBA2_TENSORS,
+    .build = mamba2_build,
+    .synth_params = PB_COMMON | SSM2,
+    .synth_defaults = MAMBA2_SYNTH,
+    .synth_check = mamba2_synth_check,
+    .synth_keys = mamba2_synth_keys,
+};

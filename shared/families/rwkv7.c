@@ -7,7 +7,7 @@
 // ---------------------------------------------------------------------------------------
 // config
 
-int rwkv7_config(struct Model* m, struct Err* e) {
+static int rwkv7_config(struct Model* m, struct Err* e) {
     const struct Gguf* g = &m->gguf;
     struct Config* c = &m->config;
     int rc = 0;
@@ -44,7 +44,7 @@ int rwkv7_config(struct Model* m, struct Err* e) {
 
 #define E DIM_EMBD
 // clang-format off
-const struct TensorRow RWKV7_TENSORS[] = {
+static const struct TensorRow RWKV7_TENSORS[] = {
     {WT(token_embd), "token_embd.weight", {E, DIM_VOCAB}, REQUIRED, INIT_NORMAL, 0},
     {WT(token_embd_norm), "token_embd_norm.weight", {E}, REQUIRED, INIT_ONE, 0},
     {WT(token_embd_norm_b), "token_embd_norm.bias", {E}, REQUIRED, INIT_ZERO, 0},
@@ -161,7 +161,7 @@ static void build_lora(struct Builder* b, const char* name, const char* name_f,
     op_matmul(b, name_out, out, hidden, m2, bias);
 }
 
-void rwkv7_build(struct Builder* b) {
+static void rwkv7_build(struct Builder* b) {
     const struct Config* c = &b->m->config;
     int C = c->n_embd;
     int x = build_buf(b, "x", C), xb = build_buf(b, "xb", C), prev = build_buf(b, "x_prev", C);
@@ -246,14 +246,14 @@ void rwkv7_build(struct Builder* b) {
 // synth: RWKV-7 World 1.5B by default
 
 // clang-format off
-const int64_t RWKV7_SYNTH[P_COUNT] = {
+static const int64_t RWKV7_SYNTH[P_COUNT] = {
     [P_EMBD] = 2048, [P_LAYER] = 24, [P_VOCAB] = 65536, [P_CTX] = 1 << 20, [P_FF] = AUTO,
     [P_HEAD_DIM] = 64, [P_LORA_DECAY] = 96, [P_LORA_ICLR] = 96, [P_LORA_VALUE] = 64,
     [P_LORA_GATE] = 256,
 };
 // clang-format on
 
-void rwkv7_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
+static void rwkv7_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
     key_set_f32(w, a, "attention.layer_norm_epsilon", 1e-5f);
     key_set_u32(w, a, "wkv.head_size", (uint32_t)v[P_HEAD_DIM]);
     key_set_u32(w, a, "attention.decay_lora_rank", (uint32_t)v[P_LORA_DECAY]);
@@ -264,8 +264,25 @@ void rwkv7_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
     key_set_u32(w, a, "attention.head_count", 0);
 }
 
-int rwkv7_synth_check(const int64_t* v, char* msg, size_t cap) {
+static int rwkv7_synth_check(const int64_t* v, char* msg, size_t cap) {
     if (v[P_EMBD] % v[P_HEAD_DIM] != 0)
         return snprintf(msg, cap, "--n-embd must be a multiple of --head-dim (the WKV head size)");
     return 0;
 }
+
+// ---------------------------------------------------------------------------------------
+// the registry row(s) (shared/families/list.h names them)
+
+const struct Family rwkv7_family = {
+    .arch = ARCH_RWKV7,
+    .name = "rwkv7",
+    .label = "rwkv7",
+    .load_config = rwkv7_config,
+    .tensors = RWKV7_TENSORS,
+    .build = rwkv7_build,
+    .synth_params = PB_COMMON | PB(P_FF) | PB(P_HEAD_DIM) | PB(P_LORA_DECAY) | PB(P_LORA_ICLR) |
+                    PB(P_LORA_VALUE) | PB(P_LORA_GATE),
+    .synth_defaults = RWKV7_SYNTH,
+    .synth_check = rwkv7_synth_check,
+    .synth_keys = rwkv7_synth_keys,
+};

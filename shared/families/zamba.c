@@ -44,7 +44,7 @@ static int zamba_layers(struct Model* m, enum LayerKind kind, struct Err* e) {
     return 0;
 }
 
-int zamba2_config(struct Model* m, struct Err* e) {
+static int zamba2_config(struct Model* m, struct Err* e) {
     const struct Gguf* g = &m->gguf;
     struct Config* c = &m->config;
     int rc = mamba_config_ssm(m, 1, e);
@@ -69,7 +69,7 @@ int zamba2_config(struct Model* m, struct Err* e) {
 // Zamba v1: one shared block with separate gate/up and no RoPE or adapters; the mixer is
 // multi-head Mamba-1 with group_count heads, each with its own B, C and dt rank (docs/GGUF.md
 // stores the per-head projections as block-diagonal matrices).
-int zamba_config(struct Model* m, struct Err* e) {
+static int zamba_config(struct Model* m, struct Err* e) {
     const struct Gguf* g = &m->gguf;
     struct Config* c = &m->config;
     int rc = mamba_config_ssm(m, 0, e);
@@ -87,7 +87,7 @@ int zamba_config(struct Model* m, struct Err* e) {
 }
 
 // A LoRA adapter comes as a pair or not at all.
-int zamba2_check(const struct Model* m, struct Err* e) {
+static int zamba2_check(const struct Model* m, struct Err* e) {
     for (int l = 0; l < m->config.n_layer; l++) {
         const struct LayerWeights* L = &m->w.layers[l];
         if (!L->shared_attn_q_a != !L->shared_attn_q_b ||
@@ -120,7 +120,7 @@ int zamba2_check(const struct Model* m, struct Err* e) {
     {SB(attn_output), "shared.%d.attn_output.weight", {DIM_Q, E}, REQUIRED, INIT_NORMAL, 0},       \
     {SB(ffn_norm), "shared.%d.ffn_norm.weight", {E}, REQUIRED, INIT_ONE, 0}
 
-const struct TensorRow ZAMBA2_TENSORS[] = {
+static const struct TensorRow ZAMBA2_TENSORS[] = {
     EMBEDDING,
     {LW(attn_norm), "blk.%d.attn_norm.weight", {E}, REQUIRED, INIT_ONE, 0},
     {LW(ssm_in), "blk.%d.ssm_in.weight", {E, DIM_IN2}, REQUIRED, INIT_NORMAL, 0},
@@ -156,7 +156,7 @@ const struct TensorRow ZAMBA2_TENSORS[] = {
 };
 
 // ssm_x outputs [dt_r of every head (nh dr); B of every head (nh ds); C of every head]
-const struct TensorRow ZAMBA_TENSORS[] = {
+static const struct TensorRow ZAMBA_TENSORS[] = {
     EMBEDDING,
     {LW(attn_norm), "blk.%d.attn_norm.weight", {E}, REQUIRED, INIT_ONE, 0},
     {LW(ssm_in), "blk.%d.ssm_in.weight", {E, DIM_D_INNER2}, REQUIRED, INIT_NORMAL, 0},
@@ -253,7 +253,7 @@ static void build_zamba2_shared(struct Builder* b, int out, int x, int emb,
 // Zamba2 (§7.2) and Zamba v1 (§7.8): every layer is a Mamba-2 (v1: multi-head Mamba-1)
 // layer; a hybrid layer first runs its shared block and adds the projected result to the
 // mixer's *input* (the residual stays x).
-void zamba_build(struct Builder* b) {
+static void zamba_build(struct Builder* b) {
     const struct Config* c = &b->m->config;
     int D = c->n_embd;
     int x = build_buf(b, "x", D), xb = build_buf(b, "xb", D), xb2 = build_buf(b, "xb2", D);
@@ -289,14 +289,14 @@ void zamba_build(struct Builder* b) {
 // synth: Zamba2-1.2B, and Zamba v1 at 2048 wide with 32 layers by default
 
 // clang-format off
-const int64_t ZAMBA2_SYNTH[P_COUNT] = {
+static const int64_t ZAMBA2_SYNTH[P_COUNT] = {
     [P_EMBD] = 2048, [P_LAYER] = 38, [P_VOCAB] = 32000, [P_CTX] = 4096, [P_FF] = AUTO,
     [P_HEAD] = 32, [P_HEAD_KV] = AUTO, [P_HEAD_DIM] = AUTO, [P_TIED] = 1, [P_EXPAND] = 2,
     [P_D_INNER] = AUTO, [P_D_STATE] = 128, [P_D_CONV] = 4, [P_SSM_HEAD_DIM] = 64,
     [P_N_GROUP] = 1, [P_ATTN_EVERY] = 6, [P_ATTN_OFFSET] = 5, [P_SHARED_BLOCKS] = 1,
     [P_ADAPTER_RANK] = 128, [P_ATTN_ADAPTER] = 1, [P_FFN_ADAPTER] = 1,
 };
-const int64_t ZAMBA_SYNTH[P_COUNT] = {
+static const int64_t ZAMBA_SYNTH[P_COUNT] = {
     [P_EMBD] = 2048, [P_LAYER] = 32, [P_VOCAB] = 32000, [P_CTX] = 4096, [P_FF] = AUTO,
     [P_HEAD] = 16, [P_HEAD_KV] = AUTO, [P_HEAD_DIM] = AUTO, [P_TIED] = 1, [P_EXPAND] = 2,
     [P_D_INNER] = AUTO, [P_D_STATE] = 16, [P_D_CONV] = 4, [P_DT_RANK] = AUTO,
@@ -305,7 +305,7 @@ const int64_t ZAMBA_SYNTH[P_COUNT] = {
 // clang-format on
 
 // The shared attention reads concat(x, embedding): its heads split 2 n_embd.
-void zamba_synth_resolve(int64_t* v) {
+static void zamba_synth_resolve(int64_t* v) {
     if (v[P_HEAD_DIM] == AUTO) v[P_HEAD_DIM] = 2 * v[P_EMBD] / v[P_HEAD];
 }
 
@@ -320,7 +320,7 @@ static void zamba_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
     key_set_u32(w, a, "shared_block_count", (uint32_t)v[P_SHARED_BLOCKS]);
 }
 
-void zamba2_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
+static void zamba2_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
     int64_t r = v[P_ADAPTER_RANK];
     int attn_ad = v[P_ATTN_ADAPTER] && r > 0, ffn_ad = v[P_FFN_ADAPTER] && r > 0;
     zamba_keys(w, a, v);
@@ -332,7 +332,7 @@ void zamba2_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
     key_set_bool(w, a, "ffn.adapter", ffn_ad);
 }
 
-void zamba_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
+static void zamba_synth_keys(struct GgufWriter* w, const char* a, const int64_t* v) {
     zamba_keys(w, a, v);
     mamba_synth_ssm_keys(w, a, v, v[P_DT_RANK], v[P_SSM_HEADS]);
 }
@@ -347,7 +347,7 @@ static int shared_layers_check(const int64_t* v, char* msg, size_t cap) {
     return 0;
 }
 
-int zamba2_synth_check(const int64_t* v, char* msg, size_t cap) {
+static int zamba2_synth_check(const int64_t* v, char* msg, size_t cap) {
     if (v[P_HEAD_DIM] % 2)
         return snprintf(msg, cap, "--head-dim must be even (RoPE rotates pairs)");
     if (mamba2_synth_check(v, msg, cap)) return 1;
@@ -356,8 +356,42 @@ int zamba2_synth_check(const int64_t* v, char* msg, size_t cap) {
     return shared_layers_check(v, msg, cap);
 }
 
-int zamba_synth_check(const int64_t* v, char* msg, size_t cap) {
+static int zamba_synth_check(const int64_t* v, char* msg, size_t cap) {
     if (v[P_D_INNER] % v[P_SSM_HEADS])
         return snprintf(msg, cap, "--d-inner must be a multiple of --ssm-heads");
     return shared_layers_check(v, msg, cap);
 }
+
+// ---------------------------------------------------------------------------------------
+// the registry row(s) (shared/families/list.h names them)
+
+const struct Family zamba2_family = {
+    .arch = ARCH_ZAMBA2,
+    .name = "zamba2",
+    .label = "zamba2",
+    .load_config = zamba2_config,
+    .tensors = ZAMBA2_TENSORS,
+    .check = zamba2_check,
+    .build = zamba_build,
+    .synth_params = PB_COMMON | PB(P_FF) | ATTN | SSM2 | PATTERN | PB(P_SHARED_BLOCKS) |
+                    PB(P_ADAPTER_RANK) | PB(P_ATTN_ADAPTER) | PB(P_FFN_ADAPTER),
+    .synth_defaults = ZAMBA2_SYNTH,
+    .synth_resolve = zamba_synth_resolve,
+    .synth_check = zamba2_synth_check,
+    .synth_keys = zamba2_synth_keys,
+};
+
+const struct Family zamba_family = {
+    .arch = ARCH_ZAMBA,
+    .name = "zamba",
+    .label = "zamba",
+    .load_config = zamba_config,
+    .tensors = ZAMBA_TENSORS,
+    .build = zamba_build,
+    .synth_params =
+        PB_COMMON | PB(P_FF) | ATTN | SSM1 | PB(P_SSM_HEADS) | PATTERN | PB(P_SHARED_BLOCKS),
+    .synth_defaults = ZAMBA_SYNTH,
+    .synth_resolve = zamba_synth_resolve,
+    .synth_check = zamba_synth_check,
+    .synth_keys = zamba_synth_keys,
+};
