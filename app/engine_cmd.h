@@ -13,6 +13,21 @@
 
 struct cJSON;
 
+// The sampling and output options of `run` (its --help lines), the same in every engine: an
+// EngineDef's run_help ends with them (run_help = "usage..." ENGINE_RUN_OPTIONS).
+#define ENGINE_RUN_OPTIONS                                                                         \
+    "  --seed S             sampling seed (default: random, printed on stderr)\n"                  \
+    "  --temp T             temperature (0.8; 0 = greedy)\n"                                       \
+    "  --top-k K            keep the K most likely tokens (40; 0 = all)\n"                         \
+    "  --top-p P            nucleus sampling (0.95; 1 = off)\n"                                    \
+    "  --min-p P            drop tokens below P x the top probability (0.05; 0 = off)\n"           \
+    "  --repeat-penalty R   penalise tokens of the last N (1.0 = off)\n"                           \
+    "  --repeat-last-n N    window of the repeat penalty (64; -1 = whole context)\n"               \
+    "  --no-bos             do not add BOS to a text prompt\n"                                     \
+    "  --ignore-eos         keep generating after EOS\n"                                           \
+    "  --print-ids          print the generated ids instead of text (EOS included)\n"              \
+    "  --json               print the timing summary on stderr as one JSON object\n"
+
 struct EngineDef {
     const char* prog;        // "mattn-ref": error prefix and usage lines
     const char* blurb;       // one line under `PROG --help`

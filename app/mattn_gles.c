@@ -161,18 +161,8 @@ static const char RUN_HELP[] =
     "  -n N                 tokens to generate (default 128; -1 = until EOS); stops\n"
     "                       early at EOS or when the context is full\n"
     "  -c CTX               context size (default: the model's, at most 4096)\n"
-    "  -t THREADS           accepted for compatibility with mattn-ref; ignored\n"
-    "  --seed S             sampling seed (default: random, printed on stderr)\n"
-    "  --temp T             temperature (0.8; 0 = greedy)\n"
-    "  --top-k K            keep the K most likely tokens (40; 0 = all)\n"
-    "  --top-p P            nucleus sampling (0.95; 1 = off)\n"
-    "  --min-p P            drop tokens below P x the top probability (0.05; 0 = off)\n"
-    "  --repeat-penalty R   penalise tokens of the last N (1.0 = off)\n"
-    "  --repeat-last-n N    window of the repeat penalty (64; -1 = whole context)\n"
-    "  --no-bos             do not add BOS to a text prompt\n"
-    "  --ignore-eos         keep generating after EOS\n"
-    "  --print-ids          print the generated ids instead of text (EOS included)\n"
-    "  --json               print the timing summary on stderr as one JSON object\n";
+    "  -t THREADS           accepted for compatibility with mattn-ref; "
+    "ignored\n" ENGINE_RUN_OPTIONS;
 
 static const struct EngineDef GLES_ENGINE = {
     .prog = "mattn-gles",
