@@ -359,7 +359,7 @@ if [ -x "$GLES" ]; then
         [ -f "$f" ] && [ -f "$SHARED/hf/$a/ids.txt" ] || continue
         gl_vs_ref "$f" "gguf/$a-f32" --ids "$(cat "$SHARED/hf/$a/ids.txt")" && n_models=$((n_models + 1))
     done
-    for a in recurrentgemma zamba2 zamba llama mistral mamba mamba2 jamba; do
+    for a in recurrentgemma zamba2 zamba llama mistral mamba mamba2 jamba zamba2-shared1 mamba2-groups; do
         [ -f "$SHARED/hf/$a/config.json" ] && [ -f "$SHARED/hf/$a/ids.txt" ] || { skip "$SHARED/hf/$a is absent"; continue; }
         if $REF convert "$SHARED/hf/$a" -o "$TMP/hf-$a.gguf" -q >/dev/null 2>"$TMP/err"; then
             gl_vs_ref "$TMP/hf-$a.gguf" "hf/$a" --ids "$(cat "$SHARED/hf/$a/ids.txt")" && n_models=$((n_models + 1))

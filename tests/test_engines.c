@@ -49,8 +49,9 @@ static int setup(void** state) {
     return 0; // the engines acquire their own reference; ours keeps the context alive
 }
 
-static const char* const HF_MODELS[] = {"recurrentgemma", "zamba2", "zamba",  "llama",
-                                        "mistral",        "mamba",  "mamba2", "jamba"};
+static const char* const HF_MODELS[] = {"recurrentgemma", "zamba2",       "zamba",  "llama",
+                                        "mistral",        "mamba",        "mamba2", "jamba",
+                                        "zamba2-shared1", "mamba2-groups"};
 
 static int teardown(void** state) {
     (void)state;
@@ -373,6 +374,14 @@ static void test_hf_zamba2(void** s) {
     (void)s;
     check_hf_tol("zamba2", OPS_RTOL);
 }
+static void test_hf_zamba2_shared1(void** s) {
+    (void)s;
+    check_hf_tol("zamba2-shared1", OPS_RTOL);
+}
+static void test_hf_mamba2_groups(void** s) {
+    (void)s;
+    check_hf_tol("mamba2-groups", OPS_RTOL);
+}
 static void test_hf_zamba(void** s) {
     (void)s;
     check_hf_tol("zamba", OPS_RTOL);
@@ -489,6 +498,7 @@ int main(void) {
         cmocka_unit_test(test_rwkv7_q5_1),         cmocka_unit_test(test_mamba_f32),
         cmocka_unit_test(test_mamba2_f32),         cmocka_unit_test(test_jamba_f32),
         cmocka_unit_test(test_hf_recurrentgemma),  cmocka_unit_test(test_hf_zamba2),
+        cmocka_unit_test(test_hf_zamba2_shared1),  cmocka_unit_test(test_hf_mamba2_groups),
         cmocka_unit_test(test_hf_zamba),           cmocka_unit_test(test_hf_llama),
         cmocka_unit_test(test_hf_mistral),         cmocka_unit_test(test_hf_mamba),
         cmocka_unit_test(test_hf_mamba2),          cmocka_unit_test(test_hf_jamba),

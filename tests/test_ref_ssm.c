@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "check.h"
+#include "convert.h"
 #include "model.h"
 #include "ref.h"
 
@@ -66,6 +68,33 @@ static void test_mamba2_matches_hf(void** state) {
     check_model("mamba2", "mamba2", LAYER_MAMBA2, 1e-7);
 }
 
+// hf/mamba2-groups (no llama.cpp GGUF of it in ../shared: converted here): two B/C groups,
+// the gated norm per group as the original Mamba-2 and llama.cpp compute it (ARCHITECTURES
+// §1); within 1e-8 of HF float64 (float32 A, as llama.cpp's layout stores it).
+static void test_mamba2_groups_matches_hf(void** state) {
+    (void)state;
+    char dir[512], out[] = "/tmp/mattn-ssm-XXXXXX";
+    if (!shared_path(dir, sizeof(dir), "hf/mamba2-groups")) skip();
+    int fd = mkstemp(out);
+    assert_true(fd >= 0);
+    close(fd);
+    struct Err e = {0};
+    struct ConvertOptions o = {.type = GGML_TYPE_F32};
+    int rc = convert_hf(dir, out, &o, &e);
+    if (rc) printf("convert mamba2-groups: %s\n", e.msg);
+    assert_int_equal(rc, 0);
+    struct Model m;
+    rc = model_open(&m, out, &e);
+    unlink(out);
+    assert_int_equal(rc, 0);
+    assert_int_equal(m.config.ssm_n_group, 2);
+    int n;
+    double* got = check_hf_model(&m, "mamba2-groups", 1e-8, &n);
+    free(got);
+    model_free(&m);
+    if (!got) skip();
+}
+
 static void test_jamba_matches_hf(void** state) {
     (void)state;
     check_model("jamba", "jamba", LAYER_ATTN, 1e-6);
@@ -95,9 +124,8 @@ static void test_jamba_layer_pattern(void** state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mamba_matches_hf),
-        cmocka_unit_test(test_mamba2_matches_hf),
-        cmocka_unit_test(test_jamba_matches_hf),
+        cmocka_unit_test(test_mamba_matches_hf),         cmocka_unit_test(test_mamba2_matches_hf),
+        cmocka_unit_test(test_mamba2_groups_matches_hf), cmocka_unit_test(test_jamba_matches_hf),
         cmocka_unit_test(test_jamba_layer_pattern),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

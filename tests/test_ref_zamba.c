@@ -127,6 +127,28 @@ static void test_zamba2_layer_pattern(void** state) {
     model_free(&m);
 }
 
+// hf/zamba2-shared1: num_mem_blocks 1 over two hybrid layers, but the checkpoint (as
+// transformers 5 builds it) holds a different copy of the block under each layer, and HF runs
+// each layer with its own: the converter writes one block per hybrid layer (ARCHITECTURES §7.3:
+// a block is shared only where its copies are), adapters by the layer's ordinal.
+static void test_zamba2_shared1_matches_hf(void** state) {
+    (void)state;
+    check_model("zamba2-shared1", 1e-9);
+}
+
+static void test_zamba2_shared1_blocks(void** state) {
+    (void)state;
+    char path[512];
+    if (!shared_path(path, sizeof(path), "hf/zamba2-shared1/config.json")) skip();
+    struct Model m;
+    open_converted("zamba2-shared1", &m);
+    static const int SHARED[4] = {-1, 0, -1, 1};
+    for (int l = 0; l < 4; l++)
+        assert_int_equal(m.config.layer_shared[l], SHARED[l]);
+    assert_int_equal(m.config.n_shared_block, 2);
+    model_free(&m);
+}
+
 // A damaged file fails to load with one line naming the tensor or key at fault.
 static void test_zamba2_bad_files(void** state) {
     (void)state;
@@ -216,9 +238,14 @@ static int teardown(void** state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_zamba2_matches_hf),   cmocka_unit_test(test_zamba2_layer_pattern),
-        cmocka_unit_test(test_zamba2_bad_files),    cmocka_unit_test(test_zamba_matches_hf),
-        cmocka_unit_test(test_zamba_layer_pattern), cmocka_unit_test(test_zamba_bad_files),
+        cmocka_unit_test(test_zamba2_matches_hf),
+        cmocka_unit_test(test_zamba2_layer_pattern),
+        cmocka_unit_test(test_zamba2_bad_files),
+        cmocka_unit_test(test_zamba2_shared1_matches_hf),
+        cmocka_unit_test(test_zamba2_shared1_blocks),
+        cmocka_unit_test(test_zamba_matches_hf),
+        cmocka_unit_test(test_zamba_layer_pattern),
+        cmocka_unit_test(test_zamba_bad_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -63,6 +63,49 @@ static int zamba_shared(struct Conv* c, const int* hybrid, int64_t L, int64_t nm
     return hf_copy(c, h, g, nd, d0, d1, 1);
 }
 
+// Whether any shared-block tensor has copies that differ between two hybrid layers that use
+// the same block (ordinal j uses block j % nmb).
+static int zamba2_copies_differ(struct Conv* c, const int* hybrid, int64_t L, int64_t nmb,
+                                int64_t D, int64_t Ha, int64_t Hkv, int64_t hd, int64_t F) {
+    const struct {
+        const char* suffix;
+        int64_t d0, d1;
+    } T[8] = {{"input_layernorm.weight", 2 * D, 1},
+              {"self_attn.q_proj.weight", Ha * hd, 2 * D},
+              {"self_attn.k_proj.weight", Hkv * hd, 2 * D},
+              {"self_attn.v_proj.weight", Hkv * hd, 2 * D},
+              {"self_attn.o_proj.weight", D, Ha * hd},
+              {"pre_ff_layernorm.weight", D, 1},
+              {"feed_forward.gate_up_proj.weight", 2 * F, D},
+              {"feed_forward.down_proj.weight", D, F}};
+    int differ = 0;
+    for (int m = 0; m < 8 && !differ && !c->rc; m++) {
+        char suffix[128];
+        snprintf(suffix, sizeof(suffix), "shared_transformer.%s", T[m].suffix);
+        int nd = T[m].d1 > 1 ? 2 : 1;
+        size_t bytes = (size_t)(T[m].d0 * T[m].d1) * sizeof(float);
+        for (int64_t b = 0; b < nmb && !differ && !c->rc; b++) {
+            int64_t first = zamba_find_shared(c, hybrid, L, nmb, b, suffix);
+            if (first < 0) continue; // reported when the block is written
+            float* a = hf_get(c, hf_name(c, "model.layers.%lld.%s", (long long)first, suffix), nd,
+                              T[m].d0, T[m].d1, 1);
+            int64_t j = 0; // the hybrid ordinal of layer i
+            for (int64_t k = 0; k <= first; k++)
+                j += hybrid[k];
+            for (int64_t i = first + 1; a && i < L && !differ; i++) {
+                if (!hybrid[i] || j++ % nmb != b ||
+                    !hf_find(c, hf_name(c, "model.layers.%lld.%s", (long long)i, suffix)))
+                    continue;
+                float* o = hf_get(c, c->name, nd, T[m].d0, T[m].d1, 1);
+                if (o && memcmp(a, o, bytes)) differ = 1;
+                free(o);
+            }
+            free(a);
+        }
+    }
+    return differ;
+}
+
 int hf_conv_zamba2(struct Conv* c) {
     int64_t D = hf_cfg_int(c, "hidden_size", 0, 1, 1, 1 << 20);
     int64_t L = hf_cfg_int(c, "num_hidden_layers", 0, 1, 1, 4096);
@@ -119,6 +162,12 @@ int hf_conv_zamba2(struct Conv* c) {
                 (long long)n_hybrid, (long long)nmb);
         goto done;
     }
+    // A block is shared only when its copies are: a checkpoint whose hybrid layers hold
+    // different copies of "the same" block (transformers 5 builds and saves one module per
+    // hybrid layer) runs each layer with its own, so it gets one block per hybrid layer.
+    if (nmb < n_hybrid && zamba2_copies_differ(c, hybrid, L, nmb, D, Ha, Hkv, hd, F))
+        nmb = n_hybrid;
+    if (c->rc) goto done;
     hf_kv_u32(c, "block_count", L);
     hf_kv_u32(c, "context_length",
               hf_cfg_int(c, "max_position_embeddings", 4096, 0, 0, UINT32_MAX));
