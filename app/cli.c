@@ -83,3 +83,48 @@ int cli_output(const char* flag, const char* path, struct Err* e) {
     if (!existed) unlink(tmp);
     return 0;
 }
+
+char* cli_read_text(const char* flag, const char* path, size_t* len, struct Err* e) {
+    int is_stdin = !strcmp(path, "-");
+    FILE* f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) {
+        err_set(e, ERR_IO, "%s: cannot open '%s': %s", flag, path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (!is_stdin) fclose(f);
+        err_set(e, ERR_IO, "%s: '%s' is a directory; give a text file (or - for standard input)",
+                flag, path);
+        return NULL;
+    }
+    size_t cap = 4096, n = 0, k;
+    char* buf = malloc(cap + 1);
+    while (buf && (k = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += k;
+        if (n == cap) {
+            char* nb = cap < (1u << 30) ? realloc(buf, cap * 2 + 1) : NULL;
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    int bad = ferror(f);
+    if (!is_stdin) fclose(f);
+    if (!buf) {
+        err_set(e, ERR_NOMEM, "%s: '%s' is too large", flag, path);
+        return NULL;
+    }
+    if (bad) {
+        free(buf);
+        err_set(e, ERR_IO, "%s: cannot read '%s'", flag, path);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}

@@ -2,6 +2,7 @@
 // flag named in the error, and the exit-status convention (0 ok, 1 failure, 2 bad usage).
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -21,3 +22,8 @@ int cli_ids(const char* flag, const char* s, int32_t* ids, int cap, int* n, stru
 // directory and path.tmp (where writers put the data before renaming it to path) can be
 // created in its directory. The probe is removed again. Returns 0, or ERR_IO naming path.
 int cli_output(const char* flag, const char* path, struct Err* e);
+
+// Reads the whole text file a flag names (-f), or standard input for "-", into a malloc'ed
+// buffer (NUL-terminated beyond *len). A directory, an unreadable file or a read error is
+// ERR_IO naming flag and path; more than 1 GiB is ERR_NOMEM. Returns the buffer or NULL.
+char* cli_read_text(const char* flag, const char* path, size_t* len, struct Err* e);

@@ -3,7 +3,8 @@
 // output of both through their op hooks, and prints one line per (position, layer, op) with
 // the max abs error and the max relative error (max|gl - ref| / max|ref| over the row). An
 // element is beyond tolerance when |gl - ref| > atol + rtol * |ref|; the first op with such
-// an element is named at the end, and the exit status is 1 if there is one (2: bad usage).
+// an element is named at the end. Exit status: 0 all within tolerance, 3 the engines disagree,
+// 2 bad usage, 1 any other failure (an unreadable model, no GL context, ...).
 //   build/mattn-diff -m MODEL (--ids "1 2 3" | -p TEXT) [--atol A] [--rtol R] [-q]
 #include <math.h>
 #include <stdio.h>
@@ -83,7 +84,8 @@ int main(int argc, char** argv) {
             printf("usage: mattn-diff -m MODEL (--ids \"1 2 3\" | -p TEXT | -f FILE) [--atol A] "
                    "[--rtol R] [-q]\nCompares every op output of mattn-gles with mattn-ref's "
                    "(defaults: --atol 1e-4 --rtol 1e-3;\n-q prints only the ops beyond "
-                   "tolerance). Exit 1 if any element is beyond.\n");
+                   "tolerance). Exit status: 0 every op within tolerance, 3 some element\n"
+                   "beyond it, 2 bad usage, 1 any other failure (unreadable model, no GL).\n");
             return 0;
         }
         if (!strcmp(argv[i], "--atol") && i + 1 < argc) {
@@ -153,7 +155,7 @@ int main(int argc, char** argv) {
     session_free(&s);
     if (rc) {
         fprintf(stderr, "mattn-diff: error: %s\n", e.msg);
-        return 1;
+        return e.code == ERR_ARG ? EXIT_USAGE : 1;
     }
-    return cmp.bad ? 1 : 0;
+    return cmp.bad ? 3 : 0;
 }

@@ -110,34 +110,6 @@ void session_hint(struct Err* e) {
     if (n + 3 < sizeof(e->msg)) snprintf(e->msg + n, sizeof(e->msg) - n, "; %s", hint);
 }
 
-static char* read_text_file(const char* path, size_t* len, struct Err* e) {
-    FILE* f = fopen(path, "rb");
-    if (!f) {
-        err_set(e, ERR_IO, "cannot open prompt file '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char* buf = malloc(cap);
-    size_t k;
-    while (buf && (k = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += k;
-        if (n == cap) {
-            char* nb = cap < (1u << 30) ? realloc(buf, cap * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!buf) err_set(e, ERR_NOMEM, "prompt file '%s' is too large", path);
-    *len = n;
-    return buf;
-}
-
 int session_open(struct Session* s, const struct RunOpts* o, int64_t n_extra, struct Err* e) {
     memset(s, 0, sizeof(*s));
     if (!o->model) return err_set(e, ERR_ARG, "-m MODEL is required");
@@ -166,7 +138,7 @@ int session_open(struct Session* s, const struct RunOpts* o, int64_t n_extra, st
             return err_set(e, ERR_UNSUPPORTED, "%s: cannot tokenize a text prompt (%s); pass --ids",
                            o->model, te.msg);
         size_t len = 0;
-        char* text = o->prompt ? (char*)o->prompt : read_text_file(o->prompt_file, &len, e);
+        char* text = o->prompt ? (char*)o->prompt : cli_read_text("-f", o->prompt_file, &len, e);
         if (!text) return e->code;
         if (o->prompt) len = strlen(text);
         size_t cap = tokenizer_bound(len);

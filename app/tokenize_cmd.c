@@ -25,33 +25,6 @@ static int fail(const char* msg) {
     return 1;
 }
 
-static char* slurp(const char* path, size_t* len, char* err, size_t cap) {
-    FILE* f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, cap, "cannot open '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t n = 0, size = 1 << 16;
-    char* buf = malloc(size);
-    size_t k;
-    while (buf && (k = fread(buf + n, 1, size - n, f)) > 0) {
-        n += k;
-        if (n == size) {
-            char* nb = size < (1u << 30) ? realloc(buf, size * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = nb;
-            size *= 2;
-        }
-    }
-    fclose(f);
-    if (!buf) snprintf(err, cap, "'%s' is too large", path);
-    *len = n;
-    return buf;
-}
-
 // Prints a JSON string literal of bytes (invalid UTF-8 escaped as \u00XX of the byte).
 static void json_str(const char* s, size_t n) {
     putchar('"');
@@ -108,12 +81,11 @@ int cmd_tokenize(int argc, char** argv) {
     int rc = tokenizer_init(&tok, &g, &e);
     gguf_free(&g);
     if (rc) return fail(e.msg);
-    char errbuf[300];
     size_t len = prompt ? strlen(prompt) : 0;
-    char* text = prompt ? (char*)prompt : slurp(file, &len, errbuf, sizeof(errbuf));
+    char* text = prompt ? (char*)prompt : cli_read_text("-f", file, &len, &e);
     if (!text) {
         tokenizer_free(&tok);
-        return fail(errbuf);
+        return fail(e.msg);
     }
     size_t cap = tokenizer_bound(len);
     int32_t* ids = malloc(cap * sizeof(*ids));

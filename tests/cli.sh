@@ -455,6 +455,32 @@ if [ -x "$GLES" ]; then
     fi
 fi
 
+# -f: a directory is an error in every command that reads a prompt file; "-" reads stdin.
+if [ -f "$STORIES" ]; then
+    mkdir -p "$TMP/adir"
+    expect_status 1 "run -f DIR" -- $REF run -m "$STORIES" -f "$TMP/adir" -n 2
+    expect_msg "run -f DIR" "-f: '.*adir' is a directory"
+    expect_status 1 "tokenize -f DIR" -- $REF tokenize -m "$STORIES" -f "$TMP/adir"
+    expect_msg "tokenize -f DIR" "is a directory"
+    expect_status 1 "logits -f DIR" -- $REF logits -m "$STORIES" -f "$TMP/adir" -o "$TMP/fd.bin"
+    [ ! -e "$TMP/fd.bin" ] && ok || bad "logits -f DIR left $TMP/fd.bin"
+    # stdin: the same ids as -p (llama.cpp's ids for the stories prompt, ../shared/vectors)
+    got=$(printf '%s' "Once upon a time, there was a little girl named Lily." | $REF tokenize -m "$STORIES" -f -)
+    [ "$got" = "1 403 407 261 378 432 383 286 261 376 298 315 421 395 317 426" ] && ok || bad "tokenize -f -: $got"
+    got=$(printf '%s' "Once upon a time, there was a little girl named Lily." | $REF run -m "$STORIES" -f - -n 32 --temp 0 2>/dev/null)
+    [ "$got" = " She loved to play outside in the park. One day, she saw a big, red ball. She wanted" ] && ok || bad "run -f -: '$got'"
+    # mattn-diff: 0 agree, 3 disagree (a zero tolerance), 2 bad usage, 1 unreadable model
+    if [ -x "$DIFF" ] && [ "$gl_state" = yes ]; then
+        expect_status 1 "mattn-diff -f DIR" -- $DIFF -m "$STORIES" -f "$TMP/adir"
+        expect_msg "mattn-diff -f DIR" "is a directory"
+        expect_status 0 "mattn-diff agrees" -- $DIFF -m "$STORIES" --ids "1 403 407" -q
+        expect_status 3 "mattn-diff disagrees" -- $DIFF -m "$STORIES" --ids "1 403 407" -q --atol 0 --rtol 0
+        expect_status 2 "mattn-diff bad usage" -- $DIFF -m "$STORIES" --no-such-flag
+        expect_status 2 "mattn-diff without -m" -- $DIFF --ids "1"
+        expect_status 1 "mattn-diff missing model" -- $DIFF -m "$TMP/none.gguf" --ids "1"
+    fi
+fi
+
 # Logits pinned: scripts/logits-sha.sh against tests/data/logits.sha256 (the sums the code gave
 # when that file was written): a restructuring reproduces every number exactly. The gles lines
 # count only on the renderer they were written on (another llvmpipe or GPU rounds otherwise).
