@@ -2,6 +2,7 @@
 // prompt through session.c, the engine through the EngineDef's calls.
 #include "engine_cmd.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,14 +167,27 @@ int engine_main(const struct EngineDef* def, const struct SessionCommand* extra,
             printf("  %-10s %s\n", COMMON[i].name, COMMON[i].summary);
         for (int i = 0; i < n_extra; i++)
             printf("  %-10s %s\n", extra[i].name, extra[i].summary);
-        return 0;
+        return engine_check_stdout(prog, 0);
     }
-    if (!strcmp(argv[1], "info")) return session_info(prog, argc - 1, argv + 1, def->info_fields);
-    for (int i = 0; i < n_common; i++)
+    int status = -1;
+    if (!strcmp(argv[1], "info")) status = session_info(prog, argc - 1, argv + 1, def->info_fields);
+    for (int i = 0; i < n_common && status < 0; i++)
         if (COMMON[i].fn && !strcmp(argv[1], COMMON[i].name))
-            return COMMON[i].fn(def, argc - 1, argv + 1);
-    for (int i = 0; i < n_extra; i++)
-        if (!strcmp(argv[1], extra[i].name)) return extra[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "%s: unknown command '%s' (try '%s --help')\n", prog, argv[1], prog);
-    return EXIT_USAGE;
+            status = COMMON[i].fn(def, argc - 1, argv + 1);
+    for (int i = 0; i < n_extra && status < 0; i++)
+        if (!strcmp(argv[1], extra[i].name)) status = extra[i].fn(argc - 1, argv + 1);
+    if (status < 0) {
+        fprintf(stderr, "%s: unknown command '%s' (try '%s --help')\n", prog, argv[1], prog);
+        return EXIT_USAGE;
+    }
+    return engine_check_stdout(prog, status);
+}
+
+int engine_check_stdout(const char* prog, int status) {
+    if ((fflush(stdout) || ferror(stdout)) && status == 0) {
+        fprintf(stderr, "%s: error: cannot write to standard output: %s\n", prog,
+                errno ? strerror(errno) : "write error");
+        return 1;
+    }
+    return status;
 }

@@ -51,5 +51,9 @@ struct EngineDef {
 int engine_main(const struct EngineDef* def, const struct SessionCommand* extra, int n_extra,
                 int argc, char** argv);
 
+// status, or 1 (with a one-line message) when it is 0 but standard output could not be written
+// in full (a full disk, a closed pipe): every command's last step.
+int engine_check_stdout(const char* prog, int status);
+
 // The exit status of a failure: the message on stderr as one line, 2 for bad usage else 1.
 int engine_fail(const struct EngineDef* def, const struct Err* e);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "engine_cmd.h"
 #include "gl_env.h"
 #include "gles.h"
 #include "ref.h"
@@ -157,5 +158,5 @@ int main(int argc, char** argv) {
         fprintf(stderr, "mattn-diff: error: %s\n", e.msg);
         return e.code == ERR_ARG ? EXIT_USAGE : 1;
     }
-    return cmp.bad ? 3 : 0;
+    return engine_check_stdout("mattn-diff", cmp.bad ? 3 : 0);
 }

@@ -287,7 +287,11 @@ int session_generate(struct Session* s, const struct RunOpts* o, struct Sampler*
                 0)
                 fwrite(piece, 1, n_out, stdout);
         }
-        fflush(stdout);
+        if (fflush(stdout) || ferror(stdout)) {
+            rc = err_set(e, ERR_IO, "cannot write the generated text to standard output: %s",
+                         strerror(errno));
+            break;
+        }
         if (is_eos) {
             n_gen++;
             hit_eos = 1;
@@ -300,7 +304,9 @@ int session_generate(struct Session* s, const struct RunOpts* o, struct Sampler*
         fwrite(piece, 1, k, stdout);
     }
     printf("\n");
-    fflush(stdout);
+    if ((fflush(stdout) || ferror(stdout)) && !rc)
+        rc = err_set(e, ERR_IO, "cannot write the generated text to standard output: %s",
+                     strerror(errno));
     if (!rc && !hit_eos && n_gen == n_room && (o->n_predict < 0 || n_want < o->n_predict))
         fprintf(stderr,
                 "note: stopped after %d tokens: the context of %d is full (raise -c for "

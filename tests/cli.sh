@@ -481,6 +481,23 @@ if [ -f "$STORIES" ]; then
     fi
 fi
 
+# Standard output that cannot be written (a full disk: /dev/full) is a failure, not exit 0.
+if [ -f "$STORIES" ] && [ -w /dev/full ]; then
+    # (run's stderr also has its seed line: the error is its one error line)
+    $REF run -m "$STORIES" -p Once -n 8 >/dev/full 2>"$TMP/err"
+    [ $? = 1 ] && [ "$(grep -c 'error' "$TMP/err")" = 1 ] && ok || bad "run > /dev/full: $(cat "$TMP/err")"
+    expect_msg "run > /dev/full" "cannot write the generated text to standard output"
+    expect_status 1 "info --json > /dev/full" -- sh -c "$REF info -m '$STORIES' --json >/dev/full"
+    expect_msg "info --json > /dev/full" "cannot write to standard output"
+    expect_status 1 "tokenize > /dev/full" -- sh -c "$REF tokenize -m '$STORIES' -p Once >/dev/full"
+    expect_status 1 "--help > /dev/full" -- sh -c "$REF --help >/dev/full"
+    if [ -x "$GLES" ] && [ "$gl_state" = yes ]; then
+        $GLES run -m "$STORIES" -p Once -n 4 >/dev/full 2>"$TMP/err"
+        [ $? = 1 ] && grep -q "error: cannot write the generated text" "$TMP/err" && ok || bad "gles run > /dev/full: $(cat "$TMP/err")"
+        expect_status 1 "mattn-diff > /dev/full" -- sh -c "$DIFF -m '$STORIES' --ids '1 403' >/dev/full"
+    fi
+fi
+
 # Logits pinned: scripts/logits-sha.sh against tests/data/logits.sha256 (the sums the code gave
 # when that file was written): a restructuring reproduces every number exactly. The gles lines
 # count only on the renderer they were written on (another llvmpipe or GPU rounds otherwise).
