@@ -63,32 +63,25 @@ static int zamba_shared(struct Conv* c, const int* hybrid, int64_t L, int64_t nm
     return hf_copy(c, h, g, nd, d0, d1, 1);
 }
 
-// Whether any shared-block tensor has copies that differ between two hybrid layers that use
-// the same block (ordinal j uses block j % nmb).
-static int zamba2_copies_differ(struct Conv* c, const int* hybrid, int64_t L, int64_t nmb,
-                                int64_t D, int64_t Ha, int64_t Hkv, int64_t hd, int64_t F) {
-    const struct {
-        const char* suffix;
-        int64_t d0, d1;
-    } T[8] = {{"input_layernorm.weight", 2 * D, 1},
-              {"self_attn.q_proj.weight", Ha * hd, 2 * D},
-              {"self_attn.k_proj.weight", Hkv * hd, 2 * D},
-              {"self_attn.v_proj.weight", Hkv * hd, 2 * D},
-              {"self_attn.o_proj.weight", D, Ha * hd},
-              {"pre_ff_layernorm.weight", D, 1},
-              {"feed_forward.gate_up_proj.weight", 2 * F, D},
-              {"feed_forward.down_proj.weight", D, F}};
+// Whether any of the n shared-block tensors module.names[m] (dims[m][0] x dims[m][1]; 0 for a
+// vector's second) has copies that differ between two hybrid layers that use the same block
+// (hybrid ordinal j uses block j % nmb). Zamba2 and Zamba v1 both write one block per hybrid
+// layer then: a block is shared only where its copies agree.
+static int zamba_copies_differ(struct Conv* c, const int* hybrid, int64_t L, int64_t nmb,
+                               const char* module, int n, const char* const (*names)[2],
+                               const int64_t (*dims)[2]) {
     int differ = 0;
-    for (int m = 0; m < 8 && !differ && !c->rc; m++) {
+    for (int m = 0; m < n && !differ && !c->rc; m++) {
         char suffix[128];
-        snprintf(suffix, sizeof(suffix), "shared_transformer.%s", T[m].suffix);
-        int nd = T[m].d1 > 1 ? 2 : 1;
-        size_t bytes = (size_t)(T[m].d0 * T[m].d1) * sizeof(float);
+        snprintf(suffix, sizeof(suffix), "%s%s", module, names[m][0]);
+        int nd = dims[m][1] ? 2 : 1;
+        int64_t d1 = nd == 2 ? dims[m][1] : 1;
+        size_t bytes = (size_t)(dims[m][0] * d1) * sizeof(float);
         for (int64_t b = 0; b < nmb && !differ && !c->rc; b++) {
             int64_t first = zamba_find_shared(c, hybrid, L, nmb, b, suffix);
             if (first < 0) continue; // reported when the block is written
             float* a = hf_get(c, hf_name(c, "model.layers.%lld.%s", (long long)first, suffix), nd,
-                              T[m].d0, T[m].d1, 1);
+                              dims[m][0], d1, 1);
             int64_t j = 0; // the hybrid ordinal of layer i
             for (int64_t k = 0; k <= first; k++)
                 j += hybrid[k];
@@ -96,7 +89,7 @@ static int zamba2_copies_differ(struct Conv* c, const int* hybrid, int64_t L, in
                 if (!hybrid[i] || j++ % nmb != b ||
                     !hf_find(c, hf_name(c, "model.layers.%lld.%s", (long long)i, suffix)))
                     continue;
-                float* o = hf_get(c, c->name, nd, T[m].d0, T[m].d1, 1);
+                float* o = hf_get(c, c->name, nd, dims[m][0], d1, 1);
                 if (o && memcmp(a, o, bytes)) differ = 1;
                 free(o);
             }
@@ -165,7 +158,16 @@ int hf_conv_zamba2(struct Conv* c) {
     // A block is shared only when its copies are: a checkpoint whose hybrid layers hold
     // different copies of "the same" block (transformers 5 builds and saves one module per
     // hybrid layer) runs each layer with its own, so it gets one block per hybrid layer.
-    if (nmb < n_hybrid && zamba2_copies_differ(c, hybrid, L, nmb, D, Ha, Hkv, hd, F))
+    static const char* const BLOCK[8][2] = {
+        {"input_layernorm.weight", ""},           {"self_attn.q_proj.weight", ""},
+        {"self_attn.k_proj.weight", ""},          {"self_attn.v_proj.weight", ""},
+        {"self_attn.o_proj.weight", ""},          {"pre_ff_layernorm.weight", ""},
+        {"feed_forward.gate_up_proj.weight", ""}, {"feed_forward.down_proj.weight", ""}};
+    const int64_t BLOCK_DIMS[8][2] = {
+        {2 * D, 0},   {Ha * hd, 2 * D}, {Hkv * hd, 2 * D}, {Hkv * hd, 2 * D},
+        {D, Ha * hd}, {D, 0},           {2 * F, D},        {D, F}};
+    if (nmb < n_hybrid &&
+        zamba_copies_differ(c, hybrid, L, nmb, "shared_transformer.", 8, BLOCK, BLOCK_DIMS))
         nmb = n_hybrid;
     if (c->rc) goto done;
     hf_kv_u32(c, "block_count", L);
@@ -415,25 +417,7 @@ int hf_conv_zamba(struct Conv* c) {
                                {F, D},
                                {F, D},
                                {D, F}};
-    int64_t nb = 1;
-    for (int m = 0; m < 9 && nb == 1 && !c->rc; m++) {
-        char suffix[128];
-        snprintf(suffix, sizeof(suffix), "shared_transf.%s", SHT[m][0]);
-        int64_t first = zamba_find_shared(c, hybrid, L, 1, 0, suffix);
-        if (first < 0) break; // reported when the block is written
-        int nd = SHD[m][1] ? 2 : 1;
-        float* a = hf_get(c, hf_name(c, "model.layers.%lld.%s", (long long)first, suffix), nd,
-                          SHD[m][0], nd == 2 ? SHD[m][1] : 1, 1);
-        int64_t count = SHD[m][0] * (nd == 2 ? SHD[m][1] : 1);
-        for (int64_t i = first + 1; a && i < L && nb == 1; i++) {
-            if (!hybrid[i] || !hf_find(c, hf_name(c, "model.layers.%lld.%s", (long long)i, suffix)))
-                continue;
-            float* o = hf_get(c, c->name, nd, SHD[m][0], nd == 2 ? SHD[m][1] : 1, 1);
-            if (o && memcmp(a, o, (size_t)count * sizeof(float))) nb = n_hybrid;
-            free(o);
-        }
-        free(a);
-    }
+    int64_t nb = zamba_copies_differ(c, hybrid, L, 1, "shared_transf.", 9, SHT, SHD) ? n_hybrid : 1;
     hf_kv_u32(c, "shared_block_count", nb);
     for (int64_t bb = 0, j = 0, i = 0; i < L && bb < nb && !c->rc; i++) {
         if (!hybrid[i] || j++ != bb) continue;
